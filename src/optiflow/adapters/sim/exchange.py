@@ -1,0 +1,141 @@
+"""The one simulated exchange (backtest, replay, paper): market and limit orders, fees,
+slippage, partial fills, balances. It fills against prices it is shown; it owns no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from optiflow.domain.events import OrderFilled, OrderRejected, Side
+from optiflow.domain.market import MarketLimits
+from optiflow.portfolio.position import round_step
+
+SimResult = OrderFilled | OrderRejected
+
+
+@dataclass(slots=True)
+class RestingOrder:
+    """An order waiting in the simulated book."""
+
+    client_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    limit: Decimal | None  # None: market order waiting for the next price
+    filled: Decimal = Decimal(0)
+
+
+def _to_tick(price: Decimal, tick: Decimal, up: bool) -> Decimal:
+    if tick <= 0:
+        return price
+    steps = (price / tick).to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR)
+    return steps * tick
+
+
+@dataclass(slots=True)
+class SimExchange:
+    """Balances per asset, resting orders, and a ledger of every fill."""
+
+    fee_rate: Decimal
+    slippage_rate: Decimal
+    limits: Mapping[str, MarketLimits]
+    balances: dict[str, Decimal]
+    participation: Decimal = Decimal("0.1")  # max share of a candle's volume a limit order takes
+    resting: dict[str, RestingOrder] = field(default_factory=dict)
+    last_price: dict[str, float] = field(default_factory=dict)
+    ledger: list[OrderFilled] = field(default_factory=list)
+    seen_client_ids: set[str] = field(default_factory=set)
+
+    # ---- order entry -----------------------------------------------------------------
+    def submit_market(self, client_id: str, symbol: str, side: Side, qty: Decimal) -> None:
+        """Queue a market order; it fills at the next price shown for ``symbol``."""
+        self._accept(RestingOrder(client_id, symbol, side, qty, None))
+
+    def submit_limit(
+        self, client_id: str, symbol: str, side: Side, qty: Decimal, limit: Decimal
+    ) -> None:
+        """Rest a limit order; it fills when a candle trades through ``limit``."""
+        self._accept(RestingOrder(client_id, symbol, side, qty, limit))
+
+    def _accept(self, order: RestingOrder) -> None:
+        if order.client_id in self.seen_client_ids:
+            raise ValueError(f"duplicate client order id {order.client_id}")
+        self.seen_client_ids.add(order.client_id)
+        self.resting[order.client_id] = order
+
+    def cancel(self, client_id: str) -> bool:
+        """Cancel a resting order; False if it is not resting (filled or unknown)."""
+        return self.resting.pop(client_id, None) is not None
+
+    def execute_now(
+        self, client_id: str, symbol: str, side: Side, qty: Decimal, ref_price: float, ts: int
+    ) -> SimResult:
+        """Fill a market order at once at ``ref_price`` (or the last price if 0) + slippage."""
+        if client_id in self.seen_client_ids:
+            raise ValueError(f"duplicate client order id {client_id}")
+        self.seen_client_ids.add(client_id)
+        price = ref_price if ref_price > 0 else self.last_price[symbol]
+        return self._fill(RestingOrder(client_id, symbol, side, qty, None), qty, price, ts, True)
+
+    # ---- price events ----------------------------------------------------------------
+    def on_price(self, symbol: str, price: float, ts: int) -> list[SimResult]:
+        """Show a traded price: waiting market orders of ``symbol`` fill at it."""
+        self.last_price[symbol] = price
+        out: list[SimResult] = []
+        for cid in [c for c, o in self.resting.items() if o.symbol == symbol and o.limit is None]:
+            order = self.resting.pop(cid)
+            out.append(self._fill(order, order.qty - order.filled, price, ts, True))
+        return out
+
+    def on_candle(
+        self, symbol: str, high: float, low: float, volume: float, ts: int
+    ) -> list[SimResult]:
+        """A candle traded: limit orders crossed by it fill, at most ``participation`` x volume."""
+        out: list[SimResult] = []
+        cap = round_step(Decimal(repr(volume)) * self.participation,
+                         self.limits[symbol].amount_step)
+        for cid in [c for c, o in self.resting.items() if o.symbol == symbol and o.limit]:
+            order = self.resting[cid]
+            assert order.limit is not None
+            crossed = (Decimal(repr(low)) < order.limit if order.side == "buy"
+                       else Decimal(repr(high)) > order.limit)
+            if not crossed or cap <= 0:
+                continue
+            qty = min(order.qty - order.filled, cap)
+            cap -= qty
+            result = self._fill(order, qty, float(order.limit), ts, False)
+            if isinstance(result, OrderFilled):
+                order.filled += qty
+            if order.filled >= order.qty or isinstance(result, OrderRejected):
+                del self.resting[cid]
+            out.append(result)
+        return out
+
+    # ---- money -----------------------------------------------------------------------
+    def _fill(
+        self, order: RestingOrder, qty: Decimal, price: float, ts: int, taker: bool
+    ) -> SimResult:
+        limits = self.limits[order.symbol]
+        base, quote = order.symbol.split("/")
+        px = Decimal(repr(price))
+        if taker:
+            slip = px * self.slippage_rate
+            px = _to_tick(px + slip, limits.price_tick, True) if order.side == "buy" else \
+                _to_tick(px - slip, limits.price_tick, False)
+        fee = qty * px * self.fee_rate
+        if order.side == "buy":
+            cost = qty * px + fee
+            if self.balances.get(quote, Decimal(0)) < cost:
+                return OrderRejected(order.client_id, order.symbol, "insufficient balance", ts)
+            self.balances[quote] = self.balances.get(quote, Decimal(0)) - cost
+            self.balances[base] = self.balances.get(base, Decimal(0)) + qty
+        else:
+            if self.balances.get(base, Decimal(0)) < qty:
+                return OrderRejected(order.client_id, order.symbol, "insufficient balance", ts)
+            self.balances[base] -= qty
+            self.balances[quote] = self.balances.get(quote, Decimal(0)) + qty * px - fee
+        fill = OrderFilled(order.client_id, order.symbol, order.side, qty, px, fee, ts)
+        self.ledger.append(fill)
+        return fill

@@ -1,0 +1,156 @@
+"""Drives one ``Bot`` and the simulated exchange through candles, one bar at a time.
+
+A candle is played as four prices: open (a jump from the previous close), low, high and
+close (each swept continuously from the one before), so a candle touching both a stop and
+a target resolves the stop first. Both backtest feeds (every candle, or only candles that
+can matter) call the same ``process_bar``; they differ only in which bars they visit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from optiflow.adapters.sim.exchange import SimExchange
+from optiflow.domain.events import (
+    CancelOrder,
+    CandleClosed,
+    Command,
+    Event,
+    Notify,
+    PriceTicked,
+    RequestScan,
+    StopRequested,
+    SubmitOrder,
+)
+from optiflow.domain.market import Features
+from optiflow.engine.bot import Bot
+
+FeatureSource = Callable[[int, int], Features]  # (symbol index, row) -> features
+
+
+@dataclass(slots=True)
+class AlignedData:
+    """Several symbols' candles on one shared timeline (row -1: no candle at that time)."""
+
+    symbols: tuple[str, ...]
+    ts: np.ndarray  # (T,) int64 candle open times
+    rows: list[np.ndarray]  # per symbol (T,) int64 row in its own arrays, -1 if absent
+    prev_rows: list[np.ndarray]  # per symbol (T,) row of the latest candle before t, or -1
+    prices: list[list[list[float]]]  # [tick k][symbol] -> T floats: open, low, high, close
+    volume: list[list[float]]  # per symbol, T floats (0.0 where absent)
+    last_close: list[float]  # per symbol
+    timeframe_ms: int
+
+
+def align(
+    symbols: tuple[str, ...],
+    columns: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    timeframe_ms: int,
+) -> AlignedData:
+    """Put per-symbol (ts, open, high, low, close, volume) arrays on their union timeline."""
+    ts = np.unique(np.concatenate([c[0] for c in columns])) if columns else np.zeros(0, np.int64)
+    T = len(ts)
+    rows, prev_rows, volume = [], [], []
+    prices: list[list[list[float]]] = [[], [], [], []]
+    last_close = []
+    for sym_ts, o, h, lo, c, v in columns:
+        where = np.searchsorted(ts, sym_ts)
+        row = np.full(T, -1, np.int64)
+        row[where] = np.arange(len(sym_ts))
+        seen = np.maximum.accumulate(row)
+        prev = np.empty(T, np.int64)
+        prev[0] = -1
+        prev[1:] = seen[:-1]
+        rows.append(row)
+        prev_rows.append(prev)
+        for k, col in enumerate((o, lo, h, c)):
+            full = np.full(T, np.nan)
+            full[where] = col
+            prices[k].append(full.tolist())
+        vol = np.zeros(T)
+        vol[where] = v
+        volume.append(vol.tolist())
+        last_close.append(float(c[-1]) if len(c) else float("nan"))
+    return AlignedData(symbols, ts, rows, prev_rows, prices, volume, last_close, timeframe_ms)
+
+
+@dataclass(slots=True)
+class BarLoop:
+    """Feeds bars to a bot and carries out its commands against the simulated exchange."""
+
+    bot: Bot
+    sim: SimExchange
+    data: AlignedData
+    features: FeatureSource
+    spread_pct: float
+    notifications: list[Notify] = field(default_factory=list)
+    keep_notifications: int = 2000
+
+    def process_bar(self, t: int, close_syms: list[int], on_close: Callable[[int, int], None]
+                    | None = None) -> None:
+        """Play bar ``t``: four prices per traded symbol, then the closes of ``close_syms``."""
+        d, bot = self.data, self.bot
+        ts0 = int(d.ts[t])
+        tf = d.timeframe_ms
+        offsets = (0, tf // 4, tf // 2, tf - 1)
+        positions, entry_orders = bot.positions, bot.entry_orders
+        for k in range(4):
+            prices_k = d.prices[k]
+            for i, sym in enumerate(d.symbols):
+                if sym not in positions and sym not in entry_orders:
+                    continue
+                if d.rows[i][t] < 0 or d.volume[i][t] <= 0.0:
+                    continue  # no trade happened: nothing fills, nothing triggers
+                price = prices_k[i][t]
+                ts = ts0 + offsets[k]
+                if k == 0 or k == 3:
+                    for res in self.sim.on_price(sym, price, ts):
+                        self.dispatch(bot.handle(res), t)
+                else:
+                    self.sim.last_price[sym] = price
+                swept = None if k == 0 else d.prices[k - 1][i][t]
+                self.dispatch(bot.handle(PriceTicked(sym, ts, price, swept)), t)
+        for i in close_syms:
+            row = int(d.rows[i][t])
+            if on_close is not None:
+                on_close(i, row)
+            ev = CandleClosed(d.symbols[i], self.features(i, row), self.spread_pct)
+            self.dispatch(bot.handle(ev), t)
+
+    def dispatch(self, commands: list[Command], t: int) -> None:
+        """Carry out the bot's commands (fills are fed back at once)."""
+        for cmd in commands:
+            if isinstance(cmd, SubmitOrder):
+                if cmd.side == "buy":
+                    self.sim.submit_market(cmd.client_id, cmd.symbol, cmd.side, cmd.qty)
+                else:
+                    res = self.sim.execute_now(cmd.client_id, cmd.symbol, cmd.side, cmd.qty,
+                                               cmd.ref_price, cmd.ts)
+                    self.dispatch(self.bot.handle(res), t)
+            elif isinstance(cmd, CancelOrder):
+                self.sim.cancel(cmd.client_id)
+            elif isinstance(cmd, RequestScan):
+                self.rescan(t)
+            elif len(self.notifications) < self.keep_notifications:
+                self.notifications.append(cmd)
+
+    def rescan(self, t: int) -> None:
+        """Reactive entry: re-check the latest closed candle of every symbol."""
+        d = self.data
+        for i, sym in enumerate(d.symbols):
+            row = int(d.prev_rows[i][t])
+            if row < 0:
+                continue
+            ev: Event = CandleClosed(sym, self.features(i, row), self.spread_pct, rescan=True)
+            self.dispatch(self.bot.handle(ev), t)
+
+    def finish(self, reason: str) -> None:
+        """Close everything at each symbol's last close (end of data)."""
+        d = self.data
+        for i, sym in enumerate(d.symbols):
+            self.sim.last_price[sym] = d.last_close[i]
+        end = int(d.ts[-1]) + d.timeframe_ms if len(d.ts) else 0
+        self.dispatch(self.bot.handle(StopRequested(end, reason)), len(d.ts) - 1)

@@ -1,0 +1,176 @@
+"""The exit ladder of SPEC §6: pure functions of (position, price, now).
+
+Order on every price event: SL, MaxHold, AutoProfit, TP2, TP1, stepwise, timeout; a
+close-all ends the evaluation; a quantity is never closed twice (pending exits count).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from optiflow.portfolio.position import Levels, Position, round_step
+
+MS_PER_MIN = 60_000
+INF = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class LadderParams:
+    """The exit settings of one bot (percent values as in the config)."""
+
+    sl_pct: float
+    tp1_pct: float | None
+    tp2_pct: float
+    tp1_share: Decimal
+    breakeven_after_tp1: bool
+    step_levels_usdt: tuple[Decimal, ...]
+    step_shares: tuple[Decimal, ...]
+    auto_profit_pct: float | None
+    timeout_min: float | None
+    timeout_min_pnl_pct: float
+    max_hold_min: float | None
+    fee_in: float  # taker fee rate of the entry, e.g. 0.001
+    fee_out: float  # estimated exit fee rate
+
+
+@dataclass(frozen=True, slots=True)
+class ExitDecision:
+    """Close ``qty`` for ``reason``; ``ref_price`` is where it should execute."""
+
+    reason: str
+    qty: Decimal
+    ref_price: float
+
+
+def price_for_net_pct(entry: float, pct: float, p: LadderParams) -> float:
+    """The price at which a long's pnl, net of entry and exit fees, is ``pct`` % of entry."""
+    return entry * (1.0 + p.fee_in + pct / 100.0) / (1.0 - p.fee_out)
+
+
+def make_levels(entry: float, qty0: float, ts_entry: int, p: LadderParams) -> Levels:
+    """Compute every trigger of a new position from its fill."""
+    steps = tuple(
+        (float(level) / qty0 + entry * (1.0 + p.fee_in)) / (1.0 - p.fee_out)
+        for level in p.step_levels_usdt
+    ) if qty0 > 0 else ()
+    return Levels(
+        sl=entry * (1.0 - p.sl_pct / 100.0),
+        breakeven=entry * (1.0 + p.fee_in + p.fee_out),
+        tp1=None if p.tp1_pct is None else entry * (1.0 + p.tp1_pct / 100.0),
+        tp2=entry * (1.0 + p.tp2_pct / 100.0),
+        steps=steps,
+        auto_profit=None
+        if p.auto_profit_pct is None
+        else price_for_net_pct(entry, p.auto_profit_pct, p),
+        timeout_threshold=price_for_net_pct(entry, p.timeout_min_pnl_pct, p),
+        timeout_at=None if p.timeout_min is None else ts_entry + int(p.timeout_min * MS_PER_MIN),
+        max_hold_at=None
+        if p.max_hold_min is None
+        else ts_entry + int(p.max_hold_min * MS_PER_MIN),
+    )
+
+
+def _up(level: float, price: float, swept_from: float | None) -> float:
+    """Fill reference for a target reached at ``price``: the level if swept through it."""
+    if swept_from is not None and swept_from < level <= price:
+        return level
+    return price
+
+
+def _down(level: float, price: float, swept_from: float | None) -> float:
+    """Fill reference for a stop reached at ``price``: the level if swept through it."""
+    if swept_from is not None and swept_from > level >= price:
+        return level
+    return price
+
+
+def evaluate(
+    pos: Position,
+    price: float,
+    now: int,
+    swept_from: float | None,
+    p: LadderParams,
+    amount_step: Decimal,
+) -> tuple[Position, list[ExitDecision]]:
+    """Decide the exits for one price event; returns the updated position and the exits."""
+    rest = pos.closable
+    if rest <= 0:
+        return pos, []
+    lv = pos.levels
+    if price <= pos.stop:
+        reason = "sl_breakeven" if pos.stop_is_breakeven else "sl"
+        return _close_all(pos, reason, rest, _down(pos.stop, price, swept_from))
+    if lv.max_hold_at is not None and now >= lv.max_hold_at:
+        return _close_all(pos, "max_hold", rest, price)
+    if lv.auto_profit is not None and not pos.tp1_hit and price >= lv.auto_profit:
+        return _close_all(pos, "auto_profit", rest, _up(lv.auto_profit, price, swept_from))
+    if price >= lv.tp2:
+        return _close_all(pos, "tp2", rest, _up(lv.tp2, price, swept_from))
+    exits: list[ExitDecision] = []
+    if lv.tp1 is not None and not pos.tp1_hit and price >= lv.tp1:
+        qty = min(rest, round_step(pos.qty0 * p.tp1_share, amount_step))
+        if qty > 0:
+            exits.append(ExitDecision("tp1", qty, _up(lv.tp1, price, swept_from)))
+            rest -= qty
+        pos = replace(pos, tp1_hit=True)
+        if p.breakeven_after_tp1 and lv.breakeven > pos.stop:
+            pos = replace(pos, stop=lv.breakeven, stop_is_breakeven=True)
+    if lv.steps and rest > 0:
+        fired = list(pos.steps_fired)
+        for i, level in enumerate(lv.steps):
+            if fired[i] or price < level:
+                continue
+            fired[i] = True
+            qty = rest if i == len(lv.steps) - 1 else min(
+                rest, round_step(pos.qty0 * p.step_shares[i], amount_step)
+            )
+            if qty > 0:
+                exits.append(ExitDecision(f"step_{i + 1}", qty, _up(level, price, swept_from)))
+                rest -= qty
+            if rest <= 0:
+                break
+        pos = replace(pos, steps_fired=tuple(fired))
+    if (
+        rest > 0
+        and lv.timeout_at is not None
+        and now >= lv.timeout_at
+        and price < lv.timeout_threshold
+    ):
+        exits.append(ExitDecision("timeout", rest, price))
+        rest = Decimal(0)
+    if not exits:
+        return pos, []
+    return replace(pos, pending_exit=pos.qty - rest), exits
+
+
+def _close_all(
+    pos: Position, reason: str, qty: Decimal, ref: float
+) -> tuple[Position, list[ExitDecision]]:
+    return replace(pos, pending_exit=pos.pending_exit + qty), [ExitDecision(reason, qty, ref)]
+
+
+def triggers(pos: Position, now: int) -> tuple[float, float, int | None]:
+    """(lower price, upper price, next deadline) beyond which ``evaluate`` may act.
+
+    A superset of the real conditions, so a feed that skips quiet candles never skips
+    a candle on which the ladder would have acted.
+    """
+    lv = pos.levels
+    lower = pos.stop
+    upper = lv.tp2
+    if lv.auto_profit is not None and not pos.tp1_hit:
+        upper = min(upper, lv.auto_profit)
+    if lv.tp1 is not None and not pos.tp1_hit:
+        upper = min(upper, lv.tp1)
+    for i, level in enumerate(lv.steps):
+        if not pos.steps_fired[i]:
+            upper = min(upper, level)
+            break
+    deadline: int | None = lv.max_hold_at
+    if lv.timeout_at is not None:
+        if now >= lv.timeout_at:
+            lower = max(lower, lv.timeout_threshold)
+        elif deadline is None or lv.timeout_at < deadline:
+            deadline = lv.timeout_at
+    return lower, upper, deadline

@@ -1,0 +1,114 @@
+"""Events the engine reacts to (past tense) and commands it returns (verbs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from optiflow.domain.market import Features
+
+Side = Literal["buy", "sell"]
+
+
+@dataclass(frozen=True, slots=True)
+class CandleClosed:
+    """A candle of ``symbol`` closed; ``rescan`` marks a reactive re-check of the latest one."""
+
+    symbol: str
+    features: Features
+    spread_pct: float  # (ask - bid) / mid * 100 at the close; modelled when there is no book
+    rescan: bool = False
+    ob_imbalance: float = float("nan")  # bid share of top-of-book depth, NaN when unknown
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTicked:
+    """The tradeable price of ``symbol`` moved to ``price`` at ``ts`` (ms).
+
+    ``swept_from`` is set when the price moved continuously from that price (inside a
+    candle); a level crossed on the way then fills at the level. Otherwise the price
+    jumped (a new candle's open, a live quote) and exits fill at ``price``.
+    """
+
+    symbol: str
+    ts: int
+    price: float
+    swept_from: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilled:
+    """An order (or part of it) was filled."""
+
+    client_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRejected:
+    """The exchange refused an order; nothing was filled."""
+
+    client_id: str
+    symbol: str
+    reason: str
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequested:
+    """Close every position now (shutdown, end of data, manual)."""
+
+    ts: int
+    reason: str
+
+
+Event = CandleClosed | PriceTicked | OrderFilled | OrderRejected | StopRequested
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOrder:
+    """Place a market order; ``ref_price`` is where the engine expects it to execute."""
+
+    client_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    ref_price: float
+    position_id: str
+    reason: str  # "entry" or an exit reason code
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class RequestScan:
+    """Ask the driver to re-send the latest closed candle of every symbol (reactive entry)."""
+
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Something a trader wants to be told about (entry, exit, blacklist, ...)."""
+
+    kind: str
+    symbol: str
+    text: str
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Cancel an order that has not filled (yet)."""
+
+    client_id: str
+    symbol: str
+    ts: int
+
+
+Command = SubmitOrder | CancelOrder | RequestScan | Notify

@@ -1,0 +1,300 @@
+"""The trading engine: ``Bot.handle(event) -> commands``; time comes only from events.
+
+One engine for every mode: backtest, replay, paper and live feed it the same events and
+carry out the commands it returns. It never does I/O and never reads the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+
+from optiflow.decisions import ladder
+from optiflow.decisions.sizing import order_qty
+from optiflow.domain.events import (
+    CancelOrder,
+    CandleClosed,
+    Command,
+    Event,
+    Notify,
+    OrderFilled,
+    OrderRejected,
+    PriceTicked,
+    RequestScan,
+    StopRequested,
+    SubmitOrder,
+)
+from optiflow.domain.market import MarketLimits
+from optiflow.domain.results import ExitRow, NearMiss
+from optiflow.engine.settings import EngineSettings
+from optiflow.execution.orders import OrderRecord
+from optiflow.filters import account, timing
+from optiflow.filters.market import MARKET_REASONS, market_blocks
+from optiflow.portfolio.position import Position, exit_fee_share, net_pnl
+from optiflow.portfolio.stats import NearMissLog, SymbolCounters
+from optiflow.signals.catalogue import signal_values
+from optiflow.signals.oneplusone import groups
+
+REASON_CODES = {
+    "sl": "sl", "sl_breakeven": "be", "max_hold": "mh", "auto_profit": "ap", "tp2": "t2",
+    "tp1": "t1", "step_1": "s1", "step_2": "s2", "step_3": "s3", "step_4": "s4",
+    "timeout": "to", "manual": "ma", "shutdown": "sd", "end_of_data": "ed",
+}
+
+
+class Bot:
+    """One bot's trading state machine."""
+
+    def __init__(self, settings: EngineSettings, limits: Mapping[str, MarketLimits]) -> None:
+        """Start flat with the configured balance."""
+        self.s = settings
+        self.limits = dict(limits)
+        self.cash = settings.starting_balance
+        self.reserved = Decimal(0)
+        self.positions: dict[str, Position] = {}
+        self.entry_orders: dict[str, str] = {}  # symbol -> client id of a pending entry
+        self.orders: dict[str, OrderRecord] = {}
+        self.seq = 0
+        self.exit_seq: dict[str, int] = {}
+        self.last_trade: dict[str, int] = {}
+        self.rate = timing.RateLimit(settings.rate_per_hour)
+        self.blacklist = timing.Blacklist(
+            settings.blacklist_sl, settings.blacklist_window_min, settings.blacklist_pause_min
+        )
+        self.counters = {sym: SymbolCounters() for sym in settings.symbols}
+        self.near_misses = NearMissLog(
+            settings.near_miss_keep, {sym: i for i, sym in enumerate(settings.symbols)}
+        )
+        self.exits: list[ExitRow] = []
+        self.equity_points: list[tuple[int, Decimal]] = []
+        self.positions_opened = 0
+        self._handlers = {
+            CandleClosed: self._on_candle,
+            PriceTicked: self._on_price,
+            OrderFilled: self._on_fill,
+            OrderRejected: self._on_reject,
+            StopRequested: self._on_stop,
+        }
+
+    # ---- queries (no state change) -------------------------------------------------
+    def open_count(self) -> int:
+        """Positions open or being opened."""
+        return len(self.positions) + len(self.entry_orders)
+
+    def triggers(self, symbol: str, now: int) -> tuple[float, float, int | None] | None:
+        """Price band and deadline outside of which the exit ladder may act (None: flat)."""
+        pos = self.positions.get(symbol)
+        return None if pos is None else ladder.triggers(pos, now)
+
+    def has_pending_entry(self, symbol: str) -> bool:
+        """True while an entry order of ``symbol`` waits for its fill."""
+        return symbol in self.entry_orders
+
+    def realized_equity(self) -> Decimal:
+        """Cash plus open positions at cost (realised view; no mark-to-market)."""
+        held = sum((p.entry_price * p.qty for p in self.positions.values()), Decimal(0))
+        return self.cash + held
+
+    # ---- events --------------------------------------------------------------------
+    def handle(self, event: Event) -> list[Command]:
+        """React to one event; returns the commands to carry out, in order."""
+        return self._handlers[type(event)](event)  # type: ignore[operator]
+
+    def _on_candle(self, ev: CandleClosed) -> list[Command]:
+        f, sym = ev.features, ev.symbol
+        now = int(f.ts) + self.s.timeframe_ms
+        prim, conf = groups(self.s.signals, f, ev.ob_imbalance)
+        c = self.counters[sym]
+        if not ev.rescan:
+            c.candles += 1
+            c.primary += bool(prim)
+            c.confirming += bool(conf)
+        if not (prim and conf):
+            if not ev.rescan and (prim or conf):
+                c.near_miss_one_group += 1
+            return []
+        if not ev.rescan:
+            c.passes_1plus1 += 1
+        blocked = [r for r, b in zip(MARKET_REASONS, market_blocks(f, ev.spread_pct,
+                                                                   self.s.market_filters))
+                   if b]
+        if blocked:
+            if not ev.rescan:
+                self._count_rejections(sym, now, blocked, ev)
+            return []
+        return self._try_enter(ev, now)
+
+    def _count_rejections(self, sym: str, now: int, blocked: list[str], ev: CandleClosed) -> None:
+        c = self.counters[sym]
+        for reason in blocked:
+            c.reject(reason)
+        if len(blocked) == 1:
+            c.near_miss_filter += 1
+            self.near_misses.add(
+                NearMiss(now, sym, "filter", blocked[0],
+                         signal_values(ev.features) + (("spread_pct", ev.spread_pct),))
+            )
+
+    def _try_enter(self, ev: CandleClosed, now: int) -> list[Command]:
+        sym, s = ev.symbol, self.s
+        out: list[Command] = []
+        blocked: list[str] = []
+        if account.capacity_blocks(self.open_count(), s.max_positions,
+                                   sym in self.positions or sym in self.entry_orders):
+            blocked.append("capacity")
+        if timing.cooldown_blocks(now, self.last_trade.get(sym), s.cooldown_s):
+            blocked.append("cooldown")
+        if self.rate.blocks(now):
+            blocked.append("rate")
+        if self.blacklist.lifted(sym, now):
+            out.append(Notify("blacklist_off", sym, f"{sym} blacklist lifted", now))
+        if self.blacklist.blocks(sym, now):
+            blocked.append("blacklist")
+        limits = self.limits[sym]
+        floor = max(s.min_order_usdt, limits.min_notional)
+        free = self.cash - self.reserved
+        price = Decimal(repr(float(ev.features.close)))
+        qty = Decimal(0)
+        if account.balance_blocks(free, floor):
+            blocked.append("balance")
+        else:
+            qty = order_qty(
+                stake_usdt=s.stake_usdt, stake_fraction=s.stake_fraction,
+                equity=self.realized_equity(), free_quote=free, price=price,
+                cost_rate=s.fee_rate + s.slippage_rate + Decimal("0.005"),
+                amount_step=limits.amount_step,
+            )
+            if account.notional_blocks(qty, price, floor, limits.min_amount):
+                blocked.append("notional")
+        if blocked:
+            if not ev.rescan:
+                self._count_rejections(sym, now, blocked, ev)
+            return out
+        self.seq += 1
+        pid = f"{s.prefix}-{self.seq:06d}"
+        cid = f"{pid}-e"
+        reserve = qty * price * (1 + s.fee_rate + s.slippage_rate)
+        self.reserved += reserve
+        self.orders[cid] = OrderRecord(cid, pid, sym, "buy", "entry", qty, reserved=reserve)
+        self.entry_orders[sym] = cid
+        self.rate.record(now)
+        self.last_trade[sym] = now
+        self.counters[sym].entries += 1
+        out.append(SubmitOrder(cid, sym, "buy", qty, float(ev.features.close), pid, "entry", now))
+        return out
+
+    def _on_price(self, ev: PriceTicked) -> list[Command]:
+        pos = self.positions.get(ev.symbol)
+        if pos is None:
+            return []
+        new, decisions = ladder.evaluate(
+            pos, ev.price, ev.ts, ev.swept_from, self.s.ladder, self.limits[ev.symbol].amount_step
+        )
+        if new is not pos:
+            self.positions[ev.symbol] = new
+        return [self._exit_order(new, d.reason, d.qty, d.ref_price, ev.ts) for d in decisions]
+
+    def _exit_order(self, pos: Position, reason: str, qty: Decimal, ref: float,
+                    ts: int) -> SubmitOrder:
+        n = self.exit_seq.get(pos.position_id, 0) + 1
+        self.exit_seq[pos.position_id] = n
+        cid = f"{pos.position_id}-{n}{REASON_CODES[reason]}"
+        self.orders[cid] = OrderRecord(cid, pos.position_id, pos.symbol, "sell", reason, qty)
+        return SubmitOrder(cid, pos.symbol, "sell", qty, ref, pos.position_id, reason, ts)
+
+    def _on_fill(self, ev: OrderFilled) -> list[Command]:
+        info = self.orders.get(ev.client_id)
+        if info is None:
+            return [Notify("unknown_fill", ev.symbol, f"fill of unknown order {ev.client_id}",
+                           ev.ts)]
+        info = info.fill(ev.qty)
+        done = info.done
+        if done:
+            del self.orders[ev.client_id]
+        else:
+            self.orders[ev.client_id] = info
+        if info.side == "buy":
+            return self._entry_filled(info, ev, done)
+        return self._exit_filled(info, ev)
+
+    def _entry_filled(self, info: OrderRecord, ev: OrderFilled, done: bool) -> list[Command]:
+        self.cash -= ev.qty * ev.price + ev.fee
+        pos = self.positions.get(ev.symbol)
+        if pos is None:
+            qty0, cost, fee = ev.qty, ev.qty * ev.price, ev.fee
+            self.positions_opened += 1
+        else:
+            qty0, cost, fee = pos.qty0 + ev.qty, pos.entry_price * pos.qty0 + ev.qty * ev.price, \
+                pos.entry_fee + ev.fee
+        entry = cost / qty0
+        levels = ladder.make_levels(float(entry), float(qty0), ev.ts if pos is None
+                                    else pos.ts_entry, self.s.ladder)
+        self.positions[ev.symbol] = Position(
+            position_id=info.position_id, symbol=ev.symbol,
+            ts_entry=ev.ts if pos is None else pos.ts_entry, entry_price=entry, qty0=qty0,
+            qty=qty0, entry_fee=fee, levels=levels,
+            steps_fired=(False,) * len(levels.steps), stop=levels.sl,
+        )
+        if done:
+            self.reserved -= info.reserved
+            self.entry_orders.pop(ev.symbol, None)
+        return [Notify("entry", ev.symbol,
+                       f"BUY {ev.symbol} {ev.qty} @ {ev.price} (TP1 {levels.tp1}, TP2 "
+                       f"{levels.tp2:.8g}, SL {levels.sl:.8g})", ev.ts)]
+
+    def _exit_filled(self, info: OrderRecord, ev: OrderFilled) -> list[Command]:
+        pos = self.positions[ev.symbol]
+        fees = exit_fee_share(pos, ev.qty) + ev.fee
+        pnl = net_pnl(pos.entry_price, ev.price, ev.qty, fees)
+        self.cash += ev.qty * ev.price - ev.fee
+        self.exits.append(ExitRow(
+            bot=self.s.name, symbol=ev.symbol, position_id=pos.position_id,
+            ts_entry=pos.ts_entry, ts_exit=ev.ts, entry_price=pos.entry_price,
+            exit_price=ev.price, qty=ev.qty, fees=fees, net_pnl=pnl, reason=info.reason,
+        ))
+        pos = replace(pos, qty=pos.qty - ev.qty, pending_exit=pos.pending_exit - ev.qty)
+        out: list[Command] = [Notify(info.reason, ev.symbol,
+                                     f"{info.reason.upper()} {ev.symbol} {ev.qty} @ {ev.price}"
+                                     f" net {pnl:.4f}", ev.ts)]
+        if pos.qty > 0:
+            self.positions[ev.symbol] = pos
+        else:
+            del self.positions[ev.symbol]
+            self.last_trade[ev.symbol] = max(self.last_trade.get(ev.symbol, ev.ts), ev.ts)
+            if info.reason == "sl" and self.blacklist.record_stop_loss(ev.symbol, ev.ts):
+                out.append(Notify("blacklist_on", ev.symbol, f"{ev.symbol} paused after "
+                                  f"{self.s.blacklist_sl} stop-losses", ev.ts))
+            if self.s.reactive_entry and info.reason not in ("shutdown", "end_of_data"):
+                out.append(RequestScan(ev.ts))
+        self.equity_points.append((ev.ts, self.realized_equity()))
+        return out
+
+    def _on_reject(self, ev: OrderRejected) -> list[Command]:
+        info = self.orders.pop(ev.client_id, None)
+        if info is None:
+            return []
+        if info.side == "buy":
+            self.reserved -= info.reserved
+            self.entry_orders.pop(ev.symbol, None)
+        else:
+            pos = self.positions.get(ev.symbol)
+            if pos is not None:
+                self.positions[ev.symbol] = replace(
+                    pos, pending_exit=pos.pending_exit - (info.qty - info.filled))
+        return [Notify("order_rejected", ev.symbol, f"{info.reason} order {ev.client_id} "
+                       f"rejected: {ev.reason}", ev.ts)]
+
+    def _on_stop(self, ev: StopRequested) -> list[Command]:
+        out: list[Command] = []
+        for sym, cid in sorted(self.entry_orders.items()):
+            out.append(CancelOrder(cid, sym, ev.ts))
+            info = self.orders.pop(cid)
+            self.reserved -= info.reserved
+        self.entry_orders.clear()
+        for sym in sorted(self.positions):
+            pos = self.positions[sym]
+            if pos.closable > 0:
+                self.positions[sym] = replace(pos, pending_exit=pos.qty)
+                out.append(self._exit_order(pos, ev.reason, pos.closable, 0.0, ev.ts))
+        return out

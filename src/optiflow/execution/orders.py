@@ -1,0 +1,77 @@
+"""The order state machine: intent → submitted → partially filled → filled/cancelled/rejected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import Enum
+
+
+class OrderStatus(str, Enum):
+    """Where an order is in its life."""
+
+    INTENT = "intent"  # decided and stored, not yet acknowledged by the exchange
+    OPEN = "open"  # acknowledged, nothing filled
+    PARTIAL = "partial"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+
+
+class OrderTransitionError(ValueError):
+    """An event that cannot happen to an order in its current state."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """One order the engine asked for, and what has happened to it."""
+
+    client_id: str
+    position_id: str
+    symbol: str
+    side: str
+    reason: str
+    qty: Decimal
+    filled: Decimal = Decimal(0)
+    status: OrderStatus = OrderStatus.INTENT
+    reserved: Decimal = Decimal(0)
+
+    @property
+    def remaining(self) -> Decimal:
+        """Quantity not filled yet."""
+        return self.qty - self.filled
+
+    @property
+    def done(self) -> bool:
+        """True once the order can change no more."""
+        return self.status in TERMINAL
+
+    def acknowledged(self) -> OrderRecord:
+        """The exchange accepted the order."""
+        if self.status is not OrderStatus.INTENT:
+            return self
+        return replace(self, status=OrderStatus.OPEN)
+
+    def fill(self, qty: Decimal) -> OrderRecord:
+        """Apply a fill of ``qty``; over-fills and fills of finished orders are refused."""
+        if self.done:
+            raise OrderTransitionError(f"{self.client_id}: fill after {self.status.value}")
+        if qty <= 0 or self.filled + qty > self.qty:
+            raise OrderTransitionError(
+                f"{self.client_id}: fill of {qty} exceeds remaining {self.remaining}")
+        filled = self.filled + qty
+        status = OrderStatus.FILLED if filled == self.qty else OrderStatus.PARTIAL
+        return replace(self, filled=filled, status=status)
+
+    def cancel(self) -> OrderRecord:
+        """Cancel what is not filled (a finished order stays as it is)."""
+        return self if self.done else replace(self, status=OrderStatus.CANCELLED)
+
+    def reject(self) -> OrderRecord:
+        """The exchange refused the order."""
+        if self.done or self.filled > 0:
+            raise OrderTransitionError(f"{self.client_id}: reject after {self.status.value}")
+        return replace(self, status=OrderStatus.REJECTED)

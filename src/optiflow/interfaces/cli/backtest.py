@@ -1,0 +1,65 @@
+"""``optiflow backtest``: one or several bot configs on a folder of candle files."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from optiflow.app.backtest import run_backtest
+from optiflow.app.summary import summarize, summarize_fleet
+from optiflow.config.loader import load_config
+from optiflow.config.presets import find_config
+from optiflow.domain.errors import UserInputError
+from optiflow.domain.results import BotRun
+from optiflow.interfaces.cli.timeparse import parse_when
+from optiflow.interfaces.report.console import print_run_report
+from optiflow.interfaces.report.files import write_outputs
+from optiflow.marketdata.loaders import load_folder
+
+
+def backtest_command(
+    configs: list[str],
+    data: Path,
+    when_from: str | None,
+    when_to: str | None,
+    out: Path | None,
+    every_candle: bool,
+    console: Console,
+) -> list[BotRun]:
+    """Load configs and data, run each bot, print the report, write the files."""
+    cfgs = [load_config(find_config(c)) for c in configs]
+    names = [c.name for c in cfgs]
+    if len(set(names)) != len(names):
+        raise UserInputError(f"two configs share a bot name: {', '.join(names)}")
+    ts_from, ts_to = parse_when("--from", when_from), parse_when("--to", when_to)
+    if ts_from is not None and ts_to is not None and ts_from >= ts_to:
+        raise UserInputError(f"--from {when_from} must be before --to {when_to}")
+    if not data.is_dir():
+        raise UserInputError(f"--data {data}: not a folder of candle files")
+    symbols = sorted({p for c in cfgs for p in c.pairs})
+    candles = load_folder(data, symbols, ts_from, ts_to)
+    runs: list[BotRun] = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeRemainingColumn(), console=console, transient=True,
+                  disable=not console.is_terminal) as bar:
+        for cfg in cfgs:
+            task = bar.add_task(f"backtest {cfg.name}", total=1)
+
+            def progress(done: int, total: int, task: int = task) -> None:
+                bar.update(task, completed=done, total=max(total, 1))
+
+            t0 = time.perf_counter()
+            run = run_backtest(cfg, candles, fast=not every_candle, progress=progress)
+            run.extra["engine_seconds"] = round(time.perf_counter() - t0, 4)
+            bar.update(task, completed=1, total=1)
+            runs.append(run)
+    summaries = [summarize(r) for r in runs]
+    fleet = summarize_fleet(runs) if len(runs) > 1 else None
+    print_run_report(console, summaries, fleet)
+    if out is not None:
+        written = write_outputs(out, runs, summaries, fleet)
+        console.print("wrote " + ", ".join(str(p) for p in written))
+    return runs

@@ -1,0 +1,59 @@
+"""The ``optiflow`` command line: thin presenters over the app layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from optiflow import __version__
+from optiflow.config.presets import find_config
+from optiflow.interfaces.cli.errors import user_errors_exit_2
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="OptiFlow: crypto scalping bots — backtest, replay, paper, live.")
+
+
+def _bundled_data() -> Path:
+    """The candle folder shipped with the repository."""
+    return Path(__file__).resolve().parents[4] / "data" / "binance_spot_1m"
+
+
+@app.command()
+@user_errors_exit_2
+def backtest(
+    configs: Annotated[list[str], typer.Argument(help="Config files or preset names (A, B, C...).")],
+    data: Annotated[Path | None, typer.Option(help="Folder of candle files (CSV or freqtrade JSON).")] = None,
+    when_from: Annotated[str | None, typer.Option("--from", help="Start, ISO 8601 UTC.")] = None,
+    when_to: Annotated[str | None, typer.Option("--to", help="End (exclusive), ISO 8601 UTC.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write trades.csv, summary.json, report.html here.")] = None,
+    every_candle: Annotated[bool, typer.Option("--every-candle", help="Play every candle (slower; same results).")] = False,
+) -> None:
+    """Backtest one or several bots on historical candles."""
+    from optiflow.interfaces.cli.backtest import backtest_command
+
+    backtest_command(configs, data or _bundled_data(), when_from, when_to, out, every_candle,
+                     Console())
+
+
+@app.command("check-config")
+@user_errors_exit_2
+def check_config(
+    config: Annotated[str, typer.Argument(help="Config file or preset name.")],
+) -> None:
+    """Validate a config and show what each exit level is worth after fees."""
+    from optiflow.interfaces.cli.check_config import check_config_command
+
+    check_config_command(find_config(config), Console())
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(__version__)
+
+
+if __name__ == "__main__":
+    app()

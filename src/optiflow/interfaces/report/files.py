@@ -1,0 +1,110 @@
+"""Report files: trades.csv, summary.json and report.html, each written atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+
+from optiflow.app.summary import BotSummary, FleetSummary, iso_utc
+from optiflow.domain.results import BotRun
+from optiflow.interfaces.report.html import render_html
+
+TRADES_HEADER = (
+    "bot",
+    "symbol",
+    "position_id",
+    "entry_time",
+    "exit_time",
+    "entry_price",
+    "exit_price",
+    "qty",
+    "fees",
+    "net_pnl",
+    "exit_reason",
+)
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write text to `path` via a temp file in the same dir, flush, fsync and os.replace."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # some platforms cannot open a directory; the rename is still done
+        return path
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def _plain(value: Decimal) -> str:
+    """Format a Decimal as a plain string without exponent notation."""
+    return format(value, "f")
+
+
+def trades_csv(runs: Sequence[BotRun]) -> str:
+    """Render every exit row of every run as CSV text (one line per exit fill)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(TRADES_HEADER)
+    for run in runs:
+        for row in run.exits:
+            writer.writerow(
+                (
+                    row.bot,
+                    row.symbol,
+                    row.position_id,
+                    iso_utc(row.ts_entry),
+                    iso_utc(row.ts_exit),
+                    _plain(row.entry_price),
+                    _plain(row.exit_price),
+                    _plain(row.qty),
+                    _plain(row.fees),
+                    _plain(row.net_pnl),
+                    row.reason,
+                )
+            )
+    return buffer.getvalue()
+
+
+def summary_json(summaries: Sequence[BotSummary], fleet: FleetSummary | None) -> str:
+    """Render per-bot and fleet figures as pretty JSON with sorted keys."""
+    payload = {
+        "pnl_basis": "net of fees & slippage",
+        "bots": [s.to_dict() for s in summaries],
+        "fleet": None if fleet is None else fleet.to_dict(),
+    }
+    return json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_outputs(
+    out_dir: Path,
+    runs: Sequence[BotRun],
+    summaries: Sequence[BotSummary],
+    fleet: FleetSummary | None,
+) -> list[Path]:
+    """Write trades.csv, summary.json and report.html into out_dir; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        write_atomic(out_dir / "trades.csv", trades_csv(runs)),
+        write_atomic(out_dir / "summary.json", summary_json(summaries, fleet)),
+        write_atomic(out_dir / "report.html", render_html(summaries, fleet, runs)),
+    ]

@@ -1,0 +1,185 @@
+"""Per-symbol rolling features: one candle at a time (live) or whole arrays (backtest), equal.
+
+:class:`FeatureTracker` is the live path; :func:`compute_features` the batch path. They are
+built from the twin indicator implementations in :mod:`optiflow.marketdata.indicators`, so
+every field agrees bit for bit (a test proves it on real data). Zero-volume candles (e.g.
+an exchange halt) are real bars and update the indicators; missing candles are never
+invented, the indicators continue with the next real candle, and ``tradeable`` is 0.0 for
+a zero-volume candle and for the first candle after a gap (and for the very first candle).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from optiflow.domain.errors import DataError
+from optiflow.domain.market import Candle, Features
+from optiflow.marketdata.indicators import (
+    Atr,
+    Ema,
+    MacdHist,
+    RollingMax,
+    RollingMedian,
+    RollingVwap,
+    Rsi,
+    atr_series,
+    ema_series,
+    macd_hist_series,
+    rolling_max_prev_series,
+    rolling_median_series,
+    rolling_vwap_series,
+    rsi_series,
+)
+from optiflow.marketdata.loaders import CandleArrays
+from optiflow.marketdata.recurrence import FloatArray
+
+NAN = math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSpec:
+    """Periods and windows of every feature (in candles) and the candle timeframe."""
+
+    ema_fast: int = 9
+    ema_slow: int = 21
+    rsi_period: int = 14
+    macd_fast: int = 12
+    macd_slow: int = 26
+    macd_signal: int = 9
+    atr_period: int = 14
+    median_window: int = 60
+    breakout_lookback: int = 20
+    vwap_window: int = 60
+    timeframe_ms: int = 60_000
+
+    def __post_init__(self) -> None:
+        """Reject non-positive periods."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"FeatureSpec.{f.name} must be a positive int, got {value!r}")
+
+
+class FeatureTracker:
+    """Incremental features of one symbol: feed closed candles in order, get Features."""
+
+    def __init__(self, spec: FeatureSpec | None = None) -> None:
+        """Start with no history; every indicator warms up from the first candle fed."""
+        self.spec = spec = spec or FeatureSpec()
+        self._ema_fast = Ema(spec.ema_fast)
+        self._ema_slow = Ema(spec.ema_slow)
+        self._rsi = Rsi(spec.rsi_period)
+        self._macd = MacdHist(spec.macd_fast, spec.macd_slow, spec.macd_signal)
+        self._atr = Atr(spec.atr_period)
+        self._atr_median = RollingMedian(spec.median_window)
+        self._vol_median = RollingMedian(spec.median_window)
+        self._highest = RollingMax(spec.breakout_lookback)
+        self._vwap = RollingVwap(spec.vwap_window)
+        self._last: Features | None = None
+
+    @property
+    def last(self) -> Features | None:
+        """Features of the last candle fed, or None before the first."""
+        return self._last
+
+    def update(self, c: Candle) -> Features:
+        """Feed the next closed candle (strictly later open time) and return its Features."""
+        last = self._last
+        if last is not None and c.ts <= last.ts:
+            raise DataError(f"candle at {c.ts} is not after the previous one at {last.ts}")
+        ts = int(c.ts)
+        h, lo, cl, v = float(c.high), float(c.low), float(c.close), float(c.volume)
+        atr = self._atr.update(h, lo, cl)
+        atr_median = NAN if math.isnan(atr) else self._atr_median.update(atr)
+        tradeable = (
+            1.0 if last is not None and v > 0.0 and ts == last.ts + self.spec.timeframe_ms else 0.0
+        )
+        feats = Features(
+            ts=ts,
+            close=cl,
+            prev_close=NAN if last is None else last.close,
+            volume=v,
+            ema_fast=self._ema_fast.update(cl),
+            ema_slow=self._ema_slow.update(cl),
+            ema_fast_prev=NAN if last is None else last.ema_fast,
+            ema_slow_prev=NAN if last is None else last.ema_slow,
+            rsi=self._rsi.update(cl),
+            macd_hist=self._macd.update(cl),
+            macd_hist_prev=NAN if last is None else last.macd_hist,
+            atr=atr,
+            atr_median=atr_median,
+            vol_median=self._vol_median.update(v),
+            highest_high=self._highest.update(h),
+            vwap=self._vwap.update(h, lo, cl, v),
+            vwap_prev=NAN if last is None else last.vwap,
+            tradeable=tradeable,
+        )
+        self._last = feats
+        return feats
+
+
+def _prev(x: FloatArray) -> FloatArray:
+    """``x`` shifted one candle later (value at the previous candle; NaN for the first)."""
+    out = np.empty_like(x)
+    out[:1] = NAN
+    out[1:] = x[:-1]
+    return out
+
+
+def compute_features(arrays: CandleArrays, spec: FeatureSpec | None = None) -> Features:
+    """Features of every candle as numpy arrays (ts int64, others float64), batch path."""
+    spec = spec or FeatureSpec()
+    if arrays.timeframe_ms != spec.timeframe_ms:
+        raise ValueError(
+            f"{arrays.symbol}: candles are {arrays.timeframe_ms} ms but "
+            f"FeatureSpec.timeframe_ms is {spec.timeframe_ms}"
+        )
+    ts = np.array(arrays.ts, dtype=np.int64)
+    h = np.array(arrays.high, dtype=np.float64)
+    lo = np.array(arrays.low, dtype=np.float64)
+    c = np.array(arrays.close, dtype=np.float64)
+    v = np.array(arrays.volume, dtype=np.float64)
+    n = len(ts)
+    ema_fast = ema_series(c, spec.ema_fast)
+    ema_slow = ema_series(c, spec.ema_slow)
+    macd_hist = macd_hist_series(c, spec.macd_fast, spec.macd_slow, spec.macd_signal)
+    atr = atr_series(h, lo, c, spec.atr_period)
+    atr_median = np.full(n, NAN)
+    start = spec.atr_period - 1
+    if n > start:
+        atr_median[start:] = rolling_median_series(atr[start:], spec.median_window)
+    vwap = rolling_vwap_series(h, lo, c, v, spec.vwap_window)
+    tradeable = np.zeros(n, dtype=np.float64)
+    if n > 1:
+        tradeable[1:] = (ts[1:] - ts[:-1] == spec.timeframe_ms) & (v[1:] > 0.0)
+    cols: dict[str, Any] = {
+        "ts": ts,
+        "close": c,
+        "prev_close": _prev(c),
+        "volume": v,
+        "ema_fast": ema_fast,
+        "ema_slow": ema_slow,
+        "ema_fast_prev": _prev(ema_fast),
+        "ema_slow_prev": _prev(ema_slow),
+        "rsi": rsi_series(c, spec.rsi_period),
+        "macd_hist": macd_hist,
+        "macd_hist_prev": _prev(macd_hist),
+        "atr": atr,
+        "atr_median": atr_median,
+        "vol_median": rolling_median_series(v, spec.median_window),
+        "highest_high": rolling_max_prev_series(h, spec.breakout_lookback),
+        "vwap": vwap,
+        "vwap_prev": _prev(vwap),
+        "tradeable": tradeable,
+    }
+    return Features(**cols)
+
+
+def features_at(arrays_features: Features, i: int) -> Features:
+    """Row ``i`` of batch Features as scalar Features (int ts, Python floats)."""
+    f: Any = arrays_features
+    return Features(int(f.ts[i]), *(float(col[i]) for col in f[1:]))

@@ -1,0 +1,297 @@
+"""Load OHLCV candle files (our CSV, freqtrade JSON) into validated numpy arrays.
+
+Formats: CSV ``timestamp_ms,open,high,low,close,volume[,extra columns ignored]`` with or
+without a header row, plain or ``.gz``; freqtrade JSON ``[[ms, o, h, l, c, v], ...]``
+(``.json`` or ``.json.gz``). Every problem is reported as a :class:`DataError` naming the
+file, the line (CSV, 1-based, header included) or row (JSON, 1-based) and the problem.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from optiflow.domain.errors import DataError
+from optiflow.domain.market import Candle
+from optiflow.marketdata.validate import check_candles, diagnose_csv
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+_SUFFIXES = (".csv.gz", ".csv", ".json.gz", ".json")
+_OURS = re.compile(r"^([A-Z0-9]+)-([A-Z0-9]+)_(\d+[smhdwM])(?:_[^.]*)?\.(?:csv|json)(?:\.gz)?$")
+_FREQTRADE = re.compile(
+    r"^([A-Z0-9]+)_([A-Z0-9]+)(?:_[A-Z0-9]+)?-(\d+[smhdwM])(?:-[a-z]+)?\.(?:csv|json)(?:\.gz)?$"
+)
+_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+@dataclass(frozen=True, slots=True)
+class CandleArrays:
+    """Candles of one symbol as read-only column arrays; ``ts`` is the open time in ms (UTC)."""
+
+    symbol: str
+    timeframe_ms: int
+    ts: IntArray
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    volume: FloatArray
+
+    def __post_init__(self) -> None:
+        """Freeze the arrays too, so the dataclass is immutable all the way down."""
+        for arr in (self.ts, self.open, self.high, self.low, self.close, self.volume):
+            arr.flags.writeable = False
+
+    def __len__(self) -> int:
+        """Number of candles."""
+        return len(self.ts)
+
+    def candle(self, i: int) -> Candle:
+        """The ``i``-th candle as a domain :class:`Candle` of Python scalars."""
+        return Candle(
+            int(self.ts[i]),
+            float(self.open[i]),
+            float(self.high[i]),
+            float(self.low[i]),
+            float(self.close[i]),
+            float(self.volume[i]),
+        )
+
+    def take(self, start: int, stop: int) -> CandleArrays:
+        """Rows ``start:stop`` as a new :class:`CandleArrays` (views, no copy)."""
+        return CandleArrays(
+            self.symbol,
+            self.timeframe_ms,
+            self.ts[start:stop],
+            self.open[start:stop],
+            self.high[start:stop],
+            self.low[start:stop],
+            self.close[start:stop],
+            self.volume[start:stop],
+        )
+
+
+def _parse_name(name: str) -> tuple[str, str] | None:
+    """``(symbol, timeframe)`` encoded in a file name, or None."""
+    m = _OURS.match(name) or _FREQTRADE.match(name)
+    if m is None:
+        return None
+    return f"{m.group(1)}/{m.group(2)}", m.group(3)
+
+
+def symbol_from_filename(name: str) -> str | None:
+    """``BTC-USDT_1m[_spot_2023].csv.gz`` or freqtrade ``BTC_USDT-1m.json`` -> ``BTC/USDT``."""
+    parsed = _parse_name(name)
+    return None if parsed is None else parsed[0]
+
+
+def timeframe_to_ms(tf: str) -> int:
+    """``1m`` -> 60000, ``4h`` -> 14400000 (``M`` months are not supported)."""
+    m = re.fullmatch(r"(\d+)([smhdw])", tf)
+    if m is None or int(m.group(1)) == 0:
+        raise ValueError(f"unsupported timeframe {tf!r} (use e.g. 1m, 5m, 1h, 1d)")
+    return int(m.group(1)) * _UNIT_MS[m.group(2)]
+
+
+def _read_bytes(path: Path) -> bytes:
+    """File contents, gunzipped when the name ends in ``.gz``."""
+    try:
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if path.name.endswith(".gz") else raw
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: cannot read file: {exc}") from exc
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    """Bytes as UTF-8 text, or a DataError."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a UTF-8 text file: {exc}") from exc
+
+
+def _parse_csv(path: Path, raw: bytes) -> tuple[FloatArray, int]:
+    """Numbers of the first six columns and the line number of the first data row."""
+    first_nl = raw.find(b"\n")
+    first = _decode(path, raw if first_nl < 0 else raw[:first_nl]).rstrip("\r")
+    try:
+        float(first.split(",")[0])
+        header = False
+    except ValueError:
+        header = True
+    if not raw[:4096].strip() and not raw.strip():
+        raise DataError(f"{path}: empty file (no candle rows)")
+    ncols = first.count(",") + 1
+    if ncols < 6:
+        raise DataError(
+            f"{path}: line 1: expected at least 6 columns "
+            f"(timestamp_ms,open,high,low,close,volume), found {ncols}"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+            data = np.loadtxt(
+                io.BytesIO(raw),
+                delimiter=",",
+                skiprows=1 if header else 0,
+                usecols=range(6),
+                dtype=np.float64,
+                ndmin=2,
+            )
+    except ValueError as exc:
+        diagnose_csv(path, _decode(path, raw), header, ncols)
+        raise DataError(f"{path}: cannot parse: {exc}") from exc
+    if len(data) == 0:
+        raise DataError(f"{path}: empty file (no candle rows)")
+    return data, 2 if header else 1
+
+
+def _parse_json(path: Path, raw: bytes) -> FloatArray:
+    """Numbers of a freqtrade JSON candle list as an (n, 6) array."""
+    try:
+        rows = json.loads(_decode(path, raw))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: invalid JSON: {exc}") from exc
+    if not isinstance(rows, list):
+        raise DataError(f"{path}: expected a JSON list of [ms, o, h, l, c, v] rows")
+    if not rows:
+        raise DataError(f"{path}: empty file (no candle rows)")
+    for i, row in enumerate(rows, start=1):
+        if not isinstance(row, list) or len(row) != 6:
+            raise DataError(f"{path}: row {i}: expected [ms, o, h, l, c, v], got {row!r:.80}")
+        for j, v in enumerate(row):
+            if isinstance(v, bool) or not isinstance(v, int | float | str):
+                raise DataError(f"{path}: row {i}: column {j + 1}: not a number: {v!r}")
+    try:
+        return np.array(rows, dtype=np.float64)
+    except ValueError:
+        for i, row in enumerate(rows, start=1):
+            for j, v in enumerate(row):
+                try:
+                    float(v)
+                except ValueError:
+                    raise DataError(
+                        f"{path}: row {i}: column {j + 1}: unparseable number {v!r}"
+                    ) from None
+        raise
+
+
+def load_candles(path: Path, *, symbol: str | None = None) -> CandleArrays:
+    """Read and validate one candle file; the symbol defaults to the one in the file name."""
+    path = Path(path)
+    name = path.name
+    if not name.endswith(_SUFFIXES):
+        raise DataError(f"{path}: unsupported file type (expected one of {', '.join(_SUFFIXES)})")
+    raw = _read_bytes(path)
+    is_json = ".json" in name
+    if is_json:
+        data, first_line, unit = _parse_json(path, raw), 1, "row"
+    else:
+        (data, first_line), unit = _parse_csv(path, raw), "line"
+    ts = check_candles(path, data, first_line, unit)
+    parsed = _parse_name(name)
+    if len(ts) >= 2:
+        diffs = np.sort(np.diff(ts))
+        tf = int(diffs[len(diffs) // 2])  # median step (upper middle for an even count)
+    elif parsed is not None:
+        tf = timeframe_to_ms(parsed[1])
+    else:
+        raise DataError(f"{path}: one candle and no timeframe in the file name")
+    sym = symbol or (parsed[0] if parsed else path.name.split(".")[0])
+    cols = [np.ascontiguousarray(data[:, j]) for j in range(1, 6)]
+    return CandleArrays(sym, tf, ts, *cols)
+
+
+def _pick(symbol: str, files: list[tuple[Path, str]]) -> Path:
+    """The one file to use for ``symbol``: prefer 1m, then CSV over JSON."""
+    tfs = {tf for _, tf in files}
+    if len(tfs) > 1:
+        if "1m" not in tfs:
+            listed = ", ".join(sorted(p.name for p, _ in files))
+            raise DataError(f"{symbol}: files with different timeframes, none 1m: {listed}")
+        files = [f for f in files if f[1] == "1m"]
+    csvs = [f for f in files if ".csv" in f[0].name]
+    files = csvs or files
+    if len(files) > 1:
+        listed = ", ".join(sorted(p.name for p, _ in files))
+        raise DataError(f"{symbol}: several candidate files, keep one: {listed}")
+    return files[0][0]
+
+
+def load_folder(
+    folder: Path,
+    symbols: Sequence[str] | None = None,
+    ts_from: int | None = None,
+    ts_to: int | None = None,
+) -> dict[str, CandleArrays]:
+    """Load one file per symbol from ``folder``, sliced to open times in [ts_from, ts_to)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a directory")
+    found: dict[str, list[tuple[Path, str]]] = {}
+    for p in sorted(folder.iterdir()):
+        parsed = _parse_name(p.name)
+        if parsed is not None and p.is_file():
+            found.setdefault(parsed[0], []).append((p, parsed[1]))
+    wanted = list(symbols) if symbols is not None else sorted(found)
+    missing = [s for s in wanted if s not in found]
+    if missing:
+        available = ", ".join(sorted(found)) or "none"
+        raise DataError(f"{folder}: no data file for {', '.join(missing)}; available: {available}")
+    out: dict[str, CandleArrays] = {}
+    for sym in wanted:
+        path = _pick(sym, found[sym])
+        arrays = load_candles(path, symbol=sym)
+        lo = 0 if ts_from is None else int(np.searchsorted(arrays.ts, ts_from, side="left"))
+        hi = len(arrays) if ts_to is None else int(np.searchsorted(arrays.ts, ts_to, side="left"))
+        if hi <= lo:
+            raise DataError(f"{path}: no candles with open time in [{ts_from}, {ts_to})")
+        out[sym] = arrays.take(lo, hi)
+    return out
+
+
+def resample(arrays: CandleArrays, timeframe_ms: int) -> CandleArrays:
+    """Aggregate to a coarser timeframe, buckets aligned to UTC multiples of ``timeframe_ms``.
+
+    Honest with gaps: a bucket is built from whichever source candles exist in it (so a
+    bucket next to a gap, or the last one of the file, may cover less than its full span),
+    and a bucket with no source candle is absent, never invented.
+    """
+    src = arrays.timeframe_ms
+    if timeframe_ms <= 0 or timeframe_ms % src:
+        raise ValueError(f"cannot resample {src} ms candles to {timeframe_ms} ms")
+    if len(arrays) == 0:
+        return arrays
+    bucket = arrays.ts - arrays.ts % timeframe_ms
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    ends = np.r_[starts[1:], len(bucket)] - 1
+    return CandleArrays(
+        arrays.symbol,
+        timeframe_ms,
+        bucket[starts],
+        arrays.open[starts],
+        np.maximum.reduceat(arrays.high, starts),
+        np.minimum.reduceat(arrays.low, starts),
+        arrays.close[ends],
+        np.add.reduceat(arrays.volume, starts),
+    )
+
+
+def gap_report(arrays: CandleArrays) -> list[tuple[int, int]]:
+    """Missing ranges as half-open ``(first missing open time, next present open time)``."""
+    ts, tf = arrays.ts, arrays.timeframe_ms
+    if len(ts) < 2:
+        return []
+    idx = np.flatnonzero(np.diff(ts) != tf)
+    return [(int(ts[i]) + tf, int(ts[i + 1])) for i in idx]

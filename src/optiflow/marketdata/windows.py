@@ -1,0 +1,88 @@
+"""Sliding-window sums, maxima and medians over numpy arrays, reproducible one window at a time.
+
+Window sums use one fixed summation tree: the window length is split into power-of-two
+blocks (largest first), each block is summed pairwise (adjacent pairs, then pairs of
+pairs), and the block sums are added left to right. :func:`tree_sum` does it for one
+window (live path); :func:`window_sums` does it for every window at once with a handful of
+vectorised additions (batch path). Both perform the same additions, so they agree bit for
+bit, and the pairwise tree keeps the rounding error tiny.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from optiflow.marketdata.recurrence import FloatArray
+
+_MEDIAN_CHUNK = 4096  # windows sorted per numpy call (keeps the working set in cache)
+
+
+def _blocks(window: int) -> list[int]:
+    """Power-of-two block lengths of ``window``, largest first (its binary digits)."""
+    return [1 << k for k in range(window.bit_length() - 1, -1, -1) if window >> k & 1]
+
+
+def tree_sum(values: list[float]) -> float:
+    """Sum one window with the fixed tree that :func:`window_sums` uses."""
+    total = 0.0
+    first = True
+    start = 0
+    for size in _blocks(len(values)):
+        level = values[start : start + size]
+        start += size
+        while len(level) > 1:
+            level = [level[i] + level[i + 1] for i in range(0, len(level), 2)]
+        if first:
+            total, first = level[0], False
+        else:
+            total = total + level[0]
+    return total
+
+
+def window_sums(x: FloatArray, window: int) -> FloatArray:
+    """Tree sums of every window ``x[i : i + window]``; length ``len(x) - window + 1``."""
+    count = len(x) - window + 1
+    if count <= 0:
+        return np.empty(0, dtype=np.float64)
+    levels: list[FloatArray] = [x]
+    size = 1
+    while size * 2 <= window:
+        prev = levels[-1]
+        levels.append(prev[:-size] + prev[size:])
+        size *= 2
+    total: FloatArray | None = None
+    start = 0
+    for size in _blocks(window):
+        part = levels[size.bit_length() - 1][start : start + count]
+        start += size
+        total = part.copy() if total is None else total + part
+    assert total is not None
+    return total
+
+
+def window_max(x: FloatArray, window: int) -> FloatArray:
+    """Max of every window ``x[i : i + window]`` (exact; by doubling, any order gives the same)."""
+    count = len(x) - window + 1
+    if count <= 0:
+        return np.empty(0, dtype=np.float64)
+    m = x
+    size = 1
+    while size * 2 <= window:
+        m = np.maximum(m[:-size], m[size:])
+        size *= 2
+    return np.maximum(m[:count], m[window - size : window - size + count])
+
+
+def window_median(x: FloatArray, window: int) -> FloatArray:
+    """Median of every window ``x[i : i + window]`` with ``np.median`` semantics."""
+    view = sliding_window_view(x, window)
+    out = np.empty(len(view), dtype=np.float64)
+    k = window // 2
+    for s in range(0, len(view), _MEDIAN_CHUNK):
+        part = np.sort(view[s : s + _MEDIAN_CHUNK], axis=1)
+        if window % 2:
+            out[s : s + _MEDIAN_CHUNK] = part[:, k]
+        else:
+            out[s : s + _MEDIAN_CHUNK] = (part[:, k - 1] + part[:, k]) / 2.0
+    return out

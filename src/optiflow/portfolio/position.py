@@ -1,0 +1,64 @@
+"""An open position, its exit levels, and the money math of closing part of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Levels:
+    """Every exit trigger of a position, fixed at entry: prices (floats) and deadlines (ms)."""
+
+    sl: float
+    breakeven: float
+    tp1: float | None
+    tp2: float
+    steps: tuple[float, ...]
+    auto_profit: float | None
+    timeout_threshold: float  # price below which pnl < timeout_min_pnl_pct
+    timeout_at: int | None
+    max_hold_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A long position: what was bought, what is still open, which exits already fired."""
+
+    position_id: str
+    symbol: str
+    ts_entry: int
+    entry_price: Decimal
+    qty0: Decimal  # original quantity
+    qty: Decimal  # still open (filled exits removed)
+    entry_fee: Decimal
+    levels: Levels
+    pending_exit: Decimal = Decimal(0)  # in exit orders not filled yet
+    tp1_hit: bool = False
+    steps_fired: tuple[bool, ...] = ()
+    stop: float = 0.0
+    stop_is_breakeven: bool = False
+
+    @property
+    def closable(self) -> Decimal:
+        """Quantity not yet covered by an exit order."""
+        return self.qty - self.pending_exit
+
+
+def round_step(qty: Decimal, step: Decimal) -> Decimal:
+    """Round a quantity down to the exchange's lot step."""
+    if step <= 0:
+        return qty
+    return (qty / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+def exit_fee_share(pos: Position, qty: Decimal) -> Decimal:
+    """The part of the entry fee that belongs to ``qty`` of the position."""
+    if pos.qty0 == 0:
+        return Decimal(0)
+    return pos.entry_fee * qty / pos.qty0
+
+
+def net_pnl(entry: Decimal, exit_: Decimal, qty: Decimal, fees: Decimal) -> Decimal:
+    """Realised PnL of a long close, net of the fees attributed to it."""
+    return (exit_ - entry) * qty - fees

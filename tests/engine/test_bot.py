@@ -1,0 +1,203 @@
+"""The engine on hand-made events: 1+1, every filter with its reason code, exits, reactive entry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from optiflow.config.markets import market_limits
+from optiflow.config.models import BotConfig
+from optiflow.domain.events import (
+    CandleClosed,
+    Notify,
+    OrderFilled,
+    PriceTicked,
+    RequestScan,
+    StopRequested,
+    SubmitOrder,
+)
+from optiflow.domain.market import Features
+from optiflow.engine.bot import Bot
+from optiflow.engine.settings import settings_from_config
+
+MIN = 60_000
+T0 = 1_680_000_000_000
+SYM = "BTC/USDT"
+
+
+def feats(ts: int, close: float = 100.0, **over: float) -> Features:
+    """Features of a candle on which ema_trend and rsi_band pass and every market filter passes."""
+    base: dict[str, Any] = dict(
+        ts=ts, close=close, prev_close=close, volume=200.0, ema_fast=101.0, ema_slow=100.0,
+        ema_fast_prev=100.5, ema_slow_prev=100.0, rsi=60.0, macd_hist=0.1, macd_hist_prev=0.05,
+        atr=1.0, atr_median=1.0, vol_median=100.0, highest_high=99.0, vwap=99.0, vwap_prev=99.0,
+        tradeable=1.0,
+    )
+    base.update(over)
+    return Features(**base)
+
+
+def make_bot(cfg: BotConfig) -> Bot:
+    """A bot with the config's market limits."""
+    return Bot(settings_from_config(cfg), {s: market_limits(cfg, s) for s in cfg.pairs})
+
+
+def candle(bot: Bot, ts: int, sym: str = SYM, spread: float = 0.01, **over: float) -> list[Any]:
+    """Close a candle whose open time is ts."""
+    return bot.handle(CandleClosed(sym, feats(ts, **over), spread))
+
+
+def fill(bot: Bot, order: SubmitOrder, price: float, ts: int) -> list[Any]:
+    """Fill an order completely at price with a 0.1 % fee."""
+    px = Decimal(repr(price))
+    return bot.handle(OrderFilled(order.client_id, order.symbol, order.side, order.qty, px,
+                                  order.qty * px * Decimal("0.001"), ts))
+
+
+def orders(cmds: list[Any]) -> list[SubmitOrder]:
+    """The SubmitOrder commands among ``cmds``."""
+    return [c for c in cmds if isinstance(c, SubmitOrder)]
+
+
+def open_position(bot: Bot, ts: int, sym: str = SYM, price: float = 100.0) -> SubmitOrder:
+    """Enter on a passing candle and fill at price."""
+    (order,) = orders(candle(bot, ts, sym, close=price))
+    fill(bot, order, price, ts + MIN)
+    return order
+
+
+def stop_out(bot: Bot, ts: int, sym: str = SYM) -> list[Any]:
+    """Hit the SL of the open position and fill it."""
+    (order,) = orders(bot.handle(PriceTicked(sym, ts, 99.0)))
+    assert order.reason == "sl"
+    return fill(bot, order, 99.0, ts)
+
+
+def test_entry_needs_one_primary_and_one_confirming(make_config: Callable[..., BotConfig]) -> None:
+    """1+1 passes → a market buy sized to the stake; one group alone → a near miss, no order."""
+    bot = make_bot(make_config())
+    (order,) = orders(candle(bot, T0))
+    assert order.side == "buy" and order.qty == Decimal("1.5") and order.reason == "entry"
+    bot2 = make_bot(make_config())
+    assert orders(candle(bot2, T0, rsi=80.0)) == []
+    assert bot2.counters[SYM].near_miss_one_group == 1
+    assert orders(candle(bot2, T0 + MIN, tradeable=0.0)) == []
+
+
+def test_market_filters_have_reason_codes(make_config: Callable[..., BotConfig]) -> None:
+    """spread, volume and atr each block with their code; a single blocker is a near miss."""
+    bot = make_bot(make_config())
+    assert orders(candle(bot, T0, spread=0.5)) == []
+    assert orders(candle(bot, T0, volume=110.0)) == []
+    assert orders(candle(bot, T0, atr=0.8)) == []
+    assert orders(candle(bot, T0, spread=0.5, atr=0.8)) == []
+    c = bot.counters[SYM]
+    assert c.rejections == {"spread": 2, "volume": 1, "atr": 2}
+    assert c.near_miss_filter == 3
+    assert [n.reason for n in bot.near_misses.latest()] == ["spread", "volume", "atr"]
+
+
+def test_capacity_and_one_position_per_symbol(make_config: Callable[..., BotConfig]) -> None:
+    """A second entry on the same symbol, or beyond max_positions, is refused as capacity."""
+    cfg = make_config(pairs=["BTC/USDT", "ETH/USDT"], max_positions=1,
+                      filters={"cooldown": {"enabled": False}})
+    bot = make_bot(cfg)
+    open_position(bot, T0)
+    assert orders(candle(bot, T0 + MIN)) == []
+    assert orders(candle(bot, T0 + MIN, "ETH/USDT")) == []
+    assert bot.counters[SYM].rejections["capacity"] == 1
+    assert bot.counters["ETH/USDT"].rejections["capacity"] == 1
+
+
+def test_cooldown_after_a_trade(make_config: Callable[..., BotConfig]) -> None:
+    """Within 300 s of the last exit the symbol is in cooldown; at 300 s it trades again."""
+    bot = make_bot(make_config())
+    open_position(bot, T0)
+    stop_out(bot, T0 + 10 * MIN)
+    exit_ts = T0 + 10 * MIN
+    assert orders(candle(bot, exit_ts + 4 * MIN - 2 * MIN)) == []  # closes at exit + 3 min
+    assert bot.counters[SYM].rejections == {"cooldown": 1}
+    assert len(orders(candle(bot, exit_ts + 4 * MIN))) == 1  # closes at exit + 5 min
+
+
+def test_trades_per_hour_limit(make_config: Callable[..., BotConfig]) -> None:
+    """The 7th entry within a rolling hour is refused as rate; an hour later it is allowed."""
+    bot = make_bot(make_config(filters={"cooldown": {"enabled": False},
+                                        "blacklist": {"enabled": False}}))
+    for i in range(6):
+        open_position(bot, T0 + i * 5 * MIN)
+        stop_out(bot, T0 + i * 5 * MIN + 2 * MIN)
+    assert orders(candle(bot, T0 + 30 * MIN)) == []
+    assert bot.counters[SYM].rejections == {"rate": 1}
+    # the first entry was decided at T0 + 1 min (candle close); an hour later it drops out
+    assert len(orders(candle(bot, T0 + 60 * MIN))) == 1
+
+
+def test_blacklist_after_three_stop_losses_lifts_after_120_min(
+    make_config: Callable[..., BotConfig],
+) -> None:
+    """3 SLs within 6 h pause the symbol for 120 min; announced on and off."""
+    bot = make_bot(make_config(filters={"cooldown": {"enabled": False}}))
+    notes: list[Any] = []
+    for i in range(3):
+        open_position(bot, T0 + i * 10 * MIN)
+        notes += stop_out(bot, T0 + i * 10 * MIN + 5 * MIN)
+    third_sl = T0 + 25 * MIN
+    assert any(isinstance(n, Notify) and n.kind == "blacklist_on" for n in notes)
+    assert orders(candle(bot, third_sl + 119 * MIN - MIN)) == []
+    assert bot.counters[SYM].rejections == {"blacklist": 1}
+    cmds = candle(bot, third_sl + 120 * MIN - MIN)
+    assert len(orders(cmds)) == 1
+    assert any(isinstance(n, Notify) and n.kind == "blacklist_off" for n in cmds)
+
+
+def test_balance_and_notional_filters(make_config: Callable[..., BotConfig]) -> None:
+    """A stake under $50 is refused as notional; no free balance is refused as balance."""
+    bot = make_bot(make_config(capital={"stake_usdt": 40}))
+    assert orders(candle(bot, T0)) == []
+    assert bot.counters[SYM].rejections == {"notional": 1}
+    bot = make_bot(make_config(capital={"starting_balance_usdt": 30}))
+    assert orders(candle(bot, T0)) == []
+    assert bot.counters[SYM].rejections == {"balance": 1}
+
+
+def test_reactive_entry_requests_a_scan_when_a_position_closes(
+    make_config: Callable[..., BotConfig],
+) -> None:
+    """Closing a position asks for an immediate scan; a rescan may enter at once."""
+    cfg = make_config(pairs=["BTC/USDT", "ETH/USDT"], max_positions=1)
+    bot = make_bot(cfg)
+    open_position(bot, T0)
+    assert orders(candle(bot, T0 + MIN, "ETH/USDT")) == []  # capacity
+    cmds = stop_out(bot, T0 + 3 * MIN)
+    assert any(isinstance(c, RequestScan) for c in cmds)
+    rescan = bot.handle(CandleClosed("ETH/USDT", feats(T0 + MIN), 0.01, rescan=True))
+    assert len(orders(rescan)) == 1
+    assert bot.counters["ETH/USDT"].candles == 1  # a rescan is not counted twice
+    off = make_bot(make_config(reactive_entry=False))
+    open_position(off, T0)
+    assert not any(isinstance(c, RequestScan) for c in stop_out(off, T0 + 3 * MIN))
+
+
+def test_exit_rows_are_net_of_both_fees(make_config: Callable[..., BotConfig]) -> None:
+    """An exit row's pnl is (exit - entry) x qty minus its share of the entry fee and the exit fee."""
+    bot = make_bot(make_config())
+    open_position(bot, T0)
+    (order,) = orders(bot.handle(PriceTicked(SYM, T0 + 2 * MIN, 100.6)))
+    assert order.reason == "tp2"
+    fill(bot, order, 100.6, T0 + 2 * MIN)
+    (row,) = bot.exits
+    assert row.fees == Decimal("0.1500") + Decimal("1.5") * Decimal("100.6") * Decimal("0.001")
+    assert row.net_pnl == Decimal("0.6") * Decimal("1.5") - row.fees
+    assert bot.cash == Decimal(400) + row.net_pnl
+
+
+def test_stop_requested_closes_everything(make_config: Callable[..., BotConfig]) -> None:
+    """Shutdown closes every open position with its reason and cancels waiting entries."""
+    bot = make_bot(make_config(pairs=["BTC/USDT", "ETH/USDT"]))
+    open_position(bot, T0)
+    candle(bot, T0, "ETH/USDT")
+    cmds = bot.handle(StopRequested(T0 + 5 * MIN, "shutdown"))
+    assert [o.reason for o in orders(cmds)] == ["shutdown"]
+    assert not bot.entry_orders
