@@ -23,6 +23,7 @@ from optiflow.config.models import BotConfig
 from optiflow.domain.market import Candle, Features, MarketLimits
 from optiflow.domain.results import BotRun, DailyTarget
 from optiflow.engine.bot import Bot
+from optiflow.engine.screen import screen_candidates
 from optiflow.engine.settings import EngineSettings, settings_from_config
 from optiflow.marketdata.features import (
     FeatureSpec,
@@ -31,6 +32,7 @@ from optiflow.marketdata.features import (
     features_at,
 )
 from optiflow.marketdata.loaders import CandleArrays, resample
+from optiflow.signals.catalogue import signal_values
 
 Progress = Callable[[int, int], None]
 
@@ -118,24 +120,27 @@ def run_fast(
     loop, s = new_loop(cfg, arrays, features)
     d, bot = loop.data, loop.bot
     spread = cfg.costs.assumed_spread_pct
-    candidates: dict[int, list[int]] = {}
+    bars, syms, rows = [], [], []
     for i, f in enumerate(feats):
         mask = candidate_mask(s, f, spread)
         counters, near = bulk_counters(s, d.symbols[i], f, spread, ~mask)
         bot.counters[d.symbols[i]].add(counters)
         for nm in near:
             bot.near_misses.add(nm)
-        rows = np.flatnonzero(mask)
-        for t in np.searchsorted(d.ts, f.ts[rows]).tolist():
-            candidates.setdefault(t, []).append(i)
-    cand_bars = sorted(candidates)
+        r = np.flatnonzero(mask)
+        bars.append(np.searchsorted(d.ts, f.ts[r]))
+        syms.append(np.full(len(r), i, np.int64))
+        rows.append(r)
+    order = np.lexsort((np.concatenate(syms), np.concatenate(bars))) if bars else []
+    cand_bar = np.concatenate(bars)[order] if bars else np.zeros(0, np.int64)
+    cand_sym = np.concatenate(syms)[order] if bars else np.zeros(0, np.int64)
+    cand_row = np.concatenate(rows)[order] if bars else np.zeros(0, np.int64)
+    cand_now = d.ts[cand_bar] + s.timeframe_ms
     lo, hi, traded = _trigger_arrays(d)
-    T = len(d.ts)
+    T, n_cand = len(d.ts), len(cand_bar)
     t, ci = 0, 0
     while t < T:
-        while ci < len(cand_bars) and cand_bars[ci] < t:
-            ci += 1
-        nxt = cand_bars[ci] if ci < len(cand_bars) else T
+        nxt = T
         now = int(d.ts[t])
         for i, sym in enumerate(d.symbols):
             if sym in bot.entry_orders:
@@ -145,14 +150,31 @@ def run_fast(
                 lower, upper, deadline = trig
                 stop = nxt
                 if deadline is not None:
-                    stop = min(stop, int(np.searchsorted(d.ts, deadline - d.timeframe_ms + 1)))
+                    at = int(np.searchsorted(d.ts, deadline - d.timeframe_ms + 1))
+                    stop = min(stop, max(at, t))
                 nxt = min(nxt, _first_cross(lo[i], hi[i], t, stop, lower, upper))
+        ce = int(np.searchsorted(cand_bar, nxt, side="left"))
+        if ci < ce:
+            def values(j: int, base: int = ci) -> tuple[tuple[str, float], ...]:
+                k = base + j
+                return signal_values(features(int(cand_sym[k]), int(cand_row[k])))
+
+            k = screen_candidates(bot, cand_sym[ci:ce], cand_now[ci:ce], values, spread)
+            if ci + k < ce:
+                j = ci + k
+                b = int(cand_bar[j])
+                e = int(np.searchsorted(cand_bar, b, side="right"))
+                loop.process_bar(b, cand_sym[j:e].tolist(), skip_quiet=True)
+                ci, t = e, b + 1
+                continue
+            ci = ce
         if nxt >= T:
             break
-        loop.process_bar(nxt, sorted(candidates.get(nxt, [])))
+        e = int(np.searchsorted(cand_bar, nxt, side="right"))
+        loop.process_bar(nxt, cand_sym[ci:e].tolist(), skip_quiet=True)
+        ci, t = e, nxt + 1
         if progress is not None:
             progress(nxt, T)
-        t = nxt + 1
     return _finish(cfg, loop, s, arrays)
 
 

@@ -90,17 +90,28 @@ class BarLoop:
     keep_notifications: int = 2000
 
     def process_bar(self, t: int, close_syms: list[int], on_close: Callable[[int, int], None]
-                    | None = None) -> None:
-        """Play bar ``t``: four prices per traded symbol, then the closes of ``close_syms``."""
+                    | None = None, skip_quiet: bool = False) -> None:
+        """Play bar ``t``: four prices per traded symbol, then the closes of ``close_syms``.
+
+        With ``skip_quiet`` a position whose trigger band (as the bot states it) holds the
+        whole candle gets no prices: the bot would have ignored every one of them.
+        """
         d, bot = self.data, self.bot
         ts0 = int(d.ts[t])
         tf = d.timeframe_ms
         offsets = (0, tf // 4, tf // 2, tf - 1)
         positions, entry_orders = bot.positions, bot.entry_orders
+        quiet: set[str] = set()
+        if skip_quiet:
+            for i, sym in enumerate(d.symbols):
+                trig = bot.triggers(sym, ts0) if sym not in entry_orders else None
+                if trig is not None and trig[0] < d.prices[1][i][t] and \
+                        d.prices[2][i][t] < trig[1] and (trig[2] is None or ts0 + tf - 1 < trig[2]):
+                    quiet.add(sym)
         for k in range(4):
             prices_k = d.prices[k]
             for i, sym in enumerate(d.symbols):
-                if sym not in positions and sym not in entry_orders:
+                if sym not in positions and sym not in entry_orders or sym in quiet:
                     continue
                 if d.rows[i][t] < 0 or d.volume[i][t] <= 0.0:
                     continue  # no trade happened: nothing fills, nothing triggers

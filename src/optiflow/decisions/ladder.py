@@ -116,7 +116,9 @@ def evaluate(
         pos = replace(pos, tp1_hit=True)
         if p.breakeven_after_tp1 and lv.breakeven > pos.stop:
             pos = replace(pos, stop=lv.breakeven, stop_is_breakeven=True)
-    if lv.steps and rest > 0:
+    if lv.steps and rest > 0 and any(
+        not done and price >= level for done, level in zip(pos.steps_fired, lv.steps)
+    ):
         fired = list(pos.steps_fired)
         for i, level in enumerate(lv.steps):
             if fired[i] or price < level:

@@ -69,6 +69,7 @@ class Bot:
         self.exits: list[ExitRow] = []
         self.equity_points: list[tuple[int, Decimal]] = []
         self.positions_opened = 0
+        self._bands: dict[str, tuple[float, float, int | None]] = {}
         self._handlers = {
             CandleClosed: self._on_candle,
             PriceTicked: self._on_price,
@@ -154,11 +155,12 @@ class Bot:
         limits = self.limits[sym]
         floor = max(s.min_order_usdt, limits.min_notional)
         free = self.cash - self.reserved
-        price = Decimal(repr(float(ev.features.close)))
-        qty = Decimal(0)
         if account.balance_blocks(free, floor):
             blocked.append("balance")
-        else:
+        qty = Decimal(0)
+        price = Decimal(0)
+        if not blocked:  # the order size exists only for an order that would be placed
+            price = Decimal(repr(float(ev.features.close)))
             qty = order_qty(
                 stake_usdt=s.stake_usdt, stake_fraction=s.stake_fraction,
                 equity=self.realized_equity(), free_quote=free, price=price,
@@ -188,11 +190,17 @@ class Bot:
         pos = self.positions.get(ev.symbol)
         if pos is None:
             return []
+        band = self._bands.get(ev.symbol)
+        if band is None or band[2] is not None and ev.ts >= band[2]:
+            band = self._bands[ev.symbol] = ladder.triggers(pos, ev.ts)
+        if band[0] < ev.price < band[1] and (band[2] is None or ev.ts < band[2]):
+            return []  # inside the trigger band: the ladder cannot act
         new, decisions = ladder.evaluate(
             pos, ev.price, ev.ts, ev.swept_from, self.s.ladder, self.limits[ev.symbol].amount_step
         )
         if new is not pos:
             self.positions[ev.symbol] = new
+            self._bands.pop(ev.symbol, None)
         return [self._exit_order(new, d.reason, d.qty, d.ref_price, ev.ts) for d in decisions]
 
     def _exit_order(self, pos: Position, reason: str, qty: Decimal, ref: float,
@@ -230,6 +238,7 @@ class Bot:
         entry = cost / qty0
         levels = ladder.make_levels(float(entry), float(qty0), ev.ts if pos is None
                                     else pos.ts_entry, self.s.ladder)
+        self._bands.pop(ev.symbol, None)
         self.positions[ev.symbol] = Position(
             position_id=info.position_id, symbol=ev.symbol,
             ts_entry=ev.ts if pos is None else pos.ts_entry, entry_price=entry, qty0=qty0,
@@ -254,6 +263,7 @@ class Bot:
             exit_price=ev.price, qty=ev.qty, fees=fees, net_pnl=pnl, reason=info.reason,
         ))
         pos = replace(pos, qty=pos.qty - ev.qty, pending_exit=pos.pending_exit - ev.qty)
+        self._bands.pop(ev.symbol, None)
         out: list[Command] = [Notify(info.reason, ev.symbol,
                                      f"{info.reason.upper()} {ev.symbol} {ev.qty} @ {ev.price}"
                                      f" net {pnl:.4f}", ev.ts)]
@@ -280,6 +290,7 @@ class Bot:
         else:
             pos = self.positions.get(ev.symbol)
             if pos is not None:
+                self._bands.pop(ev.symbol, None)
                 self.positions[ev.symbol] = replace(
                     pos, pending_exit=pos.pending_exit - (info.qty - info.filled))
         return [Notify("order_rejected", ev.symbol, f"{info.reason} order {ev.client_id} "
@@ -295,6 +306,7 @@ class Bot:
         for sym in sorted(self.positions):
             pos = self.positions[sym]
             if pos.closable > 0:
+                self._bands.pop(sym, None)
                 self.positions[sym] = replace(pos, pending_exit=pos.qty)
                 out.append(self._exit_order(pos, ev.reason, pos.closable, 0.0, ev.ts))
         return out

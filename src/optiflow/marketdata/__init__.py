@@ -1,1 +1,1 @@
-"""OptiFlow package."""
+"""Market data: candle loading and aggregation, incremental indicators, rolling features."""

@@ -18,6 +18,7 @@ import numpy as np
 
 from optiflow.domain.errors import DataError
 from optiflow.domain.market import Candle, Features
+from optiflow.marketdata.candles import CandleArrays
 from optiflow.marketdata.indicators import (
     Atr,
     Ema,
@@ -27,14 +28,13 @@ from optiflow.marketdata.indicators import (
     RollingVwap,
     Rsi,
     atr_series,
-    ema_series,
-    macd_hist_series,
+    ema_series_many,
+    macd_hist_from_emas,
     rolling_max_prev_series,
     rolling_median_series,
     rolling_vwap_series,
     rsi_series,
 )
-from optiflow.marketdata.loaders import CandleArrays
 from optiflow.marketdata.recurrence import FloatArray
 
 NAN = math.nan
@@ -144,9 +144,10 @@ def compute_features(arrays: CandleArrays, spec: FeatureSpec | None = None) -> F
     c = np.array(arrays.close, dtype=np.float64)
     v = np.array(arrays.volume, dtype=np.float64)
     n = len(ts)
-    ema_fast = ema_series(c, spec.ema_fast)
-    ema_slow = ema_series(c, spec.ema_slow)
-    macd_hist = macd_hist_series(c, spec.macd_fast, spec.macd_slow, spec.macd_signal)
+    ema_fast, ema_slow, macd_fast, macd_slow = ema_series_many(
+        c, [spec.ema_fast, spec.ema_slow, spec.macd_fast, spec.macd_slow]
+    )
+    macd_hist = macd_hist_from_emas(macd_fast, macd_slow, spec.macd_signal)
     atr = atr_series(h, lo, c, spec.atr_period)
     atr_median = np.full(n, NAN)
     start = spec.atr_period - 1

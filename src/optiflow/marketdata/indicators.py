@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, insort
 from collections import deque
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,6 +21,8 @@ from optiflow.marketdata.recurrence import (
     FloatArray,
     ema_step,
     run_recurrence,
+    run_recurrences,
+    run_sequential,
     warmup_steps,
     wilder_step,
 )
@@ -208,19 +211,36 @@ def _nan_array(n: int) -> FloatArray:
     return np.full(n, NAN, dtype=np.float64)
 
 
+def ema_series_many(x: FloatArray, periods: Sequence[int]) -> list[FloatArray]:
+    """EMAs of ``x`` for several periods, advanced together; each equals :class:`Ema`."""
+    n = len(x)
+    outs = [_nan_array(n) for _ in periods]
+    for p in periods:
+        _check_period("EMA period", p)
+    live = [(i, p) for i, p in enumerate(periods) if n >= p]
+    if not live:
+        return outs
+    common = max(p for _, p in live) - 1  # first index where every EMA has a value
+    alphas = [2.0 / (p + 1) for _, p in live]
+    for (i, p), alpha in zip(live, alphas, strict=True):
+        seed = math.fsum(x[:p].tolist()) / p
+        outs[i][p - 1] = seed
+        outs[i][p : common + 1] = run_sequential(ema_step, seed, x[p : common + 1].tolist(), alpha)
+    rest = run_recurrences(
+        ema_step,
+        [float(outs[i][common]) for i, _ in live],
+        x[common + 1 :],
+        alphas,
+        warmup=warmup_steps(1.0 - min(alphas)),
+    )
+    for row, (i, _) in enumerate(live):
+        outs[i][common + 1 :] = rest[row]
+    return outs
+
+
 def ema_series(x: FloatArray, period: int) -> FloatArray:
     """EMA of ``x`` with the same seed and steps as :class:`Ema`."""
-    _check_period("EMA period", period)
-    out = _nan_array(len(x))
-    if len(x) < period:
-        return out
-    alpha = 2.0 / (period + 1)
-    seed = math.fsum(x[:period].tolist()) / period
-    out[period - 1] = seed
-    out[period:] = run_recurrence(
-        ema_step, seed, x[period:], alpha, warmup=warmup_steps(1.0 - alpha)
-    )
-    return out
+    return ema_series_many(x, [period])[0]
 
 
 def rsi_series(close: FloatArray, period: int) -> FloatArray:
@@ -230,30 +250,36 @@ def rsi_series(close: FloatArray, period: int) -> FloatArray:
     if len(close) < period + 1:
         return out
     d = close[1:] - close[:-1]
-    gains = np.where(d > 0.0, d, 0.0)
-    losses = np.where(d < 0.0, -d, 0.0)
+    moves = np.stack([np.where(d > 0.0, d, 0.0), np.where(d < 0.0, -d, 0.0)])
     n = float(period)
-    warm = warmup_steps((n - 1.0) / n)
-    ag0 = math.fsum(gains[:period].tolist()) / period
-    al0 = math.fsum(losses[:period].tolist()) / period
-    ag = np.concatenate(([ag0], run_recurrence(wilder_step, ag0, gains[period:], n, warmup=warm)))
-    al = np.concatenate(([al0], run_recurrence(wilder_step, al0, losses[period:], n, warmup=warm)))
+    seeds = [math.fsum(row[:period].tolist()) / period for row in moves]
+    rest = run_recurrences(
+        wilder_step, seeds, moves[:, period:], [n, n], warmup=warmup_steps((n - 1.0) / n)
+    )
+    ag = np.concatenate(([seeds[0]], rest[0]))
+    al = np.concatenate(([seeds[1]], rest[1]))
     with np.errstate(divide="ignore", invalid="ignore"):
         rsi = 100.0 - 100.0 / (1.0 + ag / al)
     out[period:] = np.where(al == 0.0, 100.0, rsi)
     return out
 
 
-def macd_hist_series(close: FloatArray, fast: int, slow: int, signal: int) -> FloatArray:
-    """MACD histogram of ``close`` exactly as :class:`MacdHist` computes it."""
-    macd = ema_series(close, fast) - ema_series(close, slow)
-    out = _nan_array(len(close))
+def macd_hist_from_emas(ema_fast: FloatArray, ema_slow: FloatArray, signal: int) -> FloatArray:
+    """MACD histogram from precomputed fast/slow EMAs, as :class:`MacdHist` computes it."""
+    macd = ema_fast - ema_slow
+    out = _nan_array(len(macd))
     ready = np.flatnonzero(~np.isnan(macd))
     if len(ready) == 0:
         return out
     start = int(ready[0])
     out[start:] = macd[start:] - ema_series(macd[start:], signal)
     return out
+
+
+def macd_hist_series(close: FloatArray, fast: int, slow: int, signal: int) -> FloatArray:
+    """MACD histogram of ``close`` exactly as :class:`MacdHist` computes it."""
+    ema_fast, ema_slow = ema_series_many(close, [fast, slow])
+    return macd_hist_from_emas(ema_fast, ema_slow, signal)
 
 
 def true_range(high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:

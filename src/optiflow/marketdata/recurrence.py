@@ -15,6 +15,7 @@ only the speed depends on the speculation succeeding.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Protocol, TypeVar, overload
 
 import numpy as np
@@ -24,12 +25,12 @@ FloatArray = npt.NDArray[np.float64]
 F = TypeVar("F", float, FloatArray)
 
 
-def ema_step(prev: F, x: F, alpha: float) -> F:
+def ema_step(prev: F, x: F, alpha: F) -> F:
     """One EMA step: ``prev + alpha * (x - prev)`` on floats or float64 arrays alike."""
     return prev + alpha * (x - prev)
 
 
-def wilder_step(prev: F, x: F, period: float) -> F:
+def wilder_step(prev: F, x: F, period: F) -> F:
     """One Wilder smoothing step: ``(prev * (period - 1) + x) / period``."""
     return (prev * (period - 1.0) + x) / period
 
@@ -41,7 +42,7 @@ class Step(Protocol):
     def __call__(self, prev: float, x: float, param: float, /) -> float: ...
 
     @overload
-    def __call__(self, prev: FloatArray, x: FloatArray, param: float, /) -> FloatArray: ...
+    def __call__(self, prev: FloatArray, x: FloatArray, param: FloatArray, /) -> FloatArray: ...
 
 
 def warmup_steps(contraction: float) -> int:
@@ -76,29 +77,65 @@ def run_recurrence(
     min_parallel: int | None = None,
 ) -> FloatArray:
     """States after each input of ``xs`` starting from ``y0``; bit-identical to sequential."""
-    n = len(xs)
+    out = run_recurrences(
+        step, [y0], xs, [param], warmup=warmup, block=block, min_parallel=min_parallel
+    )
+    return out.reshape(-1)
+
+
+def run_recurrences(
+    step: Step,
+    y0s: Sequence[float],
+    xs: FloatArray,
+    params: Sequence[float],
+    *,
+    warmup: int,
+    block: int = 512,
+    min_parallel: int | None = None,
+) -> FloatArray:
+    """Several independent recurrences at once; row i starts at ``y0s[i]`` with ``params[i]``.
+
+    ``xs`` is one input series shared by all rows (shape ``(n,)``) or one per row
+    (shape ``(m, n)``). Returns shape ``(m, n)``; row i equals the sequential result.
+    """
+    m = len(y0s)
+    rows = np.broadcast_to(xs, (m, xs.shape[-1]))
+    n = rows.shape[1]
     threshold = 8 * (warmup + block) if min_parallel is None else min_parallel
     if n < max(threshold, 2 * block):
-        return np.array(run_sequential(step, y0, xs.tolist(), param), dtype=np.float64)
+        seq = [run_sequential(step, y0s[i], rows[i].tolist(), params[i]) for i in range(m)]
+        return np.array(seq, dtype=np.float64).reshape(m, n)
+    x2 = np.atleast_2d(xs)
     nblocks = -(-n // block)
     extra = -(-warmup // block)  # whole blocks of front padding
     padded = np.concatenate(
-        [np.full(extra * block, xs[0]), xs, np.full(nblocks * block - n, xs[-1])]
+        [
+            np.repeat(x2[:, :1], extra * block, axis=1),
+            x2,
+            np.repeat(x2[:, -1:], nblocks * block - n, axis=1),
+        ],
+        axis=1,
     )
-    # table[r, k] = padded[k * block + r]; block c reads input index c*block - warmup + j
-    table = np.ascontiguousarray(padded.reshape(-1, block).T)
+    # table[r, i, k] = padded[i, k * block + r]: block c reads input c * block - warmup + j
+    table = np.ascontiguousarray(padded.reshape(len(x2), -1, block).transpose(2, 0, 1))
     base = extra * block - warmup
-    y: FloatArray = table[base % block, base // block : base // block + nblocks].copy()
-    res = np.empty((block, nblocks), dtype=np.float64)
+    param = np.array(params, dtype=np.float64).reshape(m, 1)
+    y: FloatArray = np.array(
+        np.broadcast_to(
+            table[base % block, :, base // block : base // block + nblocks], (m, nblocks)
+        )
+    )
+    res = np.empty((block, m, nblocks), dtype=np.float64)
     for j in range(warmup + block):
         g = base + j
         off = g // block
-        y = step(y, table[g % block, off : off + nblocks], param)
+        y = step(y, table[g % block, :, off : off + nblocks], param)
         if j >= warmup:
             res[j - warmup] = y
-    spec: FloatArray = np.ascontiguousarray(res.T).reshape(-1)[:n]  # fresh, writable
-    _repair(step, y0, xs, param, spec, block)
-    return spec
+    out = np.ascontiguousarray(res.transpose(1, 2, 0)).reshape(m, -1)[:, :n]
+    for i in range(m):
+        _repair(step, y0s[i], rows[i], params[i], out[i], block)
+    return out
 
 
 def _bits_equal(a: FloatArray, b: FloatArray) -> npt.NDArray[np.bool_]:
@@ -118,11 +155,12 @@ def _repair(
     """
     n = len(xs)
     starts = np.arange(0, n, block)
+    p = np.full(len(starts), param)
     first = 0
     while first < len(starts):
         s = starts[first:]
         prev = spec[s - 1] if first else np.concatenate(([y0], spec[s[1:] - 1]))
-        ok = _bits_equal(step(prev, xs[s], param), spec[s])
+        ok = _bits_equal(step(prev, xs[s], p[first:]), spec[s])
         bad = np.flatnonzero(~ok)
         if len(bad) == 0:
             return

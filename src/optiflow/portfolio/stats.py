@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from optiflow.domain.results import NearMiss, SymbolStats
@@ -50,21 +51,39 @@ class SymbolCounters:
         )
 
 
+Values = tuple[tuple[str, float], ...]
+
+
 @dataclass(slots=True)
 class NearMissLog:
-    """Keeps the latest ``keep`` near misses, ordered by (time, symbol order)."""
+    """Keeps the latest ``keep`` near misses, ordered by (time, symbol order).
+
+    Values may be given lazily (a function), so a fast feed that records thousands of
+    near misses only computes the values of the few that are finally kept.
+    """
 
     keep: int
     order: dict[str, int]
-    items: list[NearMiss] = field(default_factory=list)
+    items: list[tuple[int, int, str, str, str, Values | Callable[[], Values]]] = field(
+        default_factory=list
+    )
 
     def add(self, nm: NearMiss) -> None:
         """Record a near miss (in any order); trimmed lazily."""
-        self.items.append(nm)
+        self.add_lazy(nm.ts, nm.symbol, nm.kind, nm.reason, nm.values)
+
+    def add_lazy(self, ts: int, symbol: str, kind: str, reason: str,
+                 values: Values | Callable[[], Values]) -> None:
+        """Record a near miss whose values may be computed later."""
+        self.items.append((ts, self.order.get(symbol, 0), symbol, kind, reason, values))
         if len(self.items) > 4 * self.keep:
-            self.items = self.latest()
+            self.items.sort(key=lambda it: (it[0], it[1]))
+            del self.items[: len(self.items) - self.keep]
 
     def latest(self) -> list[NearMiss]:
         """The latest ``keep`` near misses, oldest first."""
-        ordered = sorted(self.items, key=lambda n: (n.ts, self.order.get(n.symbol, 0)))
-        return ordered[-self.keep :] if self.keep else []
+        if not self.keep:
+            return []
+        ordered = sorted(self.items, key=lambda it: (it[0], it[1]))[-self.keep :]
+        return [NearMiss(ts, sym, kind, reason, v() if callable(v) else v)
+                for ts, _, sym, kind, reason, v in ordered]

@@ -1,0 +1,350 @@
+"""The bot's durable memory in one SQLite file (WAL): snapshot, orders, fills, exits, notes.
+
+Durability: ``durability="process"`` (default) runs WAL with ``synchronous=NORMAL``: once
+``commit`` returns, a kill -9 of the process cannot lose the batch, but a power loss or OS
+crash may lose the last transactions (never corrupt the file). ``durability="power"`` uses
+``synchronous=FULL`` (an fsync of the WAL on every commit) to survive power loss too.
+
+Encoding: Decimals are stored as TEXT with ``str()`` and read back exactly; the snapshot and
+cursor are JSON text written with ``json.dumps(default=str)`` (a Decimal left in them comes
+back as a string); near-miss values are a JSON list of ``[name, float]`` pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from optiflow.adapters.sqlite.migrations import SCHEMA_VERSION, check_ownership, migrate
+from optiflow.domain.errors import UserInputError
+from optiflow.domain.events import Notify
+from optiflow.domain.results import ExitRow, NearMiss
+from optiflow.ports.store import FillRow, OrderRow, StateBatch, StoredState
+
+Durability = Literal["process", "power"]
+
+_NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+_ORDER_COLS = (
+    "client_id, position_id, symbol, side, reason, qty, filled, status, ref_price, "
+    "ts_created, ts_updated, exchange_id"
+)
+_UPSERT_ORDER = (
+    f"INSERT INTO orders ({_ORDER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (client_id) DO UPDATE SET position_id = excluded.position_id, "
+    "symbol = excluded.symbol, side = excluded.side, reason = excluded.reason, "
+    "qty = excluded.qty, filled = excluded.filled, status = excluded.status, "
+    "ref_price = excluded.ref_price, ts_created = excluded.ts_created, "
+    "ts_updated = excluded.ts_updated, exchange_id = excluded.exchange_id"
+)
+_INSERT_FILL = (
+    "INSERT OR IGNORE INTO fills (fill_id, client_id, symbol, side, qty, price, fee, ts) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_EXIT_COLS = (
+    "bot, symbol, position_id, ts_entry, ts_exit, entry_price, exit_price, qty, fees, "
+    "net_pnl, reason"
+)
+_INSERT_EXIT = f"INSERT INTO exits ({_EXIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_UPSERT_SNAPSHOT = (
+    "INSERT INTO snapshot (id, state, cursor, seq, ts_updated) "
+    f"VALUES (1, ?, ?, 1, {_NOW_MS}) "
+    "ON CONFLICT (id) DO UPDATE SET state = excluded.state, "
+    "cursor = COALESCE(excluded.cursor, snapshot.cursor), seq = snapshot.seq + 1, "
+    "ts_updated = excluded.ts_updated"
+)
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON text for the snapshot/cursor; Decimals (and other odd types) become str."""
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _order_params(o: OrderRow) -> tuple[object, ...]:
+    """SQL parameters of one order row."""
+    return (
+        o.client_id, o.position_id, o.symbol, o.side, o.reason, str(o.qty), str(o.filled),
+        o.status, o.ref_price, o.ts_created, o.ts_updated, o.exchange_id,
+    )
+
+
+def _fill_params(f: FillRow) -> tuple[object, ...]:
+    """SQL parameters of one fill row."""
+    return (f.fill_id, f.client_id, f.symbol, f.side, str(f.qty), str(f.price), str(f.fee), f.ts)
+
+
+def _exit_params(e: ExitRow) -> tuple[object, ...]:
+    """SQL parameters of one exit row."""
+    return (
+        e.bot, e.symbol, e.position_id, e.ts_entry, e.ts_exit, str(e.entry_price),
+        str(e.exit_price), str(e.qty), str(e.fees), str(e.net_pnl), e.reason,
+    )
+
+
+def _order(r: sqlite3.Row) -> OrderRow:
+    """An order row read back."""
+    return OrderRow(
+        client_id=r["client_id"], position_id=r["position_id"], symbol=r["symbol"],
+        side=r["side"], reason=r["reason"], qty=Decimal(r["qty"]), filled=Decimal(r["filled"]),
+        status=r["status"], ref_price=float(r["ref_price"]), ts_created=int(r["ts_created"]),
+        ts_updated=int(r["ts_updated"]), exchange_id=r["exchange_id"],
+    )
+
+
+def _fill(r: sqlite3.Row) -> FillRow:
+    """A fill row read back."""
+    return FillRow(
+        fill_id=r["fill_id"], client_id=r["client_id"], symbol=r["symbol"], side=r["side"],
+        qty=Decimal(r["qty"]), price=Decimal(r["price"]), fee=Decimal(r["fee"]),
+        ts=int(r["ts"]),
+    )
+
+
+def _exit(r: sqlite3.Row) -> ExitRow:
+    """An exit row read back."""
+    return ExitRow(
+        bot=r["bot"], symbol=r["symbol"], position_id=r["position_id"],
+        ts_entry=int(r["ts_entry"]), ts_exit=int(r["ts_exit"]),
+        entry_price=Decimal(r["entry_price"]), exit_price=Decimal(r["exit_price"]),
+        qty=Decimal(r["qty"]), fees=Decimal(r["fees"]), net_pnl=Decimal(r["net_pnl"]),
+        reason=r["reason"],
+    )
+
+
+def _near_miss(r: sqlite3.Row) -> NearMiss:
+    """A near miss read back."""
+    values = tuple((str(k), float(v)) for k, v in json.loads(r["vals"]))
+    return NearMiss(ts=int(r["ts"]), symbol=r["symbol"], kind=r["kind"], reason=r["reason"],
+                    values=values)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Open the file in autocommit mode (we issue BEGIN/COMMIT ourselves)."""
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    except sqlite3.Error as exc:
+        raise UserInputError(f"{path}: cannot open the state database ({exc})") from exc
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+class SqliteStore:
+    """The `Store` port on one SQLite file per bot; safe to share between threads."""
+
+    def __init__(
+        self,
+        path: Path,
+        bot_name: str,
+        *,
+        durability: Durability = "process",
+        max_notes: int = 10_000,
+        max_near_misses: int = 1_000,
+    ) -> None:
+        """Open (creating or migrating) the bot's database; raise UserInputError if not ours."""
+        self.path = Path(path)
+        self.bot_name = bot_name
+        self.max_notes = max_notes
+        self.max_near_misses = max_near_misses
+        self._lock = threading.Lock()
+        self._closed = False
+        if self.path.is_dir():
+            raise UserInputError(f"{self.path}: is a folder, expected a state database file")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = _connect(self.path)
+        try:
+            self._open(durability)
+        except BaseException:
+            self._conn.close()
+            raise
+        # Rows beyond the bound are pruned once this many extra ones have accumulated.
+        self._counts = {
+            "notes": self._count("notes"),
+            "near_misses": self._count("near_misses"),
+        }
+
+    def _open(self, durability: Durability) -> None:
+        """Check ownership, set the pragmas, migrate and check the bot name."""
+        check_ownership(self._conn, self.path)  # before any write to a foreign file
+        mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise UserInputError(f"{self.path}: cannot switch the database to WAL mode ({mode})")
+        sync = "FULL" if durability == "power" else "NORMAL"
+        self._conn.execute(f"PRAGMA synchronous = {sync}")
+        self._conn.execute("PRAGMA busy_timeout = 10000")
+        self.schema_version = migrate(self._conn, self.path)
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'bot'").fetchone()
+            if row is None:
+                self._conn.execute("INSERT INTO meta (key, value) VALUES ('bot', ?)",
+                                   (self.bot_name,))
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        if row is not None and row[0] != self.bot_name:
+            raise UserInputError(
+                f"{self.path}: this state database belongs to bot {row[0]!r}, "
+                f"not {self.bot_name!r}; give each bot its own state file"
+            )
+
+    def _count(self, table: str) -> int:
+        """Number of rows in one of the bounded tables."""
+        return int(self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def _prune(self, table: str, keep: int) -> None:
+        """Delete all but the newest `keep` rows once the table is 10 % over its bound."""
+        slack = max(1, keep // 10)
+        if self._counts[table] <= keep + slack:
+            return
+        self._conn.execute(
+            f"DELETE FROM {table} WHERE id <= "
+            f"(SELECT id FROM {table} ORDER BY id DESC LIMIT 1 OFFSET ?)",
+            (keep,),
+        )
+        self._counts[table] = min(self._counts[table], keep)
+
+    def load(self) -> StoredState | None:
+        """The latest committed snapshot and cursor, or None for a new bot."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT state, cursor, seq, ts_updated FROM snapshot WHERE id = 1"
+            ).fetchone()
+        if row is None:
+            return None
+        cursor = None if row["cursor"] is None else json.loads(row["cursor"])
+        return StoredState(
+            snapshot=json.loads(row["state"]),
+            cursor=cursor,
+            schema_version=self.schema_version,
+            extra={"commit_seq": int(row["seq"]), "ts_updated": int(row["ts_updated"]),
+                   "bot": self.bot_name},
+        )
+
+    def commit(self, batch: StateBatch) -> None:
+        """Write the batch in ONE IMMEDIATE transaction; a cursor of None keeps the old one."""
+        state = dump_json(batch.snapshot)
+        cursor = None if batch.cursor is None else dump_json(batch.cursor)
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(_UPSERT_SNAPSHOT, (state, cursor))
+                if batch.orders:
+                    conn.executemany(_UPSERT_ORDER, [_order_params(o) for o in batch.orders])
+                if batch.fills:
+                    conn.executemany(_INSERT_FILL, [_fill_params(f) for f in batch.fills])
+                if batch.exits:
+                    conn.executemany(_INSERT_EXIT, [_exit_params(e) for e in batch.exits])
+                if batch.notes:
+                    conn.executemany(
+                        "INSERT INTO notes (kind, symbol, text, ts) VALUES (?, ?, ?, ?)",
+                        [(n.kind, n.symbol, n.text, n.ts) for n in batch.notes],
+                    )
+                    self._counts["notes"] += len(batch.notes)
+                    self._prune("notes", self.max_notes)
+                if batch.near_misses:
+                    conn.executemany(
+                        "INSERT INTO near_misses (ts, symbol, kind, reason, vals) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [(m.ts, m.symbol, m.kind, m.reason, json.dumps(m.values))
+                         for m in batch.near_misses],
+                    )
+                    self._counts["near_misses"] += len(batch.near_misses)
+                    self._prune("near_misses", self.max_near_misses)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                # The counters may be off after a rollback; re-read them.
+                self._counts = {t: self._count(t) for t in self._counts}
+                raise
+
+    def orders(self, statuses: tuple[str, ...] | None = None) -> list[OrderRow]:
+        """Orders, optionally only those in the given statuses, oldest first."""
+        sql = f"SELECT {_ORDER_COLS} FROM orders"
+        params: tuple[str, ...] = ()
+        if statuses is not None:
+            if not statuses:
+                return []
+            sql += f" WHERE status IN ({', '.join('?' * len(statuses))})"
+            params = tuple(statuses)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY ts_created, rowid", params).fetchall()
+        return [_order(r) for r in rows]
+
+    def fill_ids(self) -> set[str]:
+        """Ids of every fill already applied (to never apply one twice)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT fill_id FROM fills").fetchall()
+        return {str(r[0]) for r in rows}
+
+    def fills(self, client_id: str | None = None) -> list[FillRow]:
+        """Fills, optionally of one order only, oldest first (not part of the port)."""
+        sql = "SELECT * FROM fills"
+        params: tuple[str, ...] = ()
+        if client_id is not None:
+            sql, params = sql + " WHERE client_id = ?", (client_id,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY ts, rowid", params).fetchall()
+        return [_fill(r) for r in rows]
+
+    def exits(self, since_ts: int | None = None) -> list[ExitRow]:
+        """Closed-trade rows with ``ts_exit >= since_ts``, oldest first (by exit time)."""
+        sql = f"SELECT {_EXIT_COLS} FROM exits"
+        params: tuple[int, ...] = ()
+        if since_ts is not None:
+            sql, params = sql + " WHERE ts_exit >= ?", (since_ts,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY ts_exit, id", params).fetchall()
+        return [_exit(r) for r in rows]
+
+    def notes(self, limit: int = 100) -> list[Notify]:
+        """The latest `limit` notes (at most ``max_notes``), oldest first."""
+        limit = max(0, min(limit, self.max_notes))
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT kind, symbol, text, ts FROM notes ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [Notify(kind=r[0], symbol=r[1], text=r[2], ts=int(r[3])) for r in reversed(rows)]
+
+    def near_misses(self, limit: int = 50) -> list[NearMiss]:
+        """The latest `limit` near misses (at most ``max_near_misses``), oldest first."""
+        limit = max(0, min(limit, self.max_near_misses))
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT ts, symbol, kind, reason, vals FROM near_misses ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [_near_miss(r) for r in reversed(rows)]
+
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` verdict ("ok" when healthy)."""
+        with self._lock:
+            rows = self._conn.execute("PRAGMA integrity_check").fetchall()
+        return "; ".join(str(r[0]) for r in rows)
+
+    def close(self) -> None:
+        """Checkpoint the WAL and release the database; safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._conn.execute("PRAGMA optimize")
+            finally:
+                self._conn.close()
+
+    def __enter__(self) -> SqliteStore:
+        """Use the store as a context manager."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close on leaving the block."""
+        self.close()
+
+
+__all__ = ["SCHEMA_VERSION", "Durability", "SqliteStore", "dump_json"]
