@@ -24,6 +24,13 @@ from aiohttp import web
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.fakes.binance_json import (  # noqa: E402
+    account_json,
+    exchange_info,
+    order_json,
+    positions_json,
+    trades_json,
+)
 from tests.fakes.binance_ledger import BinanceReject, Ledger, Order, load_candles  # noqa: E402
 
 Handler = Callable[[web.Request, dict[str, str], str], Awaitable[Any]]
@@ -51,19 +58,28 @@ class FakeBinance:
         self._routes: dict[tuple[str, str], tuple[Handler, bool]] = {}
         for prefix, kind in (("/api/v3", "spot"), ("/fapi/v1", "futures")):
             self._route_market_data(prefix, kind)
-        for m, h in (("POST", self._new_order), ("GET", self._get_order),
-                     ("DELETE", self._cancel_order)):
+        writers: tuple[tuple[str, Handler], ...] = (
+            ("POST", self._new_order),
+            ("GET", self._get_order),
+            ("DELETE", self._cancel_order),
+        )
+        for m, h in writers:
             self._routes[(m, "/api/v3/order")] = (h, True)
             self._routes[(m, "/fapi/v1/order")] = (h, True)
             self._routes[(m, "/fapi/v1/algoOrder")] = (h, True)
-        for path, h in (("/api/v3/openOrders", self._open_orders),
-                        ("/fapi/v1/openOrders", self._open_orders),
-                        ("/fapi/v1/openAlgoOrders", self._open_orders),
-                        ("/api/v3/account", self._account), ("/fapi/v2/account", self._account),
-                        ("/fapi/v3/account", self._account), ("/api/v3/myTrades", self._trades),
-                        ("/fapi/v1/userTrades", self._trades),
-                        ("/fapi/v2/positionRisk", self._positions),
-                        ("/fapi/v3/positionRisk", self._positions)):
+        readers: tuple[tuple[str, Handler], ...] = (
+            ("/api/v3/openOrders", self._open_orders),
+            ("/fapi/v1/openOrders", self._open_orders),
+            ("/fapi/v1/openAlgoOrders", self._open_orders),
+            ("/api/v3/account", self._account),
+            ("/fapi/v2/account", self._account),
+            ("/fapi/v3/account", self._account),
+            ("/api/v3/myTrades", self._trades),
+            ("/fapi/v1/userTrades", self._trades),
+            ("/fapi/v2/positionRisk", self._positions),
+            ("/fapi/v3/positionRisk", self._positions),
+        )
+        for path, h in readers:
             self._routes[("GET", path)] = (h, True)
 
     @property
@@ -72,8 +88,9 @@ class FakeBinance:
         return f"http://127.0.0.1:{self.port}"
 
     # ---- knobs -----------------------------------------------------------------------
-    def fail_next(self, n: int, status: int = 503, *, retry_after: float | None = None,
-                  path: str = "") -> None:
+    def fail_next(
+        self, n: int, status: int = 503, *, retry_after: float | None = None, path: str = ""
+    ) -> None:
         """Answer the next ``n`` requests (whose path starts with ``path``) with ``status``."""
         self._faults.append((n, status, retry_after, path))
 
@@ -129,6 +146,9 @@ class FakeBinance:
     # ---- HTTP plumbing ---------------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        params = dict(parse_qsl(request.query_string, keep_blank_values=True))
+        params.update(parse_qsl(await request.text(), keep_blank_values=True))
+        self.requests.append((request.method, request.path, params))
         if time.monotonic() < self._down_until:
             if request.transport is not None:
                 request.transport.abort()
@@ -139,8 +159,11 @@ class FakeBinance:
                 if n - 1 <= 0:
                     del self._faults[i]
                 headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-                body = ('{"code":-1003,"msg":"Too many requests."}' if status in (418, 429)
-                        else "<html><body>Service Unavailable</body></html>")
+                body = (
+                    '{"code":-1003,"msg":"Too many requests."}'
+                    if status in (418, 429)
+                    else "<html><body>Service Unavailable</body></html>"
+                )
                 return web.Response(status=status, text=body, headers=headers)
         resp: web.StreamResponse = await handler(request)
         return resp
@@ -149,7 +172,6 @@ class FakeBinance:
         raw_body = await request.text()
         params = dict(parse_qsl(request.query_string, keep_blank_values=True))
         params.update(parse_qsl(raw_body, keep_blank_values=True))
-        self.requests.append((request.method, request.path, params))
         route = self._routes.get((request.method, request.path))
         if route is None:
             self.unknown.append((request.method, request.path))
@@ -181,40 +203,18 @@ class FakeBinance:
         async def server_time(_r: web.Request, _p: dict[str, str], _k: str) -> Any:
             return {"serverTime": self.ledger.now_ms()}
 
-        for path, h in (("/ping", ping), ("/time", server_time), ("/exchangeInfo", self._info),
-                        ("/depth", self._depth), ("/ticker/bookTicker", self._book_ticker),
-                        ("/klines", self._klines)):
+        for path, h in (
+            ("/ping", ping),
+            ("/time", server_time),
+            ("/exchangeInfo", self._info),
+            ("/depth", self._depth),
+            ("/ticker/bookTicker", self._book_ticker),
+            ("/klines", self._klines),
+        ):
             self._routes[("GET", prefix + path)] = (h, False)
 
     async def _info(self, _r: web.Request, _p: dict[str, str], kind: str) -> Any:
-        symbols = []
-        for m in self.ledger.markets.values():
-            filters = [
-                {"filterType": "PRICE_FILTER", "minPrice": _s(m.tick), "maxPrice": "1000000",
-                 "tickSize": _s(m.tick)},
-                {"filterType": "LOT_SIZE", "minQty": _s(m.min_qty), "maxQty": "9000000",
-                 "stepSize": _s(m.step)},
-            ]
-            s: dict[str, Any] = {"symbol": m.id, "status": "TRADING", "baseAsset": m.base,
-                                 "quoteAsset": m.quote, "filters": filters}
-            if kind == "spot":
-                filters.append({"filterType": "NOTIONAL", "minNotional": _s(m.min_notional),
-                                "applyMinToMarket": True, "maxNotional": "9000000"})
-                s.update(baseAssetPrecision=8, quotePrecision=8, isSpotTradingAllowed=True,
-                         isMarginTradingAllowed=False, permissions=["SPOT"],
-                         orderTypes=["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS",
-                                     "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"])
-            else:
-                filters.append({"filterType": "MIN_NOTIONAL", "notional": _s(m.min_notional)})
-                s.update(pair=m.id, contractType="PERPETUAL", deliveryDate=4133404800000,
-                         onboardDate=1569398400000, marginAsset=m.quote, pricePrecision=2,
-                         quantityPrecision=3, baseAssetPrecision=8, quotePrecision=8,
-                         underlyingType="COIN", orderTypes=["LIMIT", "MARKET", "STOP",
-                         "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
-                         "TRAILING_STOP_MARKET"])
-            symbols.append(s)
-        return {"timezone": "UTC", "serverTime": self.ledger.now_ms(), "rateLimits": [],
-                "exchangeFilters": [], "assets": [], "symbols": symbols}
+        return exchange_info(self.ledger, kind)
 
     def _top(self, p: dict[str, str]) -> tuple[str, Decimal, Decimal]:
         sym = p.get("symbol", "")
@@ -225,57 +225,61 @@ class FakeBinance:
 
     async def _depth(self, _r: web.Request, p: dict[str, str], _k: str) -> Any:
         _sym, bid, ask = self._top(p)
-        return {"lastUpdateId": 1, "E": self.ledger.now_ms(), "T": self.ledger.now_ms(),
-                "bids": [[_s(bid), "10"]], "asks": [[_s(ask), "10"]]}
+        return {
+            "lastUpdateId": 1,
+            "E": self.ledger.now_ms(),
+            "T": self.ledger.now_ms(),
+            "bids": [[_s(bid), "10"]],
+            "asks": [[_s(ask), "10"]],
+        }
 
     async def _book_ticker(self, _r: web.Request, p: dict[str, str], _k: str) -> Any:
         sym, bid, ask = self._top(p)
-        return {"symbol": sym, "bidPrice": _s(bid), "bidQty": "10", "askPrice": _s(ask),
-                "askQty": "10", "time": self.ledger.now_ms()}
+        return {
+            "symbol": sym,
+            "bidPrice": _s(bid),
+            "bidQty": "10",
+            "askPrice": _s(ask),
+            "askQty": "10",
+            "time": self.ledger.now_ms(),
+        }
 
     async def _klines(self, _r: web.Request, p: dict[str, str], _k: str) -> Any:
         if p.get("interval") != "1m":
             raise BinanceReject(-1120, "Invalid interval.")
-        rows = [r for r in self.ledger.candles.get(p.get("symbol", ""), [])
-                if r[0] <= self.ledger.now_ms()]
+        rows = [
+            r
+            for r in self.ledger.candles.get(p.get("symbol", ""), [])
+            if r[0] <= self.ledger.now_ms()
+        ]
         if "startTime" in p:
             rows = [r for r in rows if r[0] >= int(p["startTime"])]
         if "endTime" in p:
             rows = [r for r in rows if r[0] <= int(p["endTime"])]
         limit = int(p.get("limit", "500"))
         rows = rows[:limit] if "startTime" in p else rows[-limit:]
-        return [[int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]),
-                 int(r[0]) + 59_999, "0", 1, "0", "0", "0"] for r in rows]
+        return [
+            [
+                int(r[0]),
+                str(r[1]),
+                str(r[2]),
+                str(r[3]),
+                str(r[4]),
+                str(r[5]),
+                int(r[0]) + 59_999,
+                "0",
+                1,
+                "0",
+                "0",
+                "0",
+            ]
+            for r in rows
+        ]
 
     # ---- orders ----------------------------------------------------------------------
     def _order_json(self, o: Order, full: bool = False) -> dict[str, Any]:
-        if o.algo:
-            return {"algoId": o.order_id, "clientAlgoId": o.client_id, "algoType": "CONDITIONAL",
-                    "orderType": o.type, "symbol": o.symbol, "side": o.side,
-                    "positionSide": "BOTH", "timeInForce": "GTC", "quantity": _s(o.qty),
-                    "algoStatus": {"FILLED": "FINISHED"}.get(o.status, o.status),
-                    "triggerPrice": _s(o.stop_price), "price": _s(o.price),
-                    "workingType": "CONTRACT_PRICE", "reduceOnly": o.reduce_only,
-                    "closePosition": False, "createTime": o.time, "updateTime": o.update_time}
-        avg = o.cum_quote / o.executed if o.executed else Decimal(0)
-        d: dict[str, Any] = {
-            "symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_id,
-            "price": _s(o.price), "origQty": _s(o.qty), "executedQty": _s(o.executed),
-            "status": o.status, "timeInForce": "GTC", "type": o.type, "side": o.side,
-            "stopPrice": _s(o.stop_price), "time": o.time, "updateTime": o.update_time}
-        if o.kind == "futures":
-            d.update(avgPrice=_s(avg), cumQuote=_s(o.cum_quote), reduceOnly=o.reduce_only,
-                     closePosition=False, positionSide="BOTH", workingType="CONTRACT_PRICE",
-                     origType=o.type)
-        else:
-            d.update(orderListId=-1, cummulativeQuoteQty=_s(o.cum_quote), isWorking=True,
-                     origQuoteOrderQty="0", workingTime=o.time)
-            if full:
-                d["transactTime"] = o.update_time
-                d["fills"] = [{"price": _s(t["price"]), "qty": _s(t["qty"]),
-                               "commission": _s(t["fee"]), "commissionAsset": t["fee_asset"],
-                               "tradeId": t["id"]} for t in o.fills]
-        return d
+        out: dict[str, Any] = order_json(o, full)
+        return out
 
     async def _new_order(self, r: web.Request, p: dict[str, str], kind: str) -> Any:
         o = self.ledger.place(kind, p, algo=r.path.endswith("algoOrder"))
@@ -285,10 +289,13 @@ class FakeBinance:
 
     def _lookup(self, r: web.Request, p: dict[str, str], kind: str) -> Order:
         algo = r.path.endswith("algoOrder")
-        return self.ledger.find(kind, p.get("symbol", ""),
-                                order_id=p.get("algoId" if algo else "orderId"),
-                                client_id=p.get("clientAlgoId" if algo else "origClientOrderId"),
-                                algo=algo)
+        return self.ledger.find(
+            kind,
+            p.get("symbol", ""),
+            order_id=p.get("algoId" if algo else "orderId"),
+            client_id=p.get("clientAlgoId" if algo else "origClientOrderId"),
+            algo=algo,
+        )
 
     async def _get_order(self, r: web.Request, p: dict[str, str], kind: str) -> Any:
         return self._order_json(self._lookup(r, p, kind))
@@ -302,55 +309,23 @@ class FakeBinance:
 
     async def _open_orders(self, r: web.Request, p: dict[str, str], kind: str) -> Any:
         algo = "Algo" in r.path
-        return [self._order_json(o) for o in self.ledger.orders
-                if o.kind == kind and o.algo == algo and o.status in ("NEW", "PARTIALLY_FILLED")
-                and p.get("symbol", o.symbol) == o.symbol]
+        return [
+            self._order_json(o)
+            for o in self.ledger.orders
+            if o.kind == kind
+            and o.algo == algo
+            and o.status in ("NEW", "PARTIALLY_FILLED")
+            and p.get("symbol", o.symbol) == o.symbol
+        ]
 
     async def _account(self, _r: web.Request, _p: dict[str, str], kind: str) -> Any:
-        led = self.ledger
-        if kind == "spot":
-            return {"makerCommission": 10, "takerCommission": 10, "canTrade": True,
-                    "canWithdraw": True, "canDeposit": True, "updateTime": led.now_ms(),
-                    "accountType": "SPOT", "permissions": ["SPOT"],
-                    "balances": [{"asset": a, "free": _s(f), "locked": _s(lk)}
-                                 for a, (f, lk) in led.spot.items()]}
-        w = led.wallet["USDT"]
-        used = sum((abs(q) * e for q, e in led.positions.values()), Decimal(0)) / led.leverage
-        asset = {"asset": "USDT", "walletBalance": _s(w), "unrealizedProfit": "0",
-                 "marginBalance": _s(w), "availableBalance": _s(w - used),
-                 "maxWithdrawAmount": _s(w - used), "crossWalletBalance": _s(w),
-                 "updateTime": led.now_ms()}
-        return {"totalWalletBalance": _s(w), "availableBalance": _s(w - used),
-                "assets": [asset], "positions": []}
+        return account_json(self.ledger, kind)
 
     async def _positions(self, _r: web.Request, _p: dict[str, str], _k: str) -> Any:
-        return [{"symbol": s, "positionAmt": _s(q), "entryPrice": _s(e), "positionSide": "BOTH",
-                 "leverage": str(self.ledger.leverage), "marginType": "cross",
-                 "updateTime": self.ledger.now_ms()}
-                for s, (q, e) in self.ledger.positions.items() if q]
+        return positions_json(self.ledger)
 
     async def _trades(self, _r: web.Request, p: dict[str, str], kind: str) -> Any:
-        out = []
-        for t in self.ledger.trades:
-            o: Order = t["order"]
-            if t["kind"] != kind or o.symbol != p.get("symbol"):
-                continue
-            if "orderId" in p and str(o.order_id) != p["orderId"]:
-                continue
-            if "startTime" in p and t["time"] < int(p["startTime"]):
-                continue
-            d: dict[str, Any] = {"symbol": o.symbol, "id": t["id"], "orderId": o.order_id,
-                                 "price": _s(t["price"]), "qty": _s(t["qty"]),
-                                 "quoteQty": _s(t["quote"]), "commission": _s(t["fee"]),
-                                 "commissionAsset": t["fee_asset"], "time": t["time"],
-                                 "isMaker": t["maker"]}
-            if kind == "spot":
-                d.update(orderListId=-1, isBuyer=o.side == "BUY", isBestMatch=True)
-            else:
-                d.update(side=o.side, buyer=o.side == "BUY", maker=t["maker"],
-                         positionSide="BOTH", realizedPnl="0", marginAsset="USDT")
-            out.append(d)
-        return out
+        return trades_json(self.ledger, p, kind)
 
 
 def main() -> None:

@@ -60,9 +60,9 @@ class Order:
 
 def load_candles(path: Path) -> list[list[float]]:
     """Rows ``[ts_ms, open, high, low, close, volume]`` of a repo data file (.csv or .csv.gz)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as fh:  # type: ignore[operator]
-        lines = fh.read().splitlines()[1:]
+    raw = path.read_bytes()
+    text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode()
+    lines = text.splitlines()[1:]
     return [[float(x) for x in line.split(",")] for line in lines if line]
 
 
@@ -90,12 +90,27 @@ class Ledger:
         """The fake's clock: wall clock unless a test fixed it."""
         return self.fixed_now_ms if self.fixed_now_ms is not None else int(time.time() * 1000)
 
-    def add_market(self, base: str, quote: str, *, tick: str, step: str, min_qty: str = "0",
-                   min_notional: str = "5") -> None:
+    def add_market(
+        self,
+        base: str,
+        quote: str,
+        *,
+        tick: str,
+        step: str,
+        min_qty: str = "0",
+        min_notional: str = "5",
+    ) -> None:
         """List ``base/quote`` on spot and futures."""
         with self.lock:
-            m = Market(base + quote, base, quote, Decimal(tick), Decimal(step), Decimal(min_qty),
-                       Decimal(min_notional))
+            m = Market(
+                base + quote,
+                base,
+                quote,
+                Decimal(tick),
+                Decimal(step),
+                Decimal(min_qty),
+                Decimal(min_notional),
+            )
             self.markets[m.id] = m
 
     def set_balance(self, asset: str, free: str | Decimal) -> None:
@@ -120,14 +135,26 @@ class Ledger:
                 self.book[symbol_id] = (close, close + self.markets[symbol_id].tick)
 
     # ---- orders ----------------------------------------------------------------------
-    def find(self, kind: str, symbol: str, *, order_id: str | None = None,
-             client_id: str | None = None, algo: bool = False) -> Order:
+    def find(
+        self,
+        kind: str,
+        symbol: str,
+        *,
+        order_id: str | None = None,
+        client_id: str | None = None,
+        algo: bool = False,
+    ) -> Order:
         """The order by id or client id, or -2013."""
         with self.lock:
             for o in self.orders:
-                if o.kind == kind and o.symbol == symbol and o.algo == algo and (
-                    (order_id is not None and str(o.order_id) == order_id)
-                    or (client_id is not None and o.client_id == client_id)
+                if (
+                    o.kind == kind
+                    and o.symbol == symbol
+                    and o.algo == algo
+                    and (
+                        (order_id is not None and str(o.order_id) == order_id)
+                        or (client_id is not None and o.client_id == client_id)
+                    )
                 ):
                     return o
         raise BinanceReject(-2013, "Order does not exist.")
@@ -140,9 +167,10 @@ class Ledger:
                 raise BinanceReject(-1121, "Invalid symbol.")
             cid = p.get("clientAlgoId" if algo else "newClientOrderId") or f"fake{self._next_id}"
             if any(o.client_id == cid and o.kind == kind for o in self.orders):
-                raise BinanceReject(-2010 if kind == "spot" else -4116,
-                                    "Duplicate order sent." if kind == "spot"
-                                    else "ClientOrderId is duplicated.")
+                raise BinanceReject(
+                    -2010 if kind == "spot" else -4116,
+                    "Duplicate order sent." if kind == "spot" else "ClientOrderId is duplicated.",
+                )
             qty = Decimal(p.get("quantity", "0"))
             typ = p.get("type") or p.get("orderType") or ""
             price = Decimal(p.get("price", "0"))
@@ -155,12 +183,27 @@ class Ledger:
             ref = price or (ask if p["side"] == "BUY" else bid)
             reduce_only = p.get("reduceOnly", "false").lower() == "true"
             if qty * ref < m.min_notional and not reduce_only:
-                raise BinanceReject(-1013 if kind == "spot" else -4164,
-                                    "Filter failure: NOTIONAL" if kind == "spot" else
-                                    f"Order's notional must be no smaller than {m.min_notional}")
+                raise BinanceReject(
+                    -1013 if kind == "spot" else -4164,
+                    "Filter failure: NOTIONAL"
+                    if kind == "spot"
+                    else f"Order's notional must be no smaller than {m.min_notional}",
+                )
             self._next_id += 1
-            o = Order(kind, self._next_id, cid, m.id, p["side"], typ, qty, price, stop,
-                      reduce_only, self.now_ms(), algo=algo)
+            o = Order(
+                kind,
+                self._next_id,
+                cid,
+                m.id,
+                p["side"],
+                typ,
+                qty,
+                price,
+                stop,
+                reduce_only,
+                self.now_ms(),
+                algo=algo,
+            )
             o.update_time = o.time
             self._reserve(o, m, ref)
             self.orders.append(o)
@@ -231,11 +274,15 @@ class Ledger:
         quote = qty * price
         fee_rate = self.fee[o.kind]
         if o.kind == "spot":
-            fee, fee_asset = (qty * fee_rate, m.base) if o.side == "BUY" else (quote * fee_rate,
-                                                                             m.quote)
+            fee, fee_asset = (
+                (qty * fee_rate, m.base) if o.side == "BUY" else (quote * fee_rate, m.quote)
+            )
             pay, get = (m.quote, m.base) if o.side == "BUY" else (m.base, m.quote)
-            locked = qty * self._ref(o) if o.side == "BUY" and o.price else (
-                quote if o.side == "BUY" else qty)
+            locked = (
+                qty * self._ref(o)
+                if o.side == "BUY" and o.price
+                else (quote if o.side == "BUY" else qty)
+            )
             self.spot[pay][1] -= locked
             if o.side == "BUY" and o.price:
                 self.spot[pay][0] += locked - quote  # price improvement back to free
@@ -249,8 +296,18 @@ class Ledger:
         o.status = "FILLED" if o.executed >= o.qty else "PARTIALLY_FILLED"
         o.update_time = now
         self._next_id += 1
-        trade = {"kind": o.kind, "id": self._next_id, "order": o, "price": price, "qty": qty,
-                 "quote": quote, "fee": fee, "fee_asset": fee_asset, "time": now, "maker": maker}
+        trade = {
+            "kind": o.kind,
+            "id": self._next_id,
+            "order": o,
+            "price": price,
+            "qty": qty,
+            "quote": quote,
+            "fee": fee,
+            "fee_asset": fee_asset,
+            "time": now,
+            "maker": maker,
+        }
         o.fills.append(trade)
         self.trades.append(trade)
 

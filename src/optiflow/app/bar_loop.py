@@ -20,6 +20,8 @@ from optiflow.domain.events import (
     Command,
     Event,
     Notify,
+    OrderFilled,
+    OrderRejected,
     PriceTicked,
     RequestScan,
     StopRequested,
@@ -88,6 +90,7 @@ class BarLoop:
     spread_pct: float
     notifications: list[Notify] = field(default_factory=list)
     keep_notifications: int = 2000
+    on_result: Callable[[OrderFilled | OrderRejected], None] | None = None
 
     def process_bar(self, t: int, close_syms: list[int], on_close: Callable[[int, int], None]
                     | None = None, skip_quiet: bool = False) -> None:
@@ -119,6 +122,8 @@ class BarLoop:
                 ts = ts0 + offsets[k]
                 if k == 0 or k == 3:
                     for res in self.sim.on_price(sym, price, ts):
+                        if self.on_result is not None:
+                            self.on_result(res)
                         self.dispatch(bot.handle(res), t)
                 else:
                     self.sim.last_price[sym] = price
@@ -140,6 +145,8 @@ class BarLoop:
                 else:
                     res = self.sim.execute_now(cmd.client_id, cmd.symbol, cmd.side, cmd.qty,
                                                cmd.ref_price, cmd.ts)
+                    if self.on_result is not None:
+                        self.on_result(res)
                     self.dispatch(self.bot.handle(res), t)
             elif isinstance(cmd, CancelOrder):
                 self.sim.cancel(cmd.client_id)

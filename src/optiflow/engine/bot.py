@@ -70,6 +70,9 @@ class Bot:
         self.equity_points: list[tuple[int, Decimal]] = []
         self.positions_opened = 0
         self._bands: dict[str, tuple[float, float, int | None]] = {}
+        # (symbol, close time, primary, confirming, blocked reasons, features): every entry
+        # decision, for per-symbol DEBUG logs; None (backtests) records nothing
+        self.trace: list[tuple[str, int, bool, bool, tuple[str, ...], CandleClosed]] | None = None
         self._handlers = {
             CandleClosed: self._on_candle,
             PriceTicked: self._on_price,
@@ -114,6 +117,8 @@ class Bot:
         if not (prim and conf):
             if not ev.rescan and (prim or conf):
                 c.near_miss_one_group += 1
+            if self.trace is not None:
+                self.trace.append((sym, now, bool(prim), bool(conf), (), ev))
             return []
         if not ev.rescan:
             c.passes_1plus1 += 1
@@ -123,6 +128,8 @@ class Bot:
         if blocked:
             if not ev.rescan:
                 self._count_rejections(sym, now, blocked, ev)
+            if self.trace is not None:
+                self.trace.append((sym, now, True, True, tuple(blocked), ev))
             return []
         return self._try_enter(ev, now)
 
@@ -169,6 +176,8 @@ class Bot:
             )
             if account.notional_blocks(qty, price, floor, limits.min_amount):
                 blocked.append("notional")
+        if self.trace is not None:
+            self.trace.append((sym, now, True, True, tuple(blocked), ev))
         if blocked:
             if not ev.rescan:
                 self._count_rejections(sym, now, blocked, ev)

@@ -14,6 +14,7 @@ import json
 import re
 import warnings
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +191,13 @@ def _pick(symbol: str, files: list[tuple[Path, str]]) -> Path:
     return files[0][0]
 
 
+def _iso(ts: int | None) -> str:
+    """A ms timestamp as ISO 8601 UTC (or 'open' for no bound)."""
+    if ts is None:
+        return "open"
+    return datetime.fromtimestamp(ts / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M")
+
+
 def load_folder(
     folder: Path,
     symbols: Sequence[str] | None = None,
@@ -217,6 +225,9 @@ def load_folder(
         lo = 0 if ts_from is None else int(np.searchsorted(arrays.ts, ts_from, side="left"))
         hi = len(arrays) if ts_to is None else int(np.searchsorted(arrays.ts, ts_to, side="left"))
         if hi <= lo:
-            raise DataError(f"{path}: no candles with open time in [{ts_from}, {ts_to})")
+            raise DataError(
+                f"{path}: no candles in the requested range {_iso(ts_from)} → {_iso(ts_to)}; "
+                f"the file covers {_iso(int(arrays.ts[0]))} → {_iso(int(arrays.ts[-1]))}"
+            )
         out[sym] = arrays.take(lo, hi)
     return out

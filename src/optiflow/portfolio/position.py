@@ -49,7 +49,8 @@ def round_step(qty: Decimal, step: Decimal) -> Decimal:
     """Round a quantity down to the exchange's lot step."""
     if step <= 0:
         return qty
-    return (qty / step).to_integral_value(rounding=ROUND_DOWN) * step
+    units = (qty / step).to_integral_value(rounding=ROUND_DOWN)
+    return (units * step).quantize(step)  # keep the step's exponent: 400.0, never 4E+2
 
 
 def exit_fee_share(pos: Position, qty: Decimal) -> Decimal:

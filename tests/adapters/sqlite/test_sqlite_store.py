@@ -47,15 +47,47 @@ def test_new_database_is_wal_with_our_id_and_current_version(tmp_path: Path) -> 
 def test_reopening_keeps_everything(tmp_path: Path) -> None:
     """Everything committed before close is there after reopening."""
     path = tmp_path / "bot.sqlite"
-    order = OrderRow("c1", "p1", "BTC/USDT", "buy", "entry", Decimal("0.001"), Decimal("0"),
-                     "open", 1.0, 1, 2, "X1")
-    fill = FillRow("f1", "c1", "BTC/USDT", "buy", Decimal("0.001"), Decimal("1.10"),
-                   Decimal("0.0000011"), 3)
-    ex = ExitRow("A", "BTC/USDT", "p1", 1, 4, Decimal("1.10"), Decimal("1.20"),
-                 Decimal("0.001"), Decimal("0.01"), Decimal("0.09"), "tp1")
+    order = OrderRow(
+        "c1",
+        "p1",
+        "BTC/USDT",
+        "buy",
+        "entry",
+        Decimal("0.001"),
+        Decimal("0"),
+        "open",
+        1.0,
+        1,
+        2,
+        "X1",
+    )
+    fill = FillRow(
+        "f1", "c1", "BTC/USDT", "buy", Decimal("0.001"), Decimal("1.10"), Decimal("0.0000011"), 3
+    )
+    ex = ExitRow(
+        "A",
+        "BTC/USDT",
+        "p1",
+        1,
+        4,
+        Decimal("1.10"),
+        Decimal("1.20"),
+        Decimal("0.001"),
+        Decimal("0.01"),
+        Decimal("0.09"),
+        "tp1",
+    )
     with SqliteStore(path, "A", durability="power") as store:
-        store.commit(StateBatch({"a": [1, "2"]}, {"c": 1}, (order,), (fill,), (ex,),
-                                (Notify("entry", "BTC/USDT", "hi", 1),)))
+        store.commit(
+            StateBatch(
+                {"a": [1, "2"]},
+                {"c": 1},
+                (order,),
+                (fill,),
+                (ex,),
+                (Notify("entry", "BTC/USDT", "hi", 1),),
+            )
+        )
     with SqliteStore(path, "A") as again:
         loaded = again.load()
         assert loaded is not None and loaded.snapshot == {"a": [1, "2"]}
@@ -159,6 +191,8 @@ def test_a_failed_commit_leaves_nothing_behind(tmp_path: Path) -> None:
     """A batch that fails half-way is rolled back entirely."""
 
     class Boom:
+        """A value whose text form cannot be produced."""
+
         def __str__(self) -> str:
             raise RuntimeError("boom")
 
@@ -200,8 +234,9 @@ def test_kill_9_loses_no_committed_batch(tmp_path: Path) -> None:
     rng = random.Random(42)
     last_printed = 0
     for _ in range(5):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)],
-                                stdout=subprocess.PIPE, text=True, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True, env=env
+        )
         assert proc.stdout is not None
         wanted = last_printed + rng.randint(1, 300)
         deadline = time.monotonic() + 20
@@ -231,8 +266,16 @@ def test_commit_order_rows_are_json_free_text(tmp_path: Path) -> None:
     """Decimals sit in the file as plain TEXT (readable by any SQLite tool)."""
     path = tmp_path / "t.sqlite"
     with SqliteStore(path, "A") as store:
-        store.commit(StateBatch({"d": Decimal("1.50")}, fills=(
-            FillRow("f", "c", "S", "buy", Decimal("1E-8"), Decimal("2.50"), Decimal("0"), 1),)))
+        store.commit(
+            StateBatch(
+                {"d": Decimal("1.50")},
+                fills=(
+                    FillRow(
+                        "f", "c", "S", "buy", Decimal("1E-8"), Decimal("2.50"), Decimal("0"), 1
+                    ),
+                ),
+            )
+        )
     with sqlite3.connect(path) as conn:
         qty, typ = conn.execute("SELECT qty, typeof(qty) FROM fills").fetchone()
         state = conn.execute("SELECT state FROM snapshot").fetchone()[0]

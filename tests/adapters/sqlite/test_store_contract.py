@@ -22,12 +22,14 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeS
     """A factory of fresh stores of one kind; every store made is closed at teardown."""
     made: list[Store] = []
 
-    def factory(**bounds: int) -> Store:
+    def factory(max_notes: int = 10_000, max_near_misses: int = 1_000) -> Store:
+        """A new store of the parametrised kind with the given bounds."""
         store: Store
         if request.param == "memory":
-            store = MemoryStore("A", **bounds)
+            store = MemoryStore("A", max_notes=max_notes, max_near_misses=max_near_misses)
         else:
-            store = SqliteStore(tmp_path / f"s{len(made)}.sqlite", "A", **bounds)
+            path = tmp_path / f"s{len(made)}.sqlite"
+            store = SqliteStore(path, "A", max_notes=max_notes, max_near_misses=max_near_misses)
         made.append(store)
         return store
 
@@ -38,21 +40,50 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeS
 
 def order(cid: str, status: str = "open", ts: int = 1, filled: str = "0") -> OrderRow:
     """An order row with awkward Decimals."""
-    return OrderRow(cid, "p1", "BTC/USDT", "buy", "entry", Decimal("0.00100000"),
-                    Decimal(filled), status, 20000.5, ts, ts + 1)
+    return OrderRow(
+        cid,
+        "p1",
+        "BTC/USDT",
+        "buy",
+        "entry",
+        Decimal("0.00100000"),
+        Decimal(filled),
+        status,
+        20000.5,
+        ts,
+        ts + 1,
+    )
 
 
 def fill(fid: str, cid: str = "c1", ts: int = 5) -> FillRow:
     """A fill row with awkward Decimals."""
-    return FillRow(fid, cid, "BTC/USDT", "buy", Decimal("1E-8"), Decimal("20000.10"),
-                   Decimal("0.000000020000100"), ts)
+    return FillRow(
+        fid,
+        cid,
+        "BTC/USDT",
+        "buy",
+        Decimal("1E-8"),
+        Decimal("20000.10"),
+        Decimal("0.000000020000100"),
+        ts,
+    )
 
 
 def exit_row(pid: str, ts_exit: int, reason: str = "tp1") -> ExitRow:
     """An exit row with awkward Decimals."""
-    return ExitRow("A", "BTC/USDT", pid, 1_000, ts_exit, Decimal("20000.10"),
-                   Decimal("20100.3300"), Decimal("0.0005"), Decimal("0.02005"),
-                   Decimal("-0.1234567890123456789"), reason)
+    return ExitRow(
+        "A",
+        "BTC/USDT",
+        pid,
+        1_000,
+        ts_exit,
+        Decimal("20000.10"),
+        Decimal("20100.3300"),
+        Decimal("0.0005"),
+        Decimal("0.02005"),
+        Decimal("-0.1234567890123456789"),
+        reason,
+    )
 
 
 def test_load_is_none_for_a_new_store(make_store: MakeStore) -> None:
@@ -112,8 +143,12 @@ def test_orders_upsert_by_client_id_and_filter_by_status(make_store: MakeStore) 
     """An order committed again replaces the row; status filters and oldest-first order."""
     store = make_store()
     store.commit(StateBatch(snapshot={}, orders=(order("c2", ts=20), order("c1", ts=10))))
-    store.commit(StateBatch(snapshot={}, orders=(order("c1", "filled", ts=10, filled="0.001"),
-                                                 order("c3", "partial", ts=30))))
+    store.commit(
+        StateBatch(
+            snapshot={},
+            orders=(order("c1", "filled", ts=10, filled="0.001"), order("c3", "partial", ts=30)),
+        )
+    )
     assert [o.client_id for o in store.orders()] == ["c1", "c2", "c3"]
     assert store.orders()[0].status == "filled" and store.orders()[0].filled == Decimal("0.001")
     assert [o.client_id for o in store.orders(("open", "partial"))] == ["c2", "c3"]
@@ -124,8 +159,20 @@ def test_orders_upsert_by_client_id_and_filter_by_status(make_store: MakeStore) 
 def test_order_exchange_id_is_kept(make_store: MakeStore) -> None:
     """The exchange's order id survives the round trip (None stays None)."""
     store = make_store()
-    o = OrderRow("c9", "p9", "ETH/USDT", "sell", "tp1", Decimal("1"), Decimal("1"), "filled",
-                 1.5, 7, 8, exchange_id="X-123")
+    o = OrderRow(
+        "c9",
+        "p9",
+        "ETH/USDT",
+        "sell",
+        "tp1",
+        Decimal("1"),
+        Decimal("1"),
+        "filled",
+        1.5,
+        7,
+        8,
+        exchange_id="X-123",
+    )
     store.commit(StateBatch(snapshot={}, orders=(o, order("c1"))))
     assert {r.client_id: r.exchange_id for r in store.orders()} == {"c9": "X-123", "c1": None}
 
@@ -168,10 +215,16 @@ def test_near_misses_keep_the_latest_within_the_bound(make_store: MakeStore) -> 
 def test_a_batch_with_everything_is_applied_whole(make_store: MakeStore) -> None:
     """One commit carrying every kind of row makes all of them visible together."""
     store = make_store()
-    store.commit(StateBatch(
-        snapshot={"k": 1}, cursor={"i": 1}, orders=(order("c1"),), fills=(fill("f1"),),
-        exits=(exit_row("p1", 2_000),), notes=(Notify("exit", "BTC/USDT", "tp1", 2_000),),
-        near_misses=(NearMiss(1, "BTC/USDT", "one_group", "", ()),),
-    ))
+    store.commit(
+        StateBatch(
+            snapshot={"k": 1},
+            cursor={"i": 1},
+            orders=(order("c1"),),
+            fills=(fill("f1"),),
+            exits=(exit_row("p1", 2_000),),
+            notes=(Notify("exit", "BTC/USDT", "tp1", 2_000),),
+            near_misses=(NearMiss(1, "BTC/USDT", "one_group", "", ()),),
+        )
+    )
     assert len(store.orders()) == len(store.exits()) == len(store.notes()) == 1
     assert store.fill_ids() == {"f1"} and store.near_misses()[0].values == ()

@@ -6,13 +6,25 @@ import ccxt  # type: ignore[import-untyped]
 
 from optiflow.domain.errors import RetryableError, SkipError, StopError
 
-_STOP = (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended,
-         ccxt.NotSupported, ccxt.BadSymbol)
+_STOP = (
+    ccxt.AuthenticationError,
+    ccxt.PermissionDenied,
+    ccxt.AccountSuspended,
+    ccxt.NotSupported,
+    ccxt.BadSymbol,
+)
 # NetworkError covers RequestTimeout, ExchangeNotAvailable (incl. OnMaintenance), DDoSProtection
 # and RateLimitExceeded.
 _RETRY = (ccxt.NetworkError,)
-_SKIP = (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.OrderNotFound, ccxt.BadRequest,
-         ccxt.OperationRejected, ccxt.OperationFailed, ccxt.ExchangeError)
+_SKIP = (
+    ccxt.InsufficientFunds,
+    ccxt.InvalidOrder,
+    ccxt.OrderNotFound,
+    ccxt.BadRequest,
+    ccxt.OperationRejected,
+    ccxt.OperationFailed,
+    ccxt.ExchangeError,
+)
 
 
 class RateLimitedError(RetryableError):
@@ -53,10 +65,15 @@ def parse_retry_after(headers: dict[str, str] | None) -> float | None:
 def reject_reason(exc: BaseException) -> str:
     """A short reason code for an exchange rejection."""
     text = str(exc)
-    for needle, reason in (("NOTIONAL", "min_notional"), ("notional must", "min_notional"),
-                           ("LOT_SIZE", "lot_size"), ("PRICE_FILTER", "price_filter"),
-                           ("Duplicate order", "duplicate"), ("ClientOrderId is duplicated",
-                           "duplicate"), ("ReduceOnly", "reduce_only")):
+    for needle, reason in (
+        ("NOTIONAL", "min_notional"),
+        ("notional must", "min_notional"),
+        ("LOT_SIZE", "lot_size"),
+        ("PRICE_FILTER", "price_filter"),
+        ("Duplicate order", "duplicate"),
+        ("ClientOrderId is duplicated", "duplicate"),
+        ("ReduceOnly", "reduce_only"),
+    ):
         if needle in text:
             return reason
     if isinstance(exc, ccxt.InsufficientFunds) or "Margin is insufficient" in text:
@@ -69,7 +86,9 @@ def reject_reason(exc: BaseException) -> str:
 
 
 def map_ccxt_error(
-    exc: BaseException, *, secrets: list[str] | None = None,
+    exc: BaseException,
+    *,
+    secrets: list[str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Exception:
     """Our error for a ccxt exception (the caller raises it ``from None``)."""

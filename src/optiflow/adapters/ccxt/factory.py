@@ -77,13 +77,17 @@ def _class_and_options(spec: ExchangeSpec) -> tuple[Any, dict[str, Any]]:
 def build_exchange(spec: ExchangeSpec) -> Any:
     """A ccxt async exchange for ``spec`` with its REST (and ws) URLs rebased when asked."""
     cls, options = _class_and_options(spec)
-    config: dict[str, Any] = {"enableRateLimit": True, "timeout": spec.timeout_ms,
-                              "options": options}
+    config: dict[str, Any] = {
+        "enableRateLimit": True,
+        "timeout": spec.timeout_ms,
+        "options": options,
+    }
     if spec.api_key:
         config["apiKey"] = spec.api_key
     if spec.secret:
         config["secret"] = spec.secret
     exchange = cls(config)
+    exchange.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
     api = exchange.urls.get("api")
     if spec.api_base_url and isinstance(api, dict):
         exchange.urls["api"] = rebase_urls(api, spec.api_base_url, skip=("ws",))

@@ -38,8 +38,9 @@ def to_side(side: Any) -> Literal["buy", "sell"]:
     return cast(Literal["buy", "sell"], side)
 
 
-def fee_to_quote(fees: Sequence[Mapping[str, Any]], base: str, quote: str,
-                 price: Decimal | None) -> Decimal:
+def fee_to_quote(
+    fees: Sequence[Mapping[str, Any]], base: str, quote: str, price: Decimal | None
+) -> Decimal:
     """Sum of fees in the quote currency; base-currency fees are converted at ``price``.
 
     Fees in a third currency (e.g. BNB) cannot be converted here and count as 0.
@@ -66,13 +67,23 @@ def order_state(status: Any, filled: Decimal) -> OrderState:
     """ccxt unified status + filled amount -> our state (open with fills is ``partial``)."""
     if status in ("open", "canceling", None):
         return "partial" if filled > 0 else "open"
-    mapping: dict[str, OrderState] = {"closed": "filled", "canceled": "cancelled",
-                                      "rejected": "rejected", "expired": "expired"}
+    mapping: dict[str, OrderState] = {
+        "closed": "filled",
+        "canceled": "cancelled",
+        "rejected": "rejected",
+        "expired": "expired",
+    }
     return mapping.get(str(status), "open")
 
 
-def parse_order(o: Mapping[str, Any], *, symbol: str, base: str, quote: str,
-                extra_fees: Sequence[Mapping[str, Any]] = ()) -> OrderUpdate:
+def parse_order(
+    o: Mapping[str, Any],
+    *,
+    symbol: str,
+    base: str,
+    quote: str,
+    extra_fees: Sequence[Mapping[str, Any]] = (),
+) -> OrderUpdate:
     """A ccxt order -> OrderUpdate; ``extra_fees`` from the order's trades when it has none."""
     info = o.get("info") or {}
     filled = _d(o.get("filled"))
@@ -97,8 +108,9 @@ def parse_order(o: Mapping[str, Any], *, symbol: str, base: str, quote: str,
     )
 
 
-def parse_trade(t: Mapping[str, Any], *, symbol: str, base: str, quote: str,
-                client_id: str | None = None) -> TradeFill:
+def parse_trade(
+    t: Mapping[str, Any], *, symbol: str, base: str, quote: str, client_id: str | None = None
+) -> TradeFill:
     """A ccxt trade (from fetch_my_trades) -> TradeFill."""
     price = _d(t.get("price"))
     fees = [t["fee"]] if t.get("fee") and t["fee"].get("cost") is not None else []
@@ -127,8 +139,11 @@ def parse_book(ob: Mapping[str, Any], *, now_ms: int) -> BookTop:
 def parse_candles(rows: Sequence[Sequence[Any]], *, timeframe: str, now_ms: int) -> list[Candle]:
     """ccxt OHLCV rows -> closed candles, oldest first (a candle still forming is dropped)."""
     span = timeframe_ms(timeframe)
-    out = [Candle(int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]),
-                  float(r[5] or 0.0)) for r in rows if int(r[0]) + span <= now_ms]
+    out = [
+        Candle(int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5] or 0.0))
+        for r in rows
+        if int(r[0]) + span <= now_ms
+    ]
     out.sort(key=lambda c: c.ts)
     return out
 
@@ -141,8 +156,7 @@ def _precision_step(value: Any, precision_mode: int) -> Decimal:
     return Decimal(1).scaleb(-int(value))  # DECIMAL_PLACES / SIGNIFICANT_DIGITS: digits
 
 
-def parse_market_limits(market: Mapping[str, Any], precision_mode: int = TICK_SIZE
-                        ) -> MarketLimits:
+def parse_market_limits(market: Mapping[str, Any], precision_mode: int = TICK_SIZE) -> MarketLimits:
     """A ccxt market -> MarketLimits (precision values are steps in TICK_SIZE mode)."""
     precision = market.get("precision") or {}
     limits = market.get("limits") or {}

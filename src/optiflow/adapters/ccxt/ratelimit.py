@@ -18,9 +18,14 @@ from pathlib import Path
 class WeightBudget:
     """A token bucket of ``capacity`` weight refilled at ``per_second``; in-process."""
 
-    def __init__(self, capacity: float, per_second: float, *,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        capacity: float,
+        per_second: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.capacity, self.per_second = capacity, per_second
         self._clock, self._sleep = clock, sleep
         self._tokens, self._ts = capacity, clock()
@@ -45,9 +50,15 @@ class WeightBudget:
 class FileWeightBudget(WeightBudget):
     """The same bucket stored in ``path`` (one per account) and shared across processes."""
 
-    def __init__(self, path: Path, capacity: float, per_second: float, *,
-                 clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        path: Path,
+        capacity: float,
+        per_second: float,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         super().__init__(capacity, per_second, clock=clock, sleep=sleep)
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ class RetryPolicy:
         """Seconds to wait before attempt ``attempt + 1`` (Retry-After wins when larger)."""
         backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         backoff *= 1 + self.jitter * (2 * self.rand() - 1)
-        return max(backoff, retry_after or 0.0)
+        return float(max(backoff, retry_after or 0.0))
 
 
 async def retry_call(

@@ -139,3 +139,33 @@ class SimExchange:
         fill = OrderFilled(order.client_id, order.symbol, order.side, qty, px, fee, ts)
         self.ledger.append(fill)
         return fill
+
+
+def sim_to_snapshot(sim: SimExchange) -> dict[str, object]:
+    """The simulated exchange's state (balances, resting orders, last prices) as plain data."""
+    return {
+        "balances": {k: str(v) for k, v in sim.balances.items()},
+        "resting": [
+            {"client_id": o.client_id, "symbol": o.symbol, "side": o.side, "qty": str(o.qty),
+             "limit": None if o.limit is None else str(o.limit), "filled": str(o.filled)}
+            for o in sim.resting.values()
+        ],
+        "last_price": dict(sim.last_price),
+    }
+
+
+def sim_restore(sim: SimExchange, snap: dict[str, object], seen_client_ids: set[str]) -> None:
+    """Put a fresh simulated exchange back into a snapshot's state."""
+    balances = snap["balances"]
+    resting = snap["resting"]
+    last = snap["last_price"]
+    assert isinstance(balances, dict) and isinstance(resting, list) and isinstance(last, dict)
+    sim.balances = {k: Decimal(v) for k, v in balances.items()}
+    sim.resting = {
+        o["client_id"]: RestingOrder(
+            o["client_id"], o["symbol"], o["side"], Decimal(o["qty"]),
+            None if o["limit"] is None else Decimal(o["limit"]), Decimal(o["filled"]))
+        for o in resting
+    }
+    sim.last_price = {k: float(v) for k, v in last.items()}
+    sim.seen_client_ids = set(seen_client_ids)

@@ -15,110 +15,32 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from optiflow.adapters.sqlite.migrations import SCHEMA_VERSION, check_ownership, migrate
+from optiflow.adapters.sqlite.rows import (
+    EXIT_COLS,
+    INSERT_EXIT,
+    INSERT_FILL,
+    ORDER_COLS,
+    UPSERT_ORDER,
+    UPSERT_SNAPSHOT,
+    dump_json,
+    exit_from,
+    exit_params,
+    fill_from,
+    fill_params,
+    near_miss_from,
+    order_from,
+    order_params,
+)
 from optiflow.domain.errors import UserInputError
 from optiflow.domain.events import Notify
 from optiflow.domain.results import ExitRow, NearMiss
 from optiflow.ports.store import FillRow, OrderRow, StateBatch, StoredState
 
 Durability = Literal["process", "power"]
-
-_NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
-_ORDER_COLS = (
-    "client_id, position_id, symbol, side, reason, qty, filled, status, ref_price, "
-    "ts_created, ts_updated, exchange_id"
-)
-_UPSERT_ORDER = (
-    f"INSERT INTO orders ({_ORDER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (client_id) DO UPDATE SET position_id = excluded.position_id, "
-    "symbol = excluded.symbol, side = excluded.side, reason = excluded.reason, "
-    "qty = excluded.qty, filled = excluded.filled, status = excluded.status, "
-    "ref_price = excluded.ref_price, ts_created = excluded.ts_created, "
-    "ts_updated = excluded.ts_updated, exchange_id = excluded.exchange_id"
-)
-_INSERT_FILL = (
-    "INSERT OR IGNORE INTO fills (fill_id, client_id, symbol, side, qty, price, fee, ts) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_EXIT_COLS = (
-    "bot, symbol, position_id, ts_entry, ts_exit, entry_price, exit_price, qty, fees, "
-    "net_pnl, reason"
-)
-_INSERT_EXIT = f"INSERT INTO exits ({_EXIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_UPSERT_SNAPSHOT = (
-    "INSERT INTO snapshot (id, state, cursor, seq, ts_updated) "
-    f"VALUES (1, ?, ?, 1, {_NOW_MS}) "
-    "ON CONFLICT (id) DO UPDATE SET state = excluded.state, "
-    "cursor = COALESCE(excluded.cursor, snapshot.cursor), seq = snapshot.seq + 1, "
-    "ts_updated = excluded.ts_updated"
-)
-
-
-def dump_json(value: Any) -> str:
-    """Compact JSON text for the snapshot/cursor; Decimals (and other odd types) become str."""
-    return json.dumps(value, separators=(",", ":"), default=str)
-
-
-def _order_params(o: OrderRow) -> tuple[object, ...]:
-    """SQL parameters of one order row."""
-    return (
-        o.client_id, o.position_id, o.symbol, o.side, o.reason, str(o.qty), str(o.filled),
-        o.status, o.ref_price, o.ts_created, o.ts_updated, o.exchange_id,
-    )
-
-
-def _fill_params(f: FillRow) -> tuple[object, ...]:
-    """SQL parameters of one fill row."""
-    return (f.fill_id, f.client_id, f.symbol, f.side, str(f.qty), str(f.price), str(f.fee), f.ts)
-
-
-def _exit_params(e: ExitRow) -> tuple[object, ...]:
-    """SQL parameters of one exit row."""
-    return (
-        e.bot, e.symbol, e.position_id, e.ts_entry, e.ts_exit, str(e.entry_price),
-        str(e.exit_price), str(e.qty), str(e.fees), str(e.net_pnl), e.reason,
-    )
-
-
-def _order(r: sqlite3.Row) -> OrderRow:
-    """An order row read back."""
-    return OrderRow(
-        client_id=r["client_id"], position_id=r["position_id"], symbol=r["symbol"],
-        side=r["side"], reason=r["reason"], qty=Decimal(r["qty"]), filled=Decimal(r["filled"]),
-        status=r["status"], ref_price=float(r["ref_price"]), ts_created=int(r["ts_created"]),
-        ts_updated=int(r["ts_updated"]), exchange_id=r["exchange_id"],
-    )
-
-
-def _fill(r: sqlite3.Row) -> FillRow:
-    """A fill row read back."""
-    return FillRow(
-        fill_id=r["fill_id"], client_id=r["client_id"], symbol=r["symbol"], side=r["side"],
-        qty=Decimal(r["qty"]), price=Decimal(r["price"]), fee=Decimal(r["fee"]),
-        ts=int(r["ts"]),
-    )
-
-
-def _exit(r: sqlite3.Row) -> ExitRow:
-    """An exit row read back."""
-    return ExitRow(
-        bot=r["bot"], symbol=r["symbol"], position_id=r["position_id"],
-        ts_entry=int(r["ts_entry"]), ts_exit=int(r["ts_exit"]),
-        entry_price=Decimal(r["entry_price"]), exit_price=Decimal(r["exit_price"]),
-        qty=Decimal(r["qty"]), fees=Decimal(r["fees"]), net_pnl=Decimal(r["net_pnl"]),
-        reason=r["reason"],
-    )
-
-
-def _near_miss(r: sqlite3.Row) -> NearMiss:
-    """A near miss read back."""
-    values = tuple((str(k), float(v)) for k, v in json.loads(r["vals"]))
-    return NearMiss(ts=int(r["ts"]), symbol=r["symbol"], kind=r["kind"], reason=r["reason"],
-                    values=values)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -179,8 +101,9 @@ class SqliteStore:
         try:
             row = self._conn.execute("SELECT value FROM meta WHERE key = 'bot'").fetchone()
             if row is None:
-                self._conn.execute("INSERT INTO meta (key, value) VALUES ('bot', ?)",
-                                   (self.bot_name,))
+                self._conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('bot', ?)", (self.bot_name,)
+                )
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -220,8 +143,11 @@ class SqliteStore:
             snapshot=json.loads(row["state"]),
             cursor=cursor,
             schema_version=self.schema_version,
-            extra={"commit_seq": int(row["seq"]), "ts_updated": int(row["ts_updated"]),
-                   "bot": self.bot_name},
+            extra={
+                "commit_seq": int(row["seq"]),
+                "ts_updated": int(row["ts_updated"]),
+                "bot": self.bot_name,
+            },
         )
 
     def commit(self, batch: StateBatch) -> None:
@@ -232,13 +158,13 @@ class SqliteStore:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(_UPSERT_SNAPSHOT, (state, cursor))
+                conn.execute(UPSERT_SNAPSHOT, (state, cursor))
                 if batch.orders:
-                    conn.executemany(_UPSERT_ORDER, [_order_params(o) for o in batch.orders])
+                    conn.executemany(UPSERT_ORDER, [order_params(o) for o in batch.orders])
                 if batch.fills:
-                    conn.executemany(_INSERT_FILL, [_fill_params(f) for f in batch.fills])
+                    conn.executemany(INSERT_FILL, [fill_params(f) for f in batch.fills])
                 if batch.exits:
-                    conn.executemany(_INSERT_EXIT, [_exit_params(e) for e in batch.exits])
+                    conn.executemany(INSERT_EXIT, [exit_params(e) for e in batch.exits])
                 if batch.notes:
                     conn.executemany(
                         "INSERT INTO notes (kind, symbol, text, ts) VALUES (?, ?, ?, ?)",
@@ -250,8 +176,10 @@ class SqliteStore:
                     conn.executemany(
                         "INSERT INTO near_misses (ts, symbol, kind, reason, vals) "
                         "VALUES (?, ?, ?, ?, ?)",
-                        [(m.ts, m.symbol, m.kind, m.reason, json.dumps(m.values))
-                         for m in batch.near_misses],
+                        [
+                            (m.ts, m.symbol, m.kind, m.reason, json.dumps(m.values))
+                            for m in batch.near_misses
+                        ],
                     )
                     self._counts["near_misses"] += len(batch.near_misses)
                     self._prune("near_misses", self.max_near_misses)
@@ -265,7 +193,7 @@ class SqliteStore:
 
     def orders(self, statuses: tuple[str, ...] | None = None) -> list[OrderRow]:
         """Orders, optionally only those in the given statuses, oldest first."""
-        sql = f"SELECT {_ORDER_COLS} FROM orders"
+        sql = f"SELECT {ORDER_COLS} FROM orders"
         params: tuple[str, ...] = ()
         if statuses is not None:
             if not statuses:
@@ -274,7 +202,7 @@ class SqliteStore:
             params = tuple(statuses)
         with self._lock:
             rows = self._conn.execute(sql + " ORDER BY ts_created, rowid", params).fetchall()
-        return [_order(r) for r in rows]
+        return [order_from(r) for r in rows]
 
     def fill_ids(self) -> set[str]:
         """Ids of every fill already applied (to never apply one twice)."""
@@ -290,17 +218,17 @@ class SqliteStore:
             sql, params = sql + " WHERE client_id = ?", (client_id,)
         with self._lock:
             rows = self._conn.execute(sql + " ORDER BY ts, rowid", params).fetchall()
-        return [_fill(r) for r in rows]
+        return [fill_from(r) for r in rows]
 
     def exits(self, since_ts: int | None = None) -> list[ExitRow]:
         """Closed-trade rows with ``ts_exit >= since_ts``, oldest first (by exit time)."""
-        sql = f"SELECT {_EXIT_COLS} FROM exits"
+        sql = f"SELECT {EXIT_COLS} FROM exits"
         params: tuple[int, ...] = ()
         if since_ts is not None:
             sql, params = sql + " WHERE ts_exit >= ?", (since_ts,)
         with self._lock:
             rows = self._conn.execute(sql + " ORDER BY ts_exit, id", params).fetchall()
-        return [_exit(r) for r in rows]
+        return [exit_from(r) for r in rows]
 
     def notes(self, limit: int = 100) -> list[Notify]:
         """The latest `limit` notes (at most ``max_notes``), oldest first."""
@@ -319,7 +247,7 @@ class SqliteStore:
                 "SELECT ts, symbol, kind, reason, vals FROM near_misses ORDER BY id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [_near_miss(r) for r in reversed(rows)]
+        return [near_miss_from(r) for r in reversed(rows)]
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` verdict ("ok" when healthy)."""

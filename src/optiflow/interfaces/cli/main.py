@@ -50,6 +50,42 @@ def check_config(
 
 
 @app.command()
+@user_errors_exit_2
+def run(
+    config: Annotated[str, typer.Argument(help="Config file or preset name.")],
+    mode: Annotated[str, typer.Option(help="replay (history in real time), paper or live.")] = "replay",
+    data: Annotated[Path | None, typer.Option(help="Candle folder for replay (default: bundled).")] = None,
+    speed: Annotated[float, typer.Option(help="Replay speed: N x real time; 0 = as fast as possible.")] = 600.0,
+    when_from: Annotated[str | None, typer.Option("--from", help="Replay start, ISO 8601 UTC.")] = None,
+    when_to: Annotated[str | None, typer.Option("--to", help="Replay end, ISO 8601 UTC.")] = None,
+    state_dir: Annotated[Path | None, typer.Option(help="Database, state files and logs (default state/<bot>).")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Confirm real-money trading (with mode: live).")] = False,
+) -> None:
+    """Run one bot through the live runtime; starting is recovering."""
+    from optiflow.interfaces.cli.run import run_command
+
+    raise typer.Exit(run_command(config, mode, data or _bundled_data(), speed, when_from,
+                                 when_to, state_dir, live))
+
+
+@app.command("state")
+@user_errors_exit_2
+def state(
+    action: Annotated[str, typer.Argument(help="show")],
+    config: Annotated[str, typer.Argument(help="Config file or preset name.")],
+    state_dir: Annotated[Path | None, typer.Option(help="State folder (default state/<bot>).")] = None,
+) -> None:
+    """Inspect a bot's stored state: ``optiflow state show CONFIG``."""
+    from optiflow.interfaces.cli.state import state_show
+
+    if action != "show":
+        from optiflow.domain.errors import UserInputError
+
+        raise UserInputError(f"state {action!r}: unknown action; allowed: show")
+    state_show(config, state_dir, Console())
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     print(__version__)

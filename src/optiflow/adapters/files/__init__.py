@@ -1,0 +1,1 @@
+"""Files adapter: the bot's human/tool state files, written atomically."""

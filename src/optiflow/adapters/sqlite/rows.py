@@ -1,0 +1,143 @@
+"""SQL text and row codecs of the SQLite store: Decimals as exact TEXT, values as JSON."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from decimal import Decimal
+from typing import Any
+
+from optiflow.domain.results import ExitRow, NearMiss
+from optiflow.ports.store import FillRow, OrderRow
+
+NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+ORDER_COLS = (
+    "client_id, position_id, symbol, side, reason, qty, filled, status, ref_price, "
+    "ts_created, ts_updated, exchange_id"
+)
+UPSERT_ORDER = (
+    f"INSERT INTO orders ({ORDER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (client_id) DO UPDATE SET position_id = excluded.position_id, "
+    "symbol = excluded.symbol, side = excluded.side, reason = excluded.reason, "
+    "qty = excluded.qty, filled = excluded.filled, status = excluded.status, "
+    "ref_price = excluded.ref_price, ts_created = excluded.ts_created, "
+    "ts_updated = excluded.ts_updated, exchange_id = excluded.exchange_id"
+)
+INSERT_FILL = (
+    "INSERT OR IGNORE INTO fills (fill_id, client_id, symbol, side, qty, price, fee, ts) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+EXIT_COLS = (
+    "bot, symbol, position_id, ts_entry, ts_exit, entry_price, exit_price, qty, fees, "
+    "net_pnl, reason"
+)
+INSERT_EXIT = f"INSERT INTO exits ({EXIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+UPSERT_SNAPSHOT = (
+    "INSERT INTO snapshot (id, state, cursor, seq, ts_updated) "
+    f"VALUES (1, ?, ?, 1, {NOW_MS}) "
+    "ON CONFLICT (id) DO UPDATE SET state = excluded.state, "
+    "cursor = COALESCE(excluded.cursor, snapshot.cursor), seq = snapshot.seq + 1, "
+    "ts_updated = excluded.ts_updated"
+)
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON text for the snapshot/cursor; Decimals (and other odd types) become str."""
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def order_params(o: OrderRow) -> tuple[object, ...]:
+    """SQL parameters of one order row."""
+    return (
+        o.client_id,
+        o.position_id,
+        o.symbol,
+        o.side,
+        o.reason,
+        str(o.qty),
+        str(o.filled),
+        o.status,
+        o.ref_price,
+        o.ts_created,
+        o.ts_updated,
+        o.exchange_id,
+    )
+
+
+def fill_params(f: FillRow) -> tuple[object, ...]:
+    """SQL parameters of one fill row."""
+    return (f.fill_id, f.client_id, f.symbol, f.side, str(f.qty), str(f.price), str(f.fee), f.ts)
+
+
+def exit_params(e: ExitRow) -> tuple[object, ...]:
+    """SQL parameters of one exit row."""
+    return (
+        e.bot,
+        e.symbol,
+        e.position_id,
+        e.ts_entry,
+        e.ts_exit,
+        str(e.entry_price),
+        str(e.exit_price),
+        str(e.qty),
+        str(e.fees),
+        str(e.net_pnl),
+        e.reason,
+    )
+
+
+def order_from(r: sqlite3.Row) -> OrderRow:
+    """An order row read back."""
+    return OrderRow(
+        client_id=r["client_id"],
+        position_id=r["position_id"],
+        symbol=r["symbol"],
+        side=r["side"],
+        reason=r["reason"],
+        qty=Decimal(r["qty"]),
+        filled=Decimal(r["filled"]),
+        status=r["status"],
+        ref_price=float(r["ref_price"]),
+        ts_created=int(r["ts_created"]),
+        ts_updated=int(r["ts_updated"]),
+        exchange_id=r["exchange_id"],
+    )
+
+
+def fill_from(r: sqlite3.Row) -> FillRow:
+    """A fill row read back."""
+    return FillRow(
+        fill_id=r["fill_id"],
+        client_id=r["client_id"],
+        symbol=r["symbol"],
+        side=r["side"],
+        qty=Decimal(r["qty"]),
+        price=Decimal(r["price"]),
+        fee=Decimal(r["fee"]),
+        ts=int(r["ts"]),
+    )
+
+
+def exit_from(r: sqlite3.Row) -> ExitRow:
+    """An exit row read back."""
+    return ExitRow(
+        bot=r["bot"],
+        symbol=r["symbol"],
+        position_id=r["position_id"],
+        ts_entry=int(r["ts_entry"]),
+        ts_exit=int(r["ts_exit"]),
+        entry_price=Decimal(r["entry_price"]),
+        exit_price=Decimal(r["exit_price"]),
+        qty=Decimal(r["qty"]),
+        fees=Decimal(r["fees"]),
+        net_pnl=Decimal(r["net_pnl"]),
+        reason=r["reason"],
+    )
+
+
+def near_miss_from(r: sqlite3.Row) -> NearMiss:
+    """A near miss read back."""
+    values = tuple((str(k), float(v)) for k, v in json.loads(r["vals"]))
+    return NearMiss(
+        ts=int(r["ts"]), symbol=r["symbol"], kind=r["kind"], reason=r["reason"], values=values
+    )

@@ -1,0 +1,276 @@
+"""Replay runtime: history played in (accelerated) real time through the live machinery.
+
+Each candle is one atomic step: the bot and the in-process simulated exchange process it
+in memory, then ONE store transaction records the engine and exchange state, the orders,
+fills and exits of the step, and the replay position. A kill at any moment therefore
+resumes from the last committed candle with both sides in agreement: the step is redone
+identically (the core is deterministic), no order is submitted twice, nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optiflow.adapters.files.exports import iso_utc, write_state_files
+from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
+from optiflow.app.backtest import feature_spec, new_loop, prepare
+from optiflow.app.bar_loop import BarLoop
+from optiflow.config.models import BotConfig
+from optiflow.domain.events import CancelOrder, Command, Notify, OrderFilled, OrderRejected, SubmitOrder
+from optiflow.domain.results import ExitRow
+from optiflow.engine.snapshot import from_snapshot, position_to_dict, to_snapshot
+from optiflow.marketdata.features import compute_features, features_at
+from optiflow.marketdata.loaders import CandleArrays
+from optiflow.ports.notifier import Notifier
+from optiflow.ports.store import FillRow, OrderRow, StateBatch, Store
+
+log = logging.getLogger("optiflow.runtime")
+IMMEDIATE = ("start", "recovery")
+
+
+class Pacer:
+    """Maps candle time to wall time at ``speed`` x (0: as fast as possible)."""
+
+    def __init__(self, speed: float, now_s: Callable[[], float]) -> None:
+        """Start pacing from the first candle handed to ``wait``."""
+        self.speed, self.now_s = speed, now_s
+        self.origin: tuple[int, float] | None = None
+
+    async def wait(self, ts_ms: int) -> None:
+        """Sleep until the wall time that corresponds to candle time ``ts_ms``."""
+        if self.speed <= 0:
+            await asyncio.sleep(0)
+            return
+        if self.origin is None:
+            self.origin = (ts_ms, self.now_s())
+        target = self.origin[1] + (ts_ms - self.origin[0]) / 1000 / self.speed
+        await asyncio.sleep(max(0.0, target - self.now_s()))
+
+
+@dataclass(slots=True)
+class StepLog:
+    """What one step did, gathered for its commit."""
+
+    orders: dict[str, OrderRow] = field(default_factory=dict)
+    fills: list[FillRow] = field(default_factory=list)
+    notes: list[Notify] = field(default_factory=list)
+
+
+class RecordingLoop(BarLoop):
+    """A bar loop that also records orders, fills and notifications for the store."""
+
+    step: StepLog
+    open_rows: dict[str, OrderRow]
+
+    def dispatch(self, commands: list[Command], t: int) -> None:
+        """Record, then carry out, the bot's commands."""
+        for cmd in commands:
+            if isinstance(cmd, SubmitOrder):
+                row = OrderRow(cmd.client_id, cmd.position_id, cmd.symbol, cmd.side, cmd.reason,
+                               cmd.qty, Decimal(0), "open", cmd.ref_price, cmd.ts, cmd.ts)
+                self.step.orders[cmd.client_id] = self.open_rows[cmd.client_id] = row
+            elif isinstance(cmd, CancelOrder):
+                row = self.open_rows.pop(cmd.client_id, None)
+                if row is not None:
+                    self.step.orders[cmd.client_id] = _replace_row(row, row.filled, "cancelled",
+                                                                   cmd.ts)
+            elif isinstance(cmd, Notify):
+                self.step.notes.append(cmd)
+        super().dispatch(commands, t)
+
+    def record_result(self, res: OrderFilled | OrderRejected) -> None:
+        """Note an exchange result against its order."""
+        row = self.open_rows.get(res.client_id)
+        if isinstance(res, OrderFilled):
+            self.step.fills.append(FillRow(f"{res.client_id}#{len(self.sim.ledger)}",
+                                           res.client_id, res.symbol, res.side, res.qty,
+                                           res.price, res.fee, res.ts))
+            if row is not None:
+                filled = row.filled + res.qty
+                status = "filled" if filled >= row.qty else "partial"
+                row = _replace_row(row, filled, status, res.ts)
+        elif row is not None:
+            row = _replace_row(row, row.filled, "rejected", res.ts)
+        if row is not None:
+            self.step.orders[res.client_id] = row
+            if row.status in ("filled", "rejected"):
+                del self.open_rows[res.client_id]
+            else:
+                self.open_rows[res.client_id] = row
+
+
+def _replace_row(row: OrderRow, filled: Decimal, status: str, ts: int) -> OrderRow:
+    return OrderRow(row.client_id, row.position_id, row.symbol, row.side, row.reason, row.qty,
+                    filled, status, row.ref_price, row.ts_created, ts, row.exchange_id)
+
+
+def positions_for_export(loop: BarLoop) -> list[dict[str, Any]]:
+    """Open positions as the active_trades.json rows."""
+    out = []
+    for p in loop.bot.positions.values():
+        d = position_to_dict(p)
+        lv = d["levels"]
+        out.append({
+            "position_id": p.position_id, "symbol": p.symbol, "ts_entry": p.ts_entry,
+            "entry_price": d["entry_price"], "qty": d["qty"], "qty_original": d["qty0"],
+            "tp1_price": lv["tp1"], "tp2_price": lv["tp2"], "sl_price": lv["sl"],
+            "stop_price": p.stop, "stop_is_breakeven": p.stop_is_breakeven,
+            "tp1_hit": p.tp1_hit, "steps_fired": list(p.steps_fired), "step_prices": lv["steps"],
+        })
+    return out
+
+
+class ReplayRuntime:
+    """One bot replaying history with persistence, state files, logs and notifications."""
+
+    def __init__(self, cfg: BotConfig, data: dict[str, CandleArrays], store: Store,
+                 state_dir: Path, notifier: Notifier, speed: float,
+                 now_s: Callable[[], float], *, commit_every: int = 200,
+                 files_every_s: float = 1.0) -> None:
+        """Prepare the bot, the simulated exchange and the candles."""
+        self.cfg, self.store, self.state_dir, self.notifier = cfg, store, state_dir, notifier
+        self.now_s, self.commit_every, self.files_every_s = now_s, commit_every, files_every_s
+        self.pacer = Pacer(speed, now_s)
+        arrays = prepare(cfg, data)
+        spec = feature_spec(cfg, arrays[0].timeframe_ms if arrays else 60_000)
+        self.feats = [compute_features(a, spec) for a in arrays]
+        loop, self.settings = new_loop(cfg, arrays, self._features)
+        self.loop = RecordingLoop(loop.bot, loop.sim, loop.data, loop.features, loop.spread_pct)
+        self.loop.step = StepLog()
+        self.loop.open_rows = {}
+        self.loop.bot.trace = []
+        self.stop_requested = False
+        self.symbol_runtime: dict[str, dict[str, Any]] = {
+            s: {"errors": 0, "last_cycle_ts": None, "last_cycle_ms": None} for s in cfg.pairs}
+        self._files_at = 0.0
+        self._exits: list[ExitRow] = []
+        self.symbol_loggers = {s: logging.getLogger(f"optiflow.{cfg.name}.{s}") for s in cfg.pairs}
+
+    def _features(self, i: int, row: int) -> Any:
+        return features_at(self.feats[i], row)
+
+    def log_decisions(self) -> None:
+        """Per-symbol DEBUG lines for every signal and filter decision, with its values."""
+        trace = self.loop.bot.trace
+        if not trace:
+            return
+        for sym, now, prim, conf, blocked, ev in trace:
+            logger = self.symbol_loggers[sym]
+            if logger.isEnabledFor(logging.DEBUG):
+                f = ev.features
+                verdict = ("ENTER" if prim and conf and not blocked else
+                           f"blocked by {','.join(blocked)}" if blocked else "no 1+1")
+                logger.debug(
+                    "%s %s close=%s primary=%s confirming=%s -> %s | ema %.6g/%.6g rsi %.4g "
+                    "macd_hist %.3g vol %.6g/med %.6g atr %.4g/med %.4g spread %.3g%%%s",
+                    iso_utc(now), sym, f.close, prim, conf, verdict, f.ema_fast, f.ema_slow,
+                    f.rsi, f.macd_hist, f.volume, f.vol_median, f.atr, f.atr_median,
+                    ev.spread_pct, " (reactive rescan)" if ev.rescan else "")
+        trace.clear()
+
+    def recover(self) -> int:
+        """Starting is recovering: restore the last committed state; return the first bar."""
+        loaded = self.store.load()
+        d = self.loop.data
+        if loaded is None:
+            self._notify("start", f"▶️ {self.cfg.name} starting: replay of "
+                         f"{', '.join(self.cfg.pairs)} ({len(d.ts)} candles)")
+            return 0
+        snap = loaded.snapshot
+        if snap.get("done"):
+            return len(d.ts)
+        self.loop.bot = from_snapshot(self.settings, self.loop.bot.limits, snap["bot"])
+        self.loop.bot.trace = []
+        seen = {o.client_id for o in self.store.orders()}
+        sim_restore(self.loop.sim, snap["sim"], seen)
+        self._exits = self.store.exits()
+        self.loop.open_rows = {o.client_id: o for o in self.store.orders(("intent", "open", "partial"))}
+        cursor = loaded.cursor or {}
+        start = int(np.searchsorted(d.ts, int(cursor.get("ts", -1)), side="right"))
+        bot = self.loop.bot
+        self._notify("recovery", f"♻️ {self.cfg.name} recovered: {len(bot.positions)} open "
+                     f"position(s) {sorted(bot.positions)}, {len(bot.entry_orders)} entry "
+                     f"order(s) in flight; resuming after {cursor.get('iso', '?')}")
+        return start
+
+    def _notify(self, kind: str, text: str) -> None:
+        """Record a bot-level note; start and recovery are also announced at once."""
+        ts = int(self.loop.data.ts[0]) if len(self.loop.data.ts) else 0
+        note = Notify(kind, "", text, ts)
+        self.loop.step.notes.append(note)
+        if kind in IMMEDIATE:
+            self.notifier.notify(note)
+
+    def commit(self, t: int, done: bool = False) -> None:
+        """Write the step's changes and the replay position in one transaction."""
+        loop, step = self.loop, self.loop.step
+        exits = tuple(loop.bot.exits)
+        loop.bot.exits.clear()
+        self._exits.extend(exits)
+        ts = int(loop.data.ts[t]) if t >= 0 else -1
+        snapshot: dict[str, Any] = {"bot": to_snapshot(loop.bot), "sim": sim_to_snapshot(loop.sim)}
+        if done:
+            snapshot["done"] = True
+        self.store.commit(StateBatch(
+            snapshot=snapshot, cursor={"ts": ts, "iso": iso_utc(ts) if ts >= 0 else None},
+            orders=tuple(step.orders.values()), fills=tuple(step.fills), exits=exits,
+            notes=tuple(step.notes)))
+        for note in step.notes:
+            if note.kind not in IMMEDIATE:
+                self.notifier.notify(note)
+        loop.step = StepLog()
+
+    def write_files(self, force: bool = False) -> None:
+        """Refresh the human/tool state files (at most every ``files_every_s``)."""
+        now = self.now_s()
+        if not force and now - self._files_at < self.files_every_s:
+            return
+        self._files_at = now
+        bot = self.loop.bot
+        write_state_files(
+            self.state_dir, positions=positions_for_export(self.loop), exits=self._exits,
+            stats={s: c.frozen() for s, c in bot.counters.items()},
+            symbol_runtime=self.symbol_runtime,
+            info={"name": self.cfg.name, "mode": "replay", "cash": str(bot.cash)})
+
+    async def run(self) -> None:
+        """Replay from the recovered position to the end of the data (or a stop request)."""
+        start = self.recover()
+        d, loop = self.loop.data, self.loop
+        loop.on_result = loop.record_result
+        last_commit = start - 1
+        t = start
+        while t < len(d.ts):
+            if self.stop_requested:
+                break
+            await self.pacer.wait(int(d.ts[t]))
+            t0 = self.now_s()
+            present = [i for i in range(len(d.symbols)) if d.rows[i][t] >= 0]
+            before = (len(loop.step.orders), len(loop.bot.exits))
+            loop.process_bar(t, present)
+            self.log_decisions()
+            took = (self.now_s() - t0) * 1000
+            for i in present:
+                rt = self.symbol_runtime[d.symbols[i]]
+                rt["last_cycle_ts"], rt["last_cycle_ms"] = int(d.ts[t]) + d.timeframe_ms, took
+            changed = (len(loop.step.orders), len(loop.bot.exits)) != before
+            if changed or t - last_commit >= self.commit_every:
+                self.commit(t)
+                last_commit = t
+                self.write_files(force=changed)
+            t += 1
+        if t >= len(d.ts) and len(d.ts):
+            loop.finish("end_of_data")
+            self._notify("finished", f"🏁 {self.cfg.name}: replay finished")
+            self.commit(len(d.ts) - 1, done=True)
+        elif last_commit < t - 1:
+            self.commit(t - 1)
+        self.write_files(force=True)

@@ -1,0 +1,137 @@
+"""The engine's full state as plain JSON-able data, and back: what crash recovery restores."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from optiflow.domain.market import MarketLimits
+from optiflow.engine.bot import Bot
+from optiflow.engine.settings import EngineSettings
+from optiflow.execution.orders import OrderRecord, OrderStatus
+from optiflow.portfolio.position import Levels, Position
+from optiflow.portfolio.stats import SymbolCounters
+
+SNAPSHOT_VERSION = 1
+
+
+def _levels(lv: Levels) -> dict[str, Any]:
+    return {
+        "sl": lv.sl, "breakeven": lv.breakeven, "tp1": lv.tp1, "tp2": lv.tp2,
+        "steps": list(lv.steps), "auto_profit": lv.auto_profit,
+        "timeout_threshold": lv.timeout_threshold, "timeout_at": lv.timeout_at,
+        "max_hold_at": lv.max_hold_at,
+    }
+
+
+def position_to_dict(p: Position) -> dict[str, Any]:
+    """A position as JSON-able data (Decimals as strings, floats exact)."""
+    return {
+        "position_id": p.position_id, "symbol": p.symbol, "ts_entry": p.ts_entry,
+        "entry_price": str(p.entry_price), "qty0": str(p.qty0), "qty": str(p.qty),
+        "entry_fee": str(p.entry_fee), "levels": _levels(p.levels),
+        "pending_exit": str(p.pending_exit), "tp1_hit": p.tp1_hit,
+        "steps_fired": list(p.steps_fired), "stop": p.stop,
+        "stop_is_breakeven": p.stop_is_breakeven,
+    }
+
+
+def position_from_dict(d: Mapping[str, Any]) -> Position:
+    """Inverse of ``position_to_dict``."""
+    lv = d["levels"]
+    return Position(
+        position_id=d["position_id"], symbol=d["symbol"], ts_entry=int(d["ts_entry"]),
+        entry_price=Decimal(d["entry_price"]), qty0=Decimal(d["qty0"]), qty=Decimal(d["qty"]),
+        entry_fee=Decimal(d["entry_fee"]),
+        levels=Levels(
+            sl=lv["sl"], breakeven=lv["breakeven"], tp1=lv["tp1"], tp2=lv["tp2"],
+            steps=tuple(lv["steps"]), auto_profit=lv["auto_profit"],
+            timeout_threshold=lv["timeout_threshold"], timeout_at=lv["timeout_at"],
+            max_hold_at=lv["max_hold_at"],
+        ),
+        pending_exit=Decimal(d["pending_exit"]), tp1_hit=bool(d["tp1_hit"]),
+        steps_fired=tuple(bool(x) for x in d["steps_fired"]), stop=float(d["stop"]),
+        stop_is_breakeven=bool(d["stop_is_breakeven"]),
+    )
+
+
+def order_to_dict(o: OrderRecord) -> dict[str, Any]:
+    """An order record as JSON-able data."""
+    return {
+        "client_id": o.client_id, "position_id": o.position_id, "symbol": o.symbol,
+        "side": o.side, "reason": o.reason, "qty": str(o.qty), "filled": str(o.filled),
+        "status": o.status.value, "reserved": str(o.reserved),
+    }
+
+
+def order_from_dict(d: Mapping[str, Any]) -> OrderRecord:
+    """Inverse of ``order_to_dict``."""
+    return OrderRecord(
+        client_id=d["client_id"], position_id=d["position_id"], symbol=d["symbol"],
+        side=d["side"], reason=d["reason"], qty=Decimal(d["qty"]), filled=Decimal(d["filled"]),
+        status=OrderStatus(d["status"]), reserved=Decimal(d["reserved"]),
+    )
+
+
+def to_snapshot(bot: Bot) -> dict[str, Any]:
+    """Everything needed to continue exactly where the bot is (exit rows live in the store)."""
+    return {
+        "version": SNAPSHOT_VERSION,
+        "bot": bot.s.name,
+        "cash": str(bot.cash),
+        "reserved": str(bot.reserved),
+        "seq": bot.seq,
+        "positions_opened": bot.positions_opened,
+        "positions": [position_to_dict(p) for p in bot.positions.values()],
+        "entry_orders": dict(bot.entry_orders),
+        "orders": [order_to_dict(o) for o in bot.orders.values()],
+        "exit_seq": dict(bot.exit_seq),
+        "last_trade": dict(bot.last_trade),
+        "rate_entries": list(bot.rate.entries),
+        "blacklist_recent": {k: list(v) for k, v in bot.blacklist.recent.items()},
+        "blacklist_until": dict(bot.blacklist.paused_until),
+        "counters": {
+            sym: {
+                "candles": c.candles, "primary": c.primary, "confirming": c.confirming,
+                "passes_1plus1": c.passes_1plus1, "entries": c.entries,
+                "near_miss_one_group": c.near_miss_one_group,
+                "near_miss_filter": c.near_miss_filter, "rejections": dict(c.rejections),
+            }
+            for sym, c in bot.counters.items()
+        },
+    }
+
+
+def from_snapshot(
+    settings: EngineSettings, limits: Mapping[str, MarketLimits], snap: Mapping[str, Any]
+) -> Bot:
+    """A bot in exactly the state of the snapshot."""
+    if snap.get("version") != SNAPSHOT_VERSION:
+        raise ValueError(f"unsupported engine snapshot version {snap.get('version')!r}")
+    bot = Bot(settings, limits)
+    bot.cash = Decimal(snap["cash"])
+    bot.reserved = Decimal(snap["reserved"])
+    bot.seq = int(snap["seq"])
+    bot.positions_opened = int(snap["positions_opened"])
+    for d in snap["positions"]:
+        p = position_from_dict(d)
+        bot.positions[p.symbol] = p
+    bot.entry_orders = dict(snap["entry_orders"])
+    bot.orders = {d["client_id"]: order_from_dict(d) for d in snap["orders"]}
+    bot.exit_seq = {k: int(v) for k, v in snap["exit_seq"].items()}
+    bot.last_trade = {k: int(v) for k, v in snap["last_trade"].items()}
+    bot.rate.entries = deque(int(x) for x in snap["rate_entries"])
+    bot.blacklist.recent = {k: deque(int(x) for x in v)
+                            for k, v in snap["blacklist_recent"].items()}
+    bot.blacklist.paused_until = {k: int(v) for k, v in snap["blacklist_until"].items()}
+    for sym, c in snap["counters"].items():
+        if sym in bot.counters:
+            bot.counters[sym] = SymbolCounters(
+                candles=c["candles"], primary=c["primary"], confirming=c["confirming"],
+                passes_1plus1=c["passes_1plus1"], entries=c["entries"],
+                near_miss_one_group=c["near_miss_one_group"],
+                near_miss_filter=c["near_miss_filter"], rejections=dict(c["rejections"]),
+            )
+    return bot
