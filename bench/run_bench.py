@@ -249,6 +249,15 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     try:
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                cwd=REPO,
+                check=False,
+            ).stdout.strip()
+        )
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
             capture_output=True,
@@ -257,7 +266,7 @@ def machine() -> dict[str, Any]:
             check=False,
         ).stdout.strip()
     except OSError:
-        commit = ""
+        commit, dirty = "", False
     import numpy
 
     return {
@@ -267,6 +276,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "git_head": commit,
+        "git_uncommitted_changes": dirty,
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
 
@@ -371,7 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"case {case}: {CASES[case][0]} ...", flush=True)
         results.append(bench_case(case, args.repeat, args.quick))
 
-    print_table(results, args.repeat)
+    if results:
+        print_table(results, args.repeat)
+    else:
+        print("nothing to run")
     out = args.out or RESULTS / ("backtest_quick.json" if args.quick else "backtest.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {

@@ -26,8 +26,7 @@ BASE: dict[str, Any] = {
     "name": "T",
     "pairs": ["BTC/USDT"],
     "signals": {"primary": ["ema_trend"], "confirming": ["rsi_band"]},
-    "markets": {"BTC/USDT": {"price_tick": "0.01", "amount_step": "0.001",
-                             "min_notional": "5"}},
+    "markets": {"BTC/USDT": {"price_tick": "0.01", "amount_step": "0.001", "min_notional": "5"}},
 }
 
 

@@ -11,9 +11,25 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "optiflow"
 CORE = ["domain", "signals", "filters", "decisions", "portfolio", "engine", "execution"]
 CORE_FILES = ["marketdata/features.py", "marketdata/indicators.py"]
 FORBIDDEN = {
-    "asyncio", "ccxt", "sqlite3", "telegram", "socket", "time", "os", "pathlib", "io",
-    "requests", "httpx", "random", "threading", "subprocess", "logging",
-    "optiflow.adapters", "optiflow.app", "optiflow.interfaces", "optiflow.supervisor",
+    "asyncio",
+    "ccxt",
+    "sqlite3",
+    "telegram",
+    "socket",
+    "time",
+    "os",
+    "pathlib",
+    "io",
+    "requests",
+    "httpx",
+    "random",
+    "threading",
+    "subprocess",
+    "logging",
+    "optiflow.adapters",
+    "optiflow.app",
+    "optiflow.interfaces",
+    "optiflow.supervisor",
     "optiflow.marketdata.loaders",
 }
 

@@ -15,15 +15,29 @@ from optiflow.marketdata.loaders import load_folder
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden" / "preset_a_2023-04-03_2023-04-10.csv"
-COLUMNS = ["position_id", "symbol", "ts_entry", "ts_exit", "entry_price", "exit_price", "qty",
-           "fees", "net_pnl", "reason"]
+COLUMNS = [
+    "position_id",
+    "symbol",
+    "ts_entry",
+    "ts_exit",
+    "entry_price",
+    "exit_price",
+    "qty",
+    "fees",
+    "net_pnl",
+    "reason",
+]
 
 
 def run_a() -> BotRun:
     """Preset A, one week of bundled BTC/ETH/ADA candles."""
     cfg = load_config(REPO / "configs" / "runtime_config_optiscalpA.json")
-    data = load_folder(REPO / "data" / "binance_spot_1m", list(cfg.pairs),
-                       parse_when("from", "2023-04-03"), parse_when("to", "2023-04-10"))
+    data = load_folder(
+        REPO / "data" / "binance_spot_1m",
+        list(cfg.pairs),
+        parse_when("from", "2023-04-03"),
+        parse_when("to", "2023-04-10"),
+    )
     return run_backtest(cfg, data)
 
 

@@ -34,8 +34,12 @@ class Collect:
 def setup(start: str = "2023-04-03", end: str = "2023-04-05") -> tuple:  # type: ignore[type-arg]
     """Preset A and two days of bundled candles."""
     cfg = load_config(REPO / "configs" / "runtime_config_optiscalpA.json")
-    data = load_folder(REPO / "data" / "binance_spot_1m", list(cfg.pairs),
-                       parse_when("f", start), parse_when("t", end))
+    data = load_folder(
+        REPO / "data" / "binance_spot_1m",
+        list(cfg.pairs),
+        parse_when("f", start),
+        parse_when("t", end),
+    )
     return cfg, data
 
 

@@ -18,11 +18,19 @@ STEP = Decimal("0.001")
 def params(**kw: object) -> LadderParams:
     """Preset-A-like ladder params with overrides."""
     base: dict[str, object] = dict(
-        sl_pct=0.6, tp1_pct=0.3, tp2_pct=0.6, tp1_share=Decimal("0.5"), breakeven_after_tp1=True,
+        sl_pct=0.6,
+        tp1_pct=0.3,
+        tp2_pct=0.6,
+        tp1_share=Decimal("0.5"),
+        breakeven_after_tp1=True,
         step_levels_usdt=(Decimal("0.10"), Decimal("0.20"), Decimal("0.30"), Decimal("0.40")),
         step_shares=(Decimal("0.2"), Decimal("0.2"), Decimal("0.3"), Decimal("0.3")),
-        auto_profit_pct=3.0, timeout_min=60.0, timeout_min_pnl_pct=1.0, max_hold_min=120.0,
-        fee_in=0.001, fee_out=0.001,
+        auto_profit_pct=3.0,
+        timeout_min=60.0,
+        timeout_min_pnl_pct=1.0,
+        max_hold_min=120.0,
+        fee_in=0.001,
+        fee_out=0.001,
     )
     base.update(kw)
     return LadderParams(**base)  # type: ignore[arg-type]
@@ -32,8 +40,18 @@ def position(p: LadderParams, entry: float = 100.0, qty: str = "1.5") -> Positio
     """A fresh long position opened at T0."""
     q = Decimal(qty)
     lv = make_levels(entry, float(q), T0, p)
-    return Position("P1", "BTC/USDT", T0, Decimal(repr(entry)), q, q, q * Decimal(repr(entry))
-                    * Decimal("0.001"), lv, steps_fired=(False,) * len(lv.steps), stop=lv.sl)
+    return Position(
+        "P1",
+        "BTC/USDT",
+        T0,
+        Decimal(repr(entry)),
+        q,
+        q,
+        q * Decimal(repr(entry)) * Decimal("0.001"),
+        lv,
+        steps_fired=(False,) * len(lv.steps),
+        stop=lv.sl,
+    )
 
 
 def fill_all(pos: Position) -> Position:
@@ -107,7 +125,10 @@ def test_tp1_and_steps_on_one_price_close_each_quantity_once() -> None:
     pos = position(p)
     pos, exits = evaluate(pos, 100.35, T0, None, p, STEP)
     assert [(e.reason, e.qty) for e in exits] == [
-        ("tp1", Decimal("0.750")), ("step_1", Decimal("0.300")), ("step_2", Decimal("0.300"))]
+        ("tp1", Decimal("0.750")),
+        ("step_1", Decimal("0.300")),
+        ("step_2", Decimal("0.300")),
+    ]
     pos = fill_all(pos)
     pos, exits = evaluate(pos, 100.45, T0, None, p, STEP)
     assert [(e.reason, e.qty) for e in exits] == [("step_3", Decimal("0.150"))]

@@ -29,9 +29,23 @@ SYM = "BTC/USDT"
 def feats(ts: int, close: float = 100.0, **over: float) -> Features:
     """Features of a candle on which ema_trend and rsi_band pass and every market filter passes."""
     base: dict[str, Any] = dict(
-        ts=ts, close=close, prev_close=close, volume=200.0, ema_fast=101.0, ema_slow=100.0,
-        ema_fast_prev=100.5, ema_slow_prev=100.0, rsi=60.0, macd_hist=0.1, macd_hist_prev=0.05,
-        atr=1.0, atr_median=1.0, vol_median=100.0, highest_high=99.0, vwap=99.0, vwap_prev=99.0,
+        ts=ts,
+        close=close,
+        prev_close=close,
+        volume=200.0,
+        ema_fast=101.0,
+        ema_slow=100.0,
+        ema_fast_prev=100.5,
+        ema_slow_prev=100.0,
+        rsi=60.0,
+        macd_hist=0.1,
+        macd_hist_prev=0.05,
+        atr=1.0,
+        atr_median=1.0,
+        vol_median=100.0,
+        highest_high=99.0,
+        vwap=99.0,
+        vwap_prev=99.0,
         tradeable=1.0,
     )
     base.update(over)
@@ -51,8 +65,17 @@ def candle(bot: Bot, ts: int, sym: str = SYM, spread: float = 0.01, **over: floa
 def fill(bot: Bot, order: SubmitOrder, price: float, ts: int) -> list[Any]:
     """Fill an order completely at price with a 0.1 % fee."""
     px = Decimal(repr(price))
-    return bot.handle(OrderFilled(order.client_id, order.symbol, order.side, order.qty, px,
-                                  order.qty * px * Decimal("0.001"), ts))
+    return bot.handle(
+        OrderFilled(
+            order.client_id,
+            order.symbol,
+            order.side,
+            order.qty,
+            px,
+            order.qty * px * Decimal("0.001"),
+            ts,
+        )
+    )
 
 
 def orders(cmds: list[Any]) -> list[SubmitOrder]:
@@ -100,8 +123,9 @@ def test_market_filters_have_reason_codes(make_config: Callable[..., BotConfig])
 
 def test_capacity_and_one_position_per_symbol(make_config: Callable[..., BotConfig]) -> None:
     """A second entry on the same symbol, or beyond max_positions, is refused as capacity."""
-    cfg = make_config(pairs=["BTC/USDT", "ETH/USDT"], max_positions=1,
-                      filters={"cooldown": {"enabled": False}})
+    cfg = make_config(
+        pairs=["BTC/USDT", "ETH/USDT"], max_positions=1, filters={"cooldown": {"enabled": False}}
+    )
     bot = make_bot(cfg)
     open_position(bot, T0)
     assert orders(candle(bot, T0 + MIN)) == []
@@ -123,8 +147,9 @@ def test_cooldown_after_a_trade(make_config: Callable[..., BotConfig]) -> None:
 
 def test_trades_per_hour_limit(make_config: Callable[..., BotConfig]) -> None:
     """The 7th entry within a rolling hour is refused as rate; an hour later it is allowed."""
-    bot = make_bot(make_config(filters={"cooldown": {"enabled": False},
-                                        "blacklist": {"enabled": False}}))
+    bot = make_bot(
+        make_config(filters={"cooldown": {"enabled": False}, "blacklist": {"enabled": False}})
+    )
     for i in range(6):
         open_position(bot, T0 + i * 5 * MIN)
         stop_out(bot, T0 + i * 5 * MIN + 2 * MIN)
@@ -181,7 +206,7 @@ def test_reactive_entry_requests_a_scan_when_a_position_closes(
 
 
 def test_exit_rows_are_net_of_both_fees(make_config: Callable[..., BotConfig]) -> None:
-    """An exit row's pnl is (exit - entry) x qty minus its share of the entry fee and the exit fee."""
+    """Exit pnl = (exit - entry) x qty minus its share of the entry fee and the exit fee."""
     bot = make_bot(make_config())
     open_position(bot, T0)
     (order,) = orders(bot.handle(PriceTicked(SYM, T0 + 2 * MIN, 100.6)))

@@ -19,8 +19,12 @@ REPO = Path(__file__).resolve().parents[2]
 def test_restoring_snapshots_mid_run_changes_nothing() -> None:
     """Every 997 bars the bot and exchange go through JSON and back; the trade list is unchanged."""
     cfg = load_config(REPO / "configs" / "runtime_config_optiscalpA.json")
-    data = load_folder(REPO / "data" / "binance_spot_1m", list(cfg.pairs),
-                       parse_when("f", "2023-04-03"), parse_when("t", "2023-04-07"))
+    data = load_folder(
+        REPO / "data" / "binance_spot_1m",
+        list(cfg.pairs),
+        parse_when("f", "2023-04-03"),
+        parse_when("t", "2023-04-07"),
+    )
     expected = run_backtest(cfg, data, fast=False)
     arrays = prepare(cfg, data)
     from optiflow.app.backtest import feature_spec

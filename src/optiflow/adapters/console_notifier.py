@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from optiflow.domain.events import Notify
@@ -18,7 +19,5 @@ class ConsoleNotifier:
 
     def notify(self, note: Notify) -> None:
         """Log one notification."""
-        try:
+        with contextlib.suppress(Exception):  # a notifier must never break trading
             log.info("[%s] %s", self.bot_name, note.text)
-        except Exception:  # noqa: BLE001 - a notifier must never break trading
-            pass

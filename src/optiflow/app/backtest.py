@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -41,10 +42,16 @@ def feature_spec(cfg: BotConfig, timeframe_ms: int) -> FeatureSpec:
     """The indicator settings of a bot."""
     ind = cfg.indicators
     return FeatureSpec(
-        ema_fast=ind.ema_fast, ema_slow=ind.ema_slow, rsi_period=ind.rsi_period,
-        macd_fast=ind.macd_fast, macd_slow=ind.macd_slow, macd_signal=ind.macd_signal,
-        atr_period=ind.atr_period, median_window=ind.median_window,
-        breakout_lookback=ind.breakout_lookback, vwap_window=ind.vwap_window,
+        ema_fast=ind.ema_fast,
+        ema_slow=ind.ema_slow,
+        rsi_period=ind.rsi_period,
+        macd_fast=ind.macd_fast,
+        macd_slow=ind.macd_slow,
+        macd_signal=ind.macd_signal,
+        atr_period=ind.atr_period,
+        median_window=ind.median_window,
+        breakout_lookback=ind.breakout_lookback,
+        vwap_window=ind.vwap_window,
         timeframe_ms=timeframe_ms,
     )
 
@@ -90,8 +97,14 @@ def run_every_candle(
 
     def on_close(i: int, row: int) -> None:
         a = arrays[i]
-        candle = Candle(int(a.ts[row]), float(a.open[row]), float(a.high[row]),
-                        float(a.low[row]), float(a.close[row]), float(a.volume[row]))
+        candle = Candle(
+            int(a.ts[row]),
+            float(a.open[row]),
+            float(a.high[row]),
+            float(a.low[row]),
+            float(a.close[row]),
+            float(a.volume[row]),
+        )
         last.pop((i, row - 1), None)
         last[(i, row)] = trackers[i].update(candle)
 
@@ -112,7 +125,7 @@ def run_fast(
     arrays = prepare(cfg, data)
     s = settings_from_config(cfg)
     spec = feature_spec(cfg, s.timeframe_ms)
-    feats = [compute_features(a, spec) for a in arrays]
+    feats: list[Any] = [compute_features(a, spec) for a in arrays]  # Features of arrays
 
     def features(i: int, row: int) -> Features:
         return features_at(feats[i], row)
@@ -131,13 +144,13 @@ def run_fast(
         bars.append(np.searchsorted(d.ts, f.ts[r]))
         syms.append(np.full(len(r), i, np.int64))
         rows.append(r)
-    order = np.lexsort((np.concatenate(syms), np.concatenate(bars))) if bars else []
+    order: Any = np.lexsort((np.concatenate(syms), np.concatenate(bars))) if bars else []
     cand_bar = np.concatenate(bars)[order] if bars else np.zeros(0, np.int64)
     cand_sym = np.concatenate(syms)[order] if bars else np.zeros(0, np.int64)
     cand_row = np.concatenate(rows)[order] if bars else np.zeros(0, np.int64)
     cand_now = d.ts[cand_bar] + s.timeframe_ms
     lo, hi, traded = _trigger_arrays(d)
-    T, n_cand = len(d.ts), len(cand_bar)
+    T = len(d.ts)
     t, ci = 0, 0
     while t < T:
         nxt = T
@@ -155,6 +168,7 @@ def run_fast(
                 nxt = min(nxt, _first_cross(lo[i], hi[i], t, stop, lower, upper))
         ce = int(np.searchsorted(cand_bar, nxt, side="left"))
         if ci < ce:
+
             def values(j: int, base: int = ci) -> tuple[tuple[str, float], ...]:
                 k = base + j
                 return signal_values(features(int(cand_sym[k]), int(cand_row[k])))
@@ -196,8 +210,9 @@ def _next_true(mask: np.ndarray, start: int, stop: int) -> int:
     return start + int(hit[0]) if len(hit) else stop
 
 
-def _first_cross(lo: np.ndarray, hi: np.ndarray, start: int, stop: int, lower: float,
-                 upper: float) -> int:
+def _first_cross(
+    lo: np.ndarray, hi: np.ndarray, start: int, stop: int, lower: float, upper: float
+) -> int:
     """First candle in [start, stop) whose low <= lower or high >= upper, else ``stop``."""
     n, chunk = start, 64
     while n < stop:
@@ -236,7 +251,10 @@ def _finish(cfg: BotConfig, loop: BarLoop, s: EngineSettings, arrays: list[Candl
 
 
 def run_backtest(
-    cfg: BotConfig, data: Mapping[str, CandleArrays], *, fast: bool = True,
+    cfg: BotConfig,
+    data: Mapping[str, CandleArrays],
+    *,
+    fast: bool = True,
     progress: Progress | None = None,
 ) -> BotRun:
     """Backtest one bot on candles; ``fast`` chooses the feed, never the results."""

@@ -92,8 +92,13 @@ class BarLoop:
     keep_notifications: int = 2000
     on_result: Callable[[OrderFilled | OrderRejected], None] | None = None
 
-    def process_bar(self, t: int, close_syms: list[int], on_close: Callable[[int, int], None]
-                    | None = None, skip_quiet: bool = False) -> None:
+    def process_bar(
+        self,
+        t: int,
+        close_syms: list[int],
+        on_close: Callable[[int, int], None] | None = None,
+        skip_quiet: bool = False,
+    ) -> None:
         """Play bar ``t``: four prices per traded symbol, then the closes of ``close_syms``.
 
         With ``skip_quiet`` a position whose trigger band (as the bot states it) holds the
@@ -108,8 +113,12 @@ class BarLoop:
         if skip_quiet:
             for i, sym in enumerate(d.symbols):
                 trig = bot.triggers(sym, ts0) if sym not in entry_orders else None
-                if trig is not None and trig[0] < d.prices[1][i][t] and \
-                        d.prices[2][i][t] < trig[1] and (trig[2] is None or ts0 + tf - 1 < trig[2]):
+                if (
+                    trig is not None
+                    and trig[0] < d.prices[1][i][t]
+                    and d.prices[2][i][t] < trig[1]
+                    and (trig[2] is None or ts0 + tf - 1 < trig[2])
+                ):
                     quiet.add(sym)
         for k in range(4):
             prices_k = d.prices[k]
@@ -143,8 +152,9 @@ class BarLoop:
                 if cmd.side == "buy":
                     self.sim.submit_market(cmd.client_id, cmd.symbol, cmd.side, cmd.qty)
                 else:
-                    res = self.sim.execute_now(cmd.client_id, cmd.symbol, cmd.side, cmd.qty,
-                                               cmd.ref_price, cmd.ts)
+                    res = self.sim.execute_now(
+                        cmd.client_id, cmd.symbol, cmd.side, cmd.qty, cmd.ref_price, cmd.ts
+                    )
                     if self.on_result is not None:
                         self.on_result(res)
                     self.dispatch(self.bot.handle(res), t)

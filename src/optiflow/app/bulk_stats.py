@@ -20,11 +20,13 @@ from optiflow.signals.catalogue import signal_values
 from optiflow.signals.oneplusone import groups
 
 
-def _classify(s: EngineSettings, f: Features, spread_pct: float) -> tuple[Any, Any, list[Any]]:
+def _classify(s: EngineSettings, f: Any, spread_pct: float) -> tuple[Any, Any, list[Any]]:
     n = len(f.ts)
     prim, conf = groups(s.signals, f, float("nan"))
-    blocks = [np.broadcast_to(np.asarray(b, dtype=bool), (n,))
-              for b in market_blocks(f, spread_pct, s.market_filters)]
+    blocks = [
+        np.broadcast_to(np.asarray(b, dtype=bool), (n,))
+        for b in market_blocks(f, spread_pct, s.market_filters)
+    ]
     return np.broadcast_to(prim, (n,)), np.broadcast_to(conf, (n,)), blocks
 
 
@@ -58,9 +60,16 @@ def bulk_counters(
     near_rows = np.flatnonzero(passes & (nblocked == 1))
     c.near_miss_filter = len(near_rows)
     near: list[NearMiss] = []
-    for row in near_rows[-s.near_miss_keep:].tolist() if s.near_miss_keep else []:
+    for row in near_rows[-s.near_miss_keep :].tolist() if s.near_miss_keep else []:
         fr = features_at(f, row)
         reason = next(r for r, b in zip(MARKET_REASONS, blocks, strict=True) if b[row])
-        near.append(NearMiss(int(fr.ts) + s.timeframe_ms, symbol, "filter", reason,
-                             signal_values(fr) + (("spread_pct", spread_pct),)))
+        near.append(
+            NearMiss(
+                int(fr.ts) + s.timeframe_ms,
+                symbol,
+                "filter",
+                reason,
+                signal_values(fr) + (("spread_pct", spread_pct),),
+            )
+        )
     return c, near

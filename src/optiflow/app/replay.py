@@ -24,7 +24,14 @@ from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
 from optiflow.app.backtest import feature_spec, new_loop, prepare
 from optiflow.app.bar_loop import BarLoop
 from optiflow.config.models import BotConfig
-from optiflow.domain.events import CancelOrder, Command, Notify, OrderFilled, OrderRejected, SubmitOrder
+from optiflow.domain.events import (
+    CancelOrder,
+    Command,
+    Notify,
+    OrderFilled,
+    OrderRejected,
+    SubmitOrder,
+)
 from optiflow.domain.results import ExitRow
 from optiflow.engine.snapshot import from_snapshot, position_to_dict, to_snapshot
 from optiflow.marketdata.features import compute_features, features_at
@@ -74,14 +81,26 @@ class RecordingLoop(BarLoop):
         """Record, then carry out, the bot's commands."""
         for cmd in commands:
             if isinstance(cmd, SubmitOrder):
-                row = OrderRow(cmd.client_id, cmd.position_id, cmd.symbol, cmd.side, cmd.reason,
-                               cmd.qty, Decimal(0), "open", cmd.ref_price, cmd.ts, cmd.ts)
+                row = OrderRow(
+                    cmd.client_id,
+                    cmd.position_id,
+                    cmd.symbol,
+                    cmd.side,
+                    cmd.reason,
+                    cmd.qty,
+                    Decimal(0),
+                    "open",
+                    cmd.ref_price,
+                    cmd.ts,
+                    cmd.ts,
+                )
                 self.step.orders[cmd.client_id] = self.open_rows[cmd.client_id] = row
             elif isinstance(cmd, CancelOrder):
-                row = self.open_rows.pop(cmd.client_id, None)
-                if row is not None:
-                    self.step.orders[cmd.client_id] = _replace_row(row, row.filled, "cancelled",
-                                                                   cmd.ts)
+                if cmd.client_id in self.open_rows:
+                    was = self.open_rows.pop(cmd.client_id)
+                    self.step.orders[cmd.client_id] = _replace_row(
+                        was, was.filled, "cancelled", cmd.ts
+                    )
             elif isinstance(cmd, Notify):
                 self.step.notes.append(cmd)
         super().dispatch(commands, t)
@@ -90,9 +109,18 @@ class RecordingLoop(BarLoop):
         """Note an exchange result against its order."""
         row = self.open_rows.get(res.client_id)
         if isinstance(res, OrderFilled):
-            self.step.fills.append(FillRow(f"{res.client_id}#{len(self.sim.ledger)}",
-                                           res.client_id, res.symbol, res.side, res.qty,
-                                           res.price, res.fee, res.ts))
+            self.step.fills.append(
+                FillRow(
+                    f"{res.client_id}#{len(self.sim.ledger)}",
+                    res.client_id,
+                    res.symbol,
+                    res.side,
+                    res.qty,
+                    res.price,
+                    res.fee,
+                    res.ts,
+                )
+            )
             if row is not None:
                 filled = row.filled + res.qty
                 status = "filled" if filled >= row.qty else "partial"
@@ -108,8 +136,20 @@ class RecordingLoop(BarLoop):
 
 
 def _replace_row(row: OrderRow, filled: Decimal, status: str, ts: int) -> OrderRow:
-    return OrderRow(row.client_id, row.position_id, row.symbol, row.side, row.reason, row.qty,
-                    filled, status, row.ref_price, row.ts_created, ts, row.exchange_id)
+    return OrderRow(
+        row.client_id,
+        row.position_id,
+        row.symbol,
+        row.side,
+        row.reason,
+        row.qty,
+        filled,
+        status,
+        row.ref_price,
+        row.ts_created,
+        ts,
+        row.exchange_id,
+    )
 
 
 def positions_for_export(loop: BarLoop) -> list[dict[str, Any]]:
@@ -118,23 +158,43 @@ def positions_for_export(loop: BarLoop) -> list[dict[str, Any]]:
     for p in loop.bot.positions.values():
         d = position_to_dict(p)
         lv = d["levels"]
-        out.append({
-            "position_id": p.position_id, "symbol": p.symbol, "ts_entry": p.ts_entry,
-            "entry_price": d["entry_price"], "qty": d["qty"], "qty_original": d["qty0"],
-            "tp1_price": lv["tp1"], "tp2_price": lv["tp2"], "sl_price": lv["sl"],
-            "stop_price": p.stop, "stop_is_breakeven": p.stop_is_breakeven,
-            "tp1_hit": p.tp1_hit, "steps_fired": list(p.steps_fired), "step_prices": lv["steps"],
-        })
+        out.append(
+            {
+                "position_id": p.position_id,
+                "symbol": p.symbol,
+                "ts_entry": p.ts_entry,
+                "entry_price": d["entry_price"],
+                "qty": d["qty"],
+                "qty_original": d["qty0"],
+                "tp1_price": lv["tp1"],
+                "tp2_price": lv["tp2"],
+                "sl_price": lv["sl"],
+                "stop_price": p.stop,
+                "stop_is_breakeven": p.stop_is_breakeven,
+                "tp1_hit": p.tp1_hit,
+                "steps_fired": list(p.steps_fired),
+                "step_prices": lv["steps"],
+            }
+        )
     return out
 
 
 class ReplayRuntime:
     """One bot replaying history with persistence, state files, logs and notifications."""
 
-    def __init__(self, cfg: BotConfig, data: dict[str, CandleArrays], store: Store,
-                 state_dir: Path, notifier: Notifier, speed: float,
-                 now_s: Callable[[], float], *, commit_every: int = 200,
-                 files_every_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        cfg: BotConfig,
+        data: dict[str, CandleArrays],
+        store: Store,
+        state_dir: Path,
+        notifier: Notifier,
+        speed: float,
+        now_s: Callable[[], float],
+        *,
+        commit_every: int = 200,
+        files_every_s: float = 1.0,
+    ) -> None:
         """Prepare the bot, the simulated exchange and the candles."""
         self.cfg, self.store, self.state_dir, self.notifier = cfg, store, state_dir, notifier
         self.now_s, self.commit_every, self.files_every_s = now_s, commit_every, files_every_s
@@ -149,7 +209,8 @@ class ReplayRuntime:
         self.loop.bot.trace = []
         self.stop_requested = False
         self.symbol_runtime: dict[str, dict[str, Any]] = {
-            s: {"errors": 0, "last_cycle_ts": None, "last_cycle_ms": None} for s in cfg.pairs}
+            s: {"errors": 0, "last_cycle_ts": None, "last_cycle_ms": None} for s in cfg.pairs
+        }
         self._files_at = 0.0
         self._exits: list[ExitRow] = []
         self.symbol_loggers = {s: logging.getLogger(f"optiflow.{cfg.name}.{s}") for s in cfg.pairs}
@@ -166,14 +227,33 @@ class ReplayRuntime:
             logger = self.symbol_loggers[sym]
             if logger.isEnabledFor(logging.DEBUG):
                 f = ev.features
-                verdict = ("ENTER" if prim and conf and not blocked else
-                           f"blocked by {','.join(blocked)}" if blocked else "no 1+1")
+                verdict = (
+                    "ENTER"
+                    if prim and conf and not blocked
+                    else f"blocked by {','.join(blocked)}"
+                    if blocked
+                    else "no 1+1"
+                )
                 logger.debug(
                     "%s %s close=%s primary=%s confirming=%s -> %s | ema %.6g/%.6g rsi %.4g "
                     "macd_hist %.3g vol %.6g/med %.6g atr %.4g/med %.4g spread %.3g%%%s",
-                    iso_utc(now), sym, f.close, prim, conf, verdict, f.ema_fast, f.ema_slow,
-                    f.rsi, f.macd_hist, f.volume, f.vol_median, f.atr, f.atr_median,
-                    ev.spread_pct, " (reactive rescan)" if ev.rescan else "")
+                    iso_utc(now),
+                    sym,
+                    f.close,
+                    prim,
+                    conf,
+                    verdict,
+                    f.ema_fast,
+                    f.ema_slow,
+                    f.rsi,
+                    f.macd_hist,
+                    f.volume,
+                    f.vol_median,
+                    f.atr,
+                    f.atr_median,
+                    ev.spread_pct,
+                    " (reactive rescan)" if ev.rescan else "",
+                )
         trace.clear()
 
     def recover(self) -> int:
@@ -181,8 +261,11 @@ class ReplayRuntime:
         loaded = self.store.load()
         d = self.loop.data
         if loaded is None:
-            self._notify("start", f"▶️ {self.cfg.name} starting: replay of "
-                         f"{', '.join(self.cfg.pairs)} ({len(d.ts)} candles)")
+            self._notify(
+                "start",
+                f"▶️ {self.cfg.name} starting: replay of "
+                f"{', '.join(self.cfg.pairs)} ({len(d.ts)} candles)",
+            )
             return 0
         snap = loaded.snapshot
         if snap.get("done"):
@@ -192,13 +275,18 @@ class ReplayRuntime:
         seen = {o.client_id for o in self.store.orders()}
         sim_restore(self.loop.sim, snap["sim"], seen)
         self._exits = self.store.exits()
-        self.loop.open_rows = {o.client_id: o for o in self.store.orders(("intent", "open", "partial"))}
+        self.loop.open_rows = {
+            o.client_id: o for o in self.store.orders(("intent", "open", "partial"))
+        }
         cursor = loaded.cursor or {}
         start = int(np.searchsorted(d.ts, int(cursor.get("ts", -1)), side="right"))
         bot = self.loop.bot
-        self._notify("recovery", f"♻️ {self.cfg.name} recovered: {len(bot.positions)} open "
-                     f"position(s) {sorted(bot.positions)}, {len(bot.entry_orders)} entry "
-                     f"order(s) in flight; resuming after {cursor.get('iso', '?')}")
+        self._notify(
+            "recovery",
+            f"♻️ {self.cfg.name} recovered: {len(bot.positions)} open "
+            f"position(s) {sorted(bot.positions)}, {len(bot.entry_orders)} entry "
+            f"order(s) in flight; resuming after {cursor.get('iso', '?')}",
+        )
         return start
 
     def _notify(self, kind: str, text: str) -> None:
@@ -219,10 +307,16 @@ class ReplayRuntime:
         snapshot: dict[str, Any] = {"bot": to_snapshot(loop.bot), "sim": sim_to_snapshot(loop.sim)}
         if done:
             snapshot["done"] = True
-        self.store.commit(StateBatch(
-            snapshot=snapshot, cursor={"ts": ts, "iso": iso_utc(ts) if ts >= 0 else None},
-            orders=tuple(step.orders.values()), fills=tuple(step.fills), exits=exits,
-            notes=tuple(step.notes)))
+        self.store.commit(
+            StateBatch(
+                snapshot=snapshot,
+                cursor={"ts": ts, "iso": iso_utc(ts) if ts >= 0 else None},
+                orders=tuple(step.orders.values()),
+                fills=tuple(step.fills),
+                exits=exits,
+                notes=tuple(step.notes),
+            )
+        )
         for note in step.notes:
             if note.kind not in IMMEDIATE:
                 self.notifier.notify(note)
@@ -236,10 +330,13 @@ class ReplayRuntime:
         self._files_at = now
         bot = self.loop.bot
         write_state_files(
-            self.state_dir, positions=positions_for_export(self.loop), exits=self._exits,
+            self.state_dir,
+            positions=positions_for_export(self.loop),
+            exits=self._exits,
             stats={s: c.frozen() for s, c in bot.counters.items()},
             symbol_runtime=self.symbol_runtime,
-            info={"name": self.cfg.name, "mode": "replay", "cash": str(bot.cash)})
+            info={"name": self.cfg.name, "mode": "replay", "cash": str(bot.cash)},
+        )
 
     async def run(self) -> None:
         """Replay from the recovered position to the end of the data (or a stop request)."""

@@ -50,10 +50,14 @@ def price_for_net_pct(entry: float, pct: float, p: LadderParams) -> float:
 
 def make_levels(entry: float, qty0: float, ts_entry: int, p: LadderParams) -> Levels:
     """Compute every trigger of a new position from its fill."""
-    steps = tuple(
-        (float(level) / qty0 + entry * (1.0 + p.fee_in)) / (1.0 - p.fee_out)
-        for level in p.step_levels_usdt
-    ) if qty0 > 0 else ()
+    steps = (
+        tuple(
+            (float(level) / qty0 + entry * (1.0 + p.fee_in)) / (1.0 - p.fee_out)
+            for level in p.step_levels_usdt
+        )
+        if qty0 > 0
+        else ()
+    )
     return Levels(
         sl=entry * (1.0 - p.sl_pct / 100.0),
         breakeven=entry * (1.0 + p.fee_in + p.fee_out),
@@ -65,9 +69,7 @@ def make_levels(entry: float, qty0: float, ts_entry: int, p: LadderParams) -> Le
         else price_for_net_pct(entry, p.auto_profit_pct, p),
         timeout_threshold=price_for_net_pct(entry, p.timeout_min_pnl_pct, p),
         timeout_at=None if p.timeout_min is None else ts_entry + int(p.timeout_min * MS_PER_MIN),
-        max_hold_at=None
-        if p.max_hold_min is None
-        else ts_entry + int(p.max_hold_min * MS_PER_MIN),
+        max_hold_at=None if p.max_hold_min is None else ts_entry + int(p.max_hold_min * MS_PER_MIN),
     )
 
 
@@ -116,16 +118,23 @@ def evaluate(
         pos = replace(pos, tp1_hit=True)
         if p.breakeven_after_tp1 and lv.breakeven > pos.stop:
             pos = replace(pos, stop=lv.breakeven, stop_is_breakeven=True)
-    if lv.steps and rest > 0 and any(
-        not done and price >= level for done, level in zip(pos.steps_fired, lv.steps)
+    if (
+        lv.steps
+        and rest > 0
+        and any(
+            not done and price >= level
+            for done, level in zip(pos.steps_fired, lv.steps, strict=True)
+        )
     ):
         fired = list(pos.steps_fired)
         for i, level in enumerate(lv.steps):
             if fired[i] or price < level:
                 continue
             fired[i] = True
-            qty = rest if i == len(lv.steps) - 1 else min(
-                rest, round_step(pos.qty0 * p.step_shares[i], amount_step)
+            qty = (
+                rest
+                if i == len(lv.steps) - 1
+                else min(rest, round_step(pos.qty0 * p.step_shares[i], amount_step))
             )
             if qty > 0:
                 exits.append(ExitDecision(f"step_{i + 1}", qty, _up(level, price, swept_from)))

@@ -42,7 +42,9 @@ class Features(NamedTuple):
     highest_high: float
     vwap: float
     vwap_prev: float
-    tradeable: float  # 1.0 when the candle traded (volume > 0) and follows its predecessor without a gap
+    tradeable: (
+        float  # 1.0 when the candle traded (volume > 0) and follows its predecessor without a gap
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ carry out the commands it returns. It never does I/O and never reads the clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
@@ -37,9 +37,20 @@ from optiflow.signals.catalogue import signal_values
 from optiflow.signals.oneplusone import groups
 
 REASON_CODES = {
-    "sl": "sl", "sl_breakeven": "be", "max_hold": "mh", "auto_profit": "ap", "tp2": "t2",
-    "tp1": "t1", "step_1": "s1", "step_2": "s2", "step_3": "s3", "step_4": "s4",
-    "timeout": "to", "manual": "ma", "shutdown": "sd", "end_of_data": "ed",
+    "sl": "sl",
+    "sl_breakeven": "be",
+    "max_hold": "mh",
+    "auto_profit": "ap",
+    "tp2": "t2",
+    "tp1": "t1",
+    "step_1": "s1",
+    "step_2": "s2",
+    "step_3": "s3",
+    "step_4": "s4",
+    "timeout": "to",
+    "manual": "ma",
+    "shutdown": "sd",
+    "end_of_data": "ed",
 }
 
 
@@ -103,7 +114,8 @@ class Bot:
     # ---- events --------------------------------------------------------------------
     def handle(self, event: Event) -> list[Command]:
         """React to one event; returns the commands to carry out, in order."""
-        return self._handlers[type(event)](event)  # type: ignore[operator]
+        handler: Callable[[Event], list[Command]] = self._handlers[type(event)]  # type: ignore[assignment]
+        return handler(event)
 
     def _on_candle(self, ev: CandleClosed) -> list[Command]:
         f, sym = ev.features, ev.symbol
@@ -122,9 +134,15 @@ class Bot:
             return []
         if not ev.rescan:
             c.passes_1plus1 += 1
-        blocked = [r for r, b in zip(MARKET_REASONS, market_blocks(f, ev.spread_pct,
-                                                                   self.s.market_filters))
-                   if b]
+        blocked = [
+            r
+            for r, b in zip(
+                MARKET_REASONS,
+                market_blocks(f, ev.spread_pct, self.s.market_filters),
+                strict=True,
+            )
+            if b
+        ]
         if blocked:
             if not ev.rescan:
                 self._count_rejections(sym, now, blocked, ev)
@@ -140,16 +158,22 @@ class Bot:
         if len(blocked) == 1:
             c.near_miss_filter += 1
             self.near_misses.add(
-                NearMiss(now, sym, "filter", blocked[0],
-                         signal_values(ev.features) + (("spread_pct", ev.spread_pct),))
+                NearMiss(
+                    now,
+                    sym,
+                    "filter",
+                    blocked[0],
+                    signal_values(ev.features) + (("spread_pct", ev.spread_pct),),
+                )
             )
 
     def _try_enter(self, ev: CandleClosed, now: int) -> list[Command]:
         sym, s = ev.symbol, self.s
         out: list[Command] = []
         blocked: list[str] = []
-        if account.capacity_blocks(self.open_count(), s.max_positions,
-                                   sym in self.positions or sym in self.entry_orders):
+        if account.capacity_blocks(
+            self.open_count(), s.max_positions, sym in self.positions or sym in self.entry_orders
+        ):
             blocked.append("capacity")
         if timing.cooldown_blocks(now, self.last_trade.get(sym), s.cooldown_s):
             blocked.append("cooldown")
@@ -169,8 +193,11 @@ class Bot:
         if not blocked:  # the order size exists only for an order that would be placed
             price = Decimal(repr(float(ev.features.close)))
             qty = order_qty(
-                stake_usdt=s.stake_usdt, stake_fraction=s.stake_fraction,
-                equity=self.realized_equity(), free_quote=free, price=price,
+                stake_usdt=s.stake_usdt,
+                stake_fraction=s.stake_fraction,
+                equity=self.realized_equity(),
+                free_quote=free,
+                price=price,
                 cost_rate=s.fee_rate + s.slippage_rate + Decimal("0.005"),
                 amount_step=limits.amount_step,
             )
@@ -212,8 +239,9 @@ class Bot:
             self._bands.pop(ev.symbol, None)
         return [self._exit_order(new, d.reason, d.qty, d.ref_price, ev.ts) for d in decisions]
 
-    def _exit_order(self, pos: Position, reason: str, qty: Decimal, ref: float,
-                    ts: int) -> SubmitOrder:
+    def _exit_order(
+        self, pos: Position, reason: str, qty: Decimal, ref: float, ts: int
+    ) -> SubmitOrder:
         n = self.exit_seq.get(pos.position_id, 0) + 1
         self.exit_seq[pos.position_id] = n
         cid = f"{pos.position_id}-{n}{REASON_CODES[reason]}"
@@ -223,8 +251,9 @@ class Bot:
     def _on_fill(self, ev: OrderFilled) -> list[Command]:
         info = self.orders.get(ev.client_id)
         if info is None:
-            return [Notify("unknown_fill", ev.symbol, f"fill of unknown order {ev.client_id}",
-                           ev.ts)]
+            return [
+                Notify("unknown_fill", ev.symbol, f"fill of unknown order {ev.client_id}", ev.ts)
+            ]
         info = info.fill(ev.qty)
         done = info.done
         if done:
@@ -242,48 +271,85 @@ class Bot:
             qty0, cost, fee = ev.qty, ev.qty * ev.price, ev.fee
             self.positions_opened += 1
         else:
-            qty0, cost, fee = pos.qty0 + ev.qty, pos.entry_price * pos.qty0 + ev.qty * ev.price, \
-                pos.entry_fee + ev.fee
+            qty0, cost, fee = (
+                pos.qty0 + ev.qty,
+                pos.entry_price * pos.qty0 + ev.qty * ev.price,
+                pos.entry_fee + ev.fee,
+            )
         entry = cost / qty0
-        levels = ladder.make_levels(float(entry), float(qty0), ev.ts if pos is None
-                                    else pos.ts_entry, self.s.ladder)
+        levels = ladder.make_levels(
+            float(entry), float(qty0), ev.ts if pos is None else pos.ts_entry, self.s.ladder
+        )
         self._bands.pop(ev.symbol, None)
         self.positions[ev.symbol] = Position(
-            position_id=info.position_id, symbol=ev.symbol,
-            ts_entry=ev.ts if pos is None else pos.ts_entry, entry_price=entry, qty0=qty0,
-            qty=qty0, entry_fee=fee, levels=levels,
-            steps_fired=(False,) * len(levels.steps), stop=levels.sl,
+            position_id=info.position_id,
+            symbol=ev.symbol,
+            ts_entry=ev.ts if pos is None else pos.ts_entry,
+            entry_price=entry,
+            qty0=qty0,
+            qty=qty0,
+            entry_fee=fee,
+            levels=levels,
+            steps_fired=(False,) * len(levels.steps),
+            stop=levels.sl,
         )
         if done:
             self.reserved -= info.reserved
             self.entry_orders.pop(ev.symbol, None)
-        return [Notify("entry", ev.symbol,
-                       f"BUY {ev.symbol} {ev.qty} @ {ev.price} (TP1 {levels.tp1}, TP2 "
-                       f"{levels.tp2:.8g}, SL {levels.sl:.8g})", ev.ts)]
+        return [
+            Notify(
+                "entry",
+                ev.symbol,
+                f"BUY {ev.symbol} {ev.qty} @ {ev.price} (TP1 {levels.tp1}, TP2 "
+                f"{levels.tp2:.8g}, SL {levels.sl:.8g})",
+                ev.ts,
+            )
+        ]
 
     def _exit_filled(self, info: OrderRecord, ev: OrderFilled) -> list[Command]:
         pos = self.positions[ev.symbol]
         fees = exit_fee_share(pos, ev.qty) + ev.fee
         pnl = net_pnl(pos.entry_price, ev.price, ev.qty, fees)
         self.cash += ev.qty * ev.price - ev.fee
-        self.exits.append(ExitRow(
-            bot=self.s.name, symbol=ev.symbol, position_id=pos.position_id,
-            ts_entry=pos.ts_entry, ts_exit=ev.ts, entry_price=pos.entry_price,
-            exit_price=ev.price, qty=ev.qty, fees=fees, net_pnl=pnl, reason=info.reason,
-        ))
+        self.exits.append(
+            ExitRow(
+                bot=self.s.name,
+                symbol=ev.symbol,
+                position_id=pos.position_id,
+                ts_entry=pos.ts_entry,
+                ts_exit=ev.ts,
+                entry_price=pos.entry_price,
+                exit_price=ev.price,
+                qty=ev.qty,
+                fees=fees,
+                net_pnl=pnl,
+                reason=info.reason,
+            )
+        )
         pos = replace(pos, qty=pos.qty - ev.qty, pending_exit=pos.pending_exit - ev.qty)
         self._bands.pop(ev.symbol, None)
-        out: list[Command] = [Notify(info.reason, ev.symbol,
-                                     f"{info.reason.upper()} {ev.symbol} {ev.qty} @ {ev.price}"
-                                     f" net {pnl:.4f}", ev.ts)]
+        out: list[Command] = [
+            Notify(
+                info.reason,
+                ev.symbol,
+                f"{info.reason.upper()} {ev.symbol} {ev.qty} @ {ev.price} net {pnl:.4f}",
+                ev.ts,
+            )
+        ]
         if pos.qty > 0:
             self.positions[ev.symbol] = pos
         else:
             del self.positions[ev.symbol]
             self.last_trade[ev.symbol] = max(self.last_trade.get(ev.symbol, ev.ts), ev.ts)
             if info.reason == "sl" and self.blacklist.record_stop_loss(ev.symbol, ev.ts):
-                out.append(Notify("blacklist_on", ev.symbol, f"{ev.symbol} paused after "
-                                  f"{self.s.blacklist_sl} stop-losses", ev.ts))
+                out.append(
+                    Notify(
+                        "blacklist_on",
+                        ev.symbol,
+                        f"{ev.symbol} paused after {self.s.blacklist_sl} stop-losses",
+                        ev.ts,
+                    )
+                )
             if self.s.reactive_entry and info.reason not in ("shutdown", "end_of_data"):
                 out.append(RequestScan(ev.ts))
         self.equity_points.append((ev.ts, self.realized_equity()))
@@ -301,9 +367,16 @@ class Bot:
             if pos is not None:
                 self._bands.pop(ev.symbol, None)
                 self.positions[ev.symbol] = replace(
-                    pos, pending_exit=pos.pending_exit - (info.qty - info.filled))
-        return [Notify("order_rejected", ev.symbol, f"{info.reason} order {ev.client_id} "
-                       f"rejected: {ev.reason}", ev.ts)]
+                    pos, pending_exit=pos.pending_exit - (info.qty - info.filled)
+                )
+        return [
+            Notify(
+                "order_rejected",
+                ev.symbol,
+                f"{info.reason} order {ev.client_id} rejected: {ev.reason}",
+                ev.ts,
+            )
+        ]
 
     def _on_stop(self, ev: StopRequested) -> list[Command]:
         out: list[Command] = []

@@ -95,7 +95,10 @@ def screen_candidates(
         reason = next(r for r, m in zip(STATEFUL_REASONS, masks, strict=True) if m[j])
         sym = syms[int(sym_idx[j])]
         bot.near_misses.add_lazy(
-            int(nows[j]), sym, "filter", reason,
+            int(nows[j]),
+            sym,
+            "filter",
+            reason,
             lambda j=j: values(j) + (("spread_pct", spread_pct),),  # type: ignore[misc]
         )
     return k

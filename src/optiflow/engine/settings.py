@@ -11,8 +11,14 @@ from optiflow.filters.market import MarketFilterParams
 from optiflow.signals.catalogue import SignalParams
 from optiflow.signals.oneplusone import SignalSet
 
-TIMEFRAME_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
-                "1h": 3_600_000}
+TIMEFRAME_MS = {
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,14 @@ SNAPSHOT_VERSION = 1
 
 def _levels(lv: Levels) -> dict[str, Any]:
     return {
-        "sl": lv.sl, "breakeven": lv.breakeven, "tp1": lv.tp1, "tp2": lv.tp2,
-        "steps": list(lv.steps), "auto_profit": lv.auto_profit,
-        "timeout_threshold": lv.timeout_threshold, "timeout_at": lv.timeout_at,
+        "sl": lv.sl,
+        "breakeven": lv.breakeven,
+        "tp1": lv.tp1,
+        "tp2": lv.tp2,
+        "steps": list(lv.steps),
+        "auto_profit": lv.auto_profit,
+        "timeout_threshold": lv.timeout_threshold,
+        "timeout_at": lv.timeout_at,
         "max_hold_at": lv.max_hold_at,
     }
 
@@ -29,11 +34,18 @@ def _levels(lv: Levels) -> dict[str, Any]:
 def position_to_dict(p: Position) -> dict[str, Any]:
     """A position as JSON-able data (Decimals as strings, floats exact)."""
     return {
-        "position_id": p.position_id, "symbol": p.symbol, "ts_entry": p.ts_entry,
-        "entry_price": str(p.entry_price), "qty0": str(p.qty0), "qty": str(p.qty),
-        "entry_fee": str(p.entry_fee), "levels": _levels(p.levels),
-        "pending_exit": str(p.pending_exit), "tp1_hit": p.tp1_hit,
-        "steps_fired": list(p.steps_fired), "stop": p.stop,
+        "position_id": p.position_id,
+        "symbol": p.symbol,
+        "ts_entry": p.ts_entry,
+        "entry_price": str(p.entry_price),
+        "qty0": str(p.qty0),
+        "qty": str(p.qty),
+        "entry_fee": str(p.entry_fee),
+        "levels": _levels(p.levels),
+        "pending_exit": str(p.pending_exit),
+        "tp1_hit": p.tp1_hit,
+        "steps_fired": list(p.steps_fired),
+        "stop": p.stop,
         "stop_is_breakeven": p.stop_is_breakeven,
     }
 
@@ -42,17 +54,28 @@ def position_from_dict(d: Mapping[str, Any]) -> Position:
     """Inverse of ``position_to_dict``."""
     lv = d["levels"]
     return Position(
-        position_id=d["position_id"], symbol=d["symbol"], ts_entry=int(d["ts_entry"]),
-        entry_price=Decimal(d["entry_price"]), qty0=Decimal(d["qty0"]), qty=Decimal(d["qty"]),
+        position_id=d["position_id"],
+        symbol=d["symbol"],
+        ts_entry=int(d["ts_entry"]),
+        entry_price=Decimal(d["entry_price"]),
+        qty0=Decimal(d["qty0"]),
+        qty=Decimal(d["qty"]),
         entry_fee=Decimal(d["entry_fee"]),
         levels=Levels(
-            sl=lv["sl"], breakeven=lv["breakeven"], tp1=lv["tp1"], tp2=lv["tp2"],
-            steps=tuple(lv["steps"]), auto_profit=lv["auto_profit"],
-            timeout_threshold=lv["timeout_threshold"], timeout_at=lv["timeout_at"],
+            sl=lv["sl"],
+            breakeven=lv["breakeven"],
+            tp1=lv["tp1"],
+            tp2=lv["tp2"],
+            steps=tuple(lv["steps"]),
+            auto_profit=lv["auto_profit"],
+            timeout_threshold=lv["timeout_threshold"],
+            timeout_at=lv["timeout_at"],
             max_hold_at=lv["max_hold_at"],
         ),
-        pending_exit=Decimal(d["pending_exit"]), tp1_hit=bool(d["tp1_hit"]),
-        steps_fired=tuple(bool(x) for x in d["steps_fired"]), stop=float(d["stop"]),
+        pending_exit=Decimal(d["pending_exit"]),
+        tp1_hit=bool(d["tp1_hit"]),
+        steps_fired=tuple(bool(x) for x in d["steps_fired"]),
+        stop=float(d["stop"]),
         stop_is_breakeven=bool(d["stop_is_breakeven"]),
     )
 
@@ -60,18 +83,30 @@ def position_from_dict(d: Mapping[str, Any]) -> Position:
 def order_to_dict(o: OrderRecord) -> dict[str, Any]:
     """An order record as JSON-able data."""
     return {
-        "client_id": o.client_id, "position_id": o.position_id, "symbol": o.symbol,
-        "side": o.side, "reason": o.reason, "qty": str(o.qty), "filled": str(o.filled),
-        "status": o.status.value, "reserved": str(o.reserved),
+        "client_id": o.client_id,
+        "position_id": o.position_id,
+        "symbol": o.symbol,
+        "side": o.side,
+        "reason": o.reason,
+        "qty": str(o.qty),
+        "filled": str(o.filled),
+        "status": o.status.value,
+        "reserved": str(o.reserved),
     }
 
 
 def order_from_dict(d: Mapping[str, Any]) -> OrderRecord:
     """Inverse of ``order_to_dict``."""
     return OrderRecord(
-        client_id=d["client_id"], position_id=d["position_id"], symbol=d["symbol"],
-        side=d["side"], reason=d["reason"], qty=Decimal(d["qty"]), filled=Decimal(d["filled"]),
-        status=OrderStatus(d["status"]), reserved=Decimal(d["reserved"]),
+        client_id=d["client_id"],
+        position_id=d["position_id"],
+        symbol=d["symbol"],
+        side=d["side"],
+        reason=d["reason"],
+        qty=Decimal(d["qty"]),
+        filled=Decimal(d["filled"]),
+        status=OrderStatus(d["status"]),
+        reserved=Decimal(d["reserved"]),
     )
 
 
@@ -94,10 +129,14 @@ def to_snapshot(bot: Bot) -> dict[str, Any]:
         "blacklist_until": dict(bot.blacklist.paused_until),
         "counters": {
             sym: {
-                "candles": c.candles, "primary": c.primary, "confirming": c.confirming,
-                "passes_1plus1": c.passes_1plus1, "entries": c.entries,
+                "candles": c.candles,
+                "primary": c.primary,
+                "confirming": c.confirming,
+                "passes_1plus1": c.passes_1plus1,
+                "entries": c.entries,
                 "near_miss_one_group": c.near_miss_one_group,
-                "near_miss_filter": c.near_miss_filter, "rejections": dict(c.rejections),
+                "near_miss_filter": c.near_miss_filter,
+                "rejections": dict(c.rejections),
             }
             for sym, c in bot.counters.items()
         },
@@ -123,15 +162,20 @@ def from_snapshot(
     bot.exit_seq = {k: int(v) for k, v in snap["exit_seq"].items()}
     bot.last_trade = {k: int(v) for k, v in snap["last_trade"].items()}
     bot.rate.entries = deque(int(x) for x in snap["rate_entries"])
-    bot.blacklist.recent = {k: deque(int(x) for x in v)
-                            for k, v in snap["blacklist_recent"].items()}
+    bot.blacklist.recent = {
+        k: deque(int(x) for x in v) for k, v in snap["blacklist_recent"].items()
+    }
     bot.blacklist.paused_until = {k: int(v) for k, v in snap["blacklist_until"].items()}
     for sym, c in snap["counters"].items():
         if sym in bot.counters:
             bot.counters[sym] = SymbolCounters(
-                candles=c["candles"], primary=c["primary"], confirming=c["confirming"],
-                passes_1plus1=c["passes_1plus1"], entries=c["entries"],
+                candles=c["candles"],
+                primary=c["primary"],
+                confirming=c["confirming"],
+                passes_1plus1=c["passes_1plus1"],
+                entries=c["entries"],
                 near_miss_one_group=c["near_miss_one_group"],
-                near_miss_filter=c["near_miss_filter"], rejections=dict(c["rejections"]),
+                near_miss_filter=c["near_miss_filter"],
+                rejections=dict(c["rejections"]),
             )
     return bot

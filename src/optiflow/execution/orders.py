@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     """Where an order is in its life."""
 
     INTENT = "intent"  # decided and stored, not yet acknowledged by the exchange
@@ -61,7 +61,8 @@ class OrderRecord:
             raise OrderTransitionError(f"{self.client_id}: fill after {self.status.value}")
         if qty <= 0 or self.filled + qty > self.qty:
             raise OrderTransitionError(
-                f"{self.client_id}: fill of {qty} exceeds remaining {self.remaining}")
+                f"{self.client_id}: fill of {qty} exceeds remaining {self.remaining}"
+            )
         filled = self.filled + qty
         status = OrderStatus.FILLED if filled == self.qty else OrderStatus.PARTIAL
         return replace(self, filled=filled, status=status)

@@ -72,8 +72,9 @@ class NearMissLog:
         """Record a near miss (in any order); trimmed lazily."""
         self.add_lazy(nm.ts, nm.symbol, nm.kind, nm.reason, nm.values)
 
-    def add_lazy(self, ts: int, symbol: str, kind: str, reason: str,
-                 values: Values | Callable[[], Values]) -> None:
+    def add_lazy(
+        self, ts: int, symbol: str, kind: str, reason: str, values: Values | Callable[[], Values]
+    ) -> None:
         """Record a near miss whose values may be computed later."""
         self.items.append((ts, self.order.get(symbol, 0), symbol, kind, reason, values))
         if len(self.items) > 4 * self.keep:
@@ -85,5 +86,7 @@ class NearMissLog:
         if not self.keep:
             return []
         ordered = sorted(self.items, key=lambda it: (it[0], it[1]))[-self.keep :]
-        return [NearMiss(ts, sym, kind, reason, v() if callable(v) else v)
-                for ts, _, sym, kind, reason, v in ordered]
+        return [
+            NearMiss(ts, sym, kind, reason, v() if callable(v) else v)
+            for ts, _, sym, kind, reason, v in ordered
+        ]

@@ -10,8 +10,9 @@ from optiflow.adapters.sim.exchange import SimExchange
 from optiflow.domain.events import OrderFilled, OrderRejected
 from optiflow.domain.market import MarketLimits
 
-LIMITS = {"BTC/USDT": MarketLimits(Decimal("0.01"), Decimal("0.001"), Decimal("0.001"),
-                                   Decimal("5"))}
+LIMITS = {
+    "BTC/USDT": MarketLimits(Decimal("0.01"), Decimal("0.001"), Decimal("0.001"), Decimal("5"))
+}
 
 
 def sim(usdt: str = "1000", slip: str = "0.0002") -> SimExchange:

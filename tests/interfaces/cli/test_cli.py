@@ -22,8 +22,19 @@ def optiflow(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 def test_backtest_writes_trades_summary_and_report(tmp_path: Path) -> None:
     """A backtest of two presets prints the report and writes the three files."""
     out = tmp_path / "out"
-    r = optiflow("backtest", "A", "configs/runtime_config_optiscalpB.json", "--data", str(DATA),
-                 "--from", "2023-04-02", "--to", "2023-04-04T12:00", "--out", str(out))
+    r = optiflow(
+        "backtest",
+        "A",
+        "configs/runtime_config_optiscalpB.json",
+        "--data",
+        str(DATA),
+        "--from",
+        "2023-04-02",
+        "--to",
+        "2023-04-04T12:00",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     assert "OptiScalp_A" in r.stdout and "OptiScalp_B" in r.stdout
     assert {p.name for p in out.iterdir()} >= {"trades.csv", "summary.json", "report.html"}
@@ -37,7 +48,8 @@ def test_backtest_reads_freqtrade_json(tmp_path: Path) -> None:
     """A folder of freqtrade-style JSON candles backtests like the CSV ones."""
     import gzip
 
-    lines = gzip.open(DATA / "BTC-USDT_1m.csv.gz", "rt").read().splitlines()[1:3000]
+    with gzip.open(DATA / "BTC-USDT_1m.csv.gz", "rt") as fh:
+        lines = fh.read().splitlines()[1:3000]
     rows = [[int(c[0]), *map(float, c[1:6])] for c in (x.split(",") for x in lines)]
     (tmp_path / "BTC_USDT-1m.json").write_text(json.dumps(rows))
     cfg = tmp_path / "btc.json"

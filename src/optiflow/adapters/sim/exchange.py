@@ -94,13 +94,17 @@ class SimExchange:
     ) -> list[SimResult]:
         """A candle traded: limit orders crossed by it fill, at most ``participation`` x volume."""
         out: list[SimResult] = []
-        cap = round_step(Decimal(repr(volume)) * self.participation,
-                         self.limits[symbol].amount_step)
+        cap = round_step(
+            Decimal(repr(volume)) * self.participation, self.limits[symbol].amount_step
+        )
         for cid in [c for c, o in self.resting.items() if o.symbol == symbol and o.limit]:
             order = self.resting[cid]
             assert order.limit is not None
-            crossed = (Decimal(repr(low)) < order.limit if order.side == "buy"
-                       else Decimal(repr(high)) > order.limit)
+            crossed = (
+                Decimal(repr(low)) < order.limit
+                if order.side == "buy"
+                else Decimal(repr(high)) > order.limit
+            )
             if not crossed or cap <= 0:
                 continue
             qty = min(order.qty - order.filled, cap)
@@ -122,8 +126,11 @@ class SimExchange:
         px = Decimal(repr(price))
         if taker:
             slip = px * self.slippage_rate
-            px = _to_tick(px + slip, limits.price_tick, True) if order.side == "buy" else \
-                _to_tick(px - slip, limits.price_tick, False)
+            px = (
+                _to_tick(px + slip, limits.price_tick, True)
+                if order.side == "buy"
+                else _to_tick(px - slip, limits.price_tick, False)
+            )
         fee = qty * px * self.fee_rate
         if order.side == "buy":
             cost = qty * px + fee
@@ -146,8 +153,14 @@ def sim_to_snapshot(sim: SimExchange) -> dict[str, object]:
     return {
         "balances": {k: str(v) for k, v in sim.balances.items()},
         "resting": [
-            {"client_id": o.client_id, "symbol": o.symbol, "side": o.side, "qty": str(o.qty),
-             "limit": None if o.limit is None else str(o.limit), "filled": str(o.filled)}
+            {
+                "client_id": o.client_id,
+                "symbol": o.symbol,
+                "side": o.side,
+                "qty": str(o.qty),
+                "limit": None if o.limit is None else str(o.limit),
+                "filled": str(o.filled),
+            }
             for o in sim.resting.values()
         ],
         "last_price": dict(sim.last_price),
@@ -163,8 +176,13 @@ def sim_restore(sim: SimExchange, snap: dict[str, object], seen_client_ids: set[
     sim.balances = {k: Decimal(v) for k, v in balances.items()}
     sim.resting = {
         o["client_id"]: RestingOrder(
-            o["client_id"], o["symbol"], o["side"], Decimal(o["qty"]),
-            None if o["limit"] is None else Decimal(o["limit"]), Decimal(o["filled"]))
+            o["client_id"],
+            o["symbol"],
+            o["side"],
+            Decimal(o["qty"]),
+            None if o["limit"] is None else Decimal(o["limit"]),
+            Decimal(o["filled"]),
+        )
         for o in resting
     }
     sim.last_price = {k: float(v) for k, v in last.items()}

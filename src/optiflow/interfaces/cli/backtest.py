@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from optiflow.app.backtest import run_backtest
 from optiflow.app.summary import summarize, summarize_fleet
@@ -42,13 +42,19 @@ def backtest_command(
     symbols = sorted({p for c in cfgs for p in c.pairs})
     candles = load_folder(data, symbols, ts_from, ts_to)
     runs: list[BotRun] = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeRemainingColumn(), console=console, transient=True,
-                  disable=not console.is_terminal) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
         for cfg in cfgs:
             task = bar.add_task(f"backtest {cfg.name}", total=1)
 
-            def progress(done: int, total: int, task: int = task) -> None:
+            def progress(done: int, total: int, task: TaskID = task) -> None:
                 bar.update(task, completed=done, total=max(total, 1))
 
             t0 = time.perf_counter()

@@ -12,8 +12,11 @@ from optiflow import __version__
 from optiflow.config.presets import find_config
 from optiflow.interfaces.cli.errors import user_errors_exit_2
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="OptiFlow: crypto scalping bots — backtest, replay, paper, live.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="OptiFlow: crypto scalping bots — backtest, replay, paper, live.",
+)
 
 
 def _bundled_data() -> Path:
@@ -24,18 +27,29 @@ def _bundled_data() -> Path:
 @app.command()
 @user_errors_exit_2
 def backtest(
-    configs: Annotated[list[str], typer.Argument(help="Config files or preset names (A, B, C...).")],
-    data: Annotated[Path | None, typer.Option(help="Folder of candle files (CSV or freqtrade JSON).")] = None,
+    configs: Annotated[
+        list[str], typer.Argument(help="Config files or preset names (A, B, C...).")
+    ],
+    data: Annotated[
+        Path | None, typer.Option(help="Folder of candle files (CSV or freqtrade JSON).")
+    ] = None,
     when_from: Annotated[str | None, typer.Option("--from", help="Start, ISO 8601 UTC.")] = None,
-    when_to: Annotated[str | None, typer.Option("--to", help="End (exclusive), ISO 8601 UTC.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write trades.csv, summary.json, report.html here.")] = None,
-    every_candle: Annotated[bool, typer.Option("--every-candle", help="Play every candle (slower; same results).")] = False,
+    when_to: Annotated[
+        str | None, typer.Option("--to", help="End (exclusive), ISO 8601 UTC.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write trades.csv, summary.json, report.html here.")
+    ] = None,
+    every_candle: Annotated[
+        bool, typer.Option("--every-candle", help="Play every candle (slower; same results).")
+    ] = False,
 ) -> None:
     """Backtest one or several bots on historical candles."""
     from optiflow.interfaces.cli.backtest import backtest_command
 
-    backtest_command(configs, data or _bundled_data(), when_from, when_to, out, every_candle,
-                     Console())
+    backtest_command(
+        configs, data or _bundled_data(), when_from, when_to, out, every_candle, Console()
+    )
 
 
 @app.command("check-config")
@@ -53,19 +67,34 @@ def check_config(
 @user_errors_exit_2
 def run(
     config: Annotated[str, typer.Argument(help="Config file or preset name.")],
-    mode: Annotated[str, typer.Option(help="replay (history in real time), paper or live.")] = "replay",
-    data: Annotated[Path | None, typer.Option(help="Candle folder for replay (default: bundled).")] = None,
-    speed: Annotated[float, typer.Option(help="Replay speed: N x real time; 0 = as fast as possible.")] = 600.0,
-    when_from: Annotated[str | None, typer.Option("--from", help="Replay start, ISO 8601 UTC.")] = None,
+    mode: Annotated[
+        str, typer.Option(help="replay (history in real time), paper or live.")
+    ] = "replay",
+    data: Annotated[
+        Path | None, typer.Option(help="Candle folder for replay (default: bundled).")
+    ] = None,
+    speed: Annotated[
+        float, typer.Option(help="Replay speed: N x real time; 0 = as fast as possible.")
+    ] = 600.0,
+    when_from: Annotated[
+        str | None, typer.Option("--from", help="Replay start, ISO 8601 UTC.")
+    ] = None,
     when_to: Annotated[str | None, typer.Option("--to", help="Replay end, ISO 8601 UTC.")] = None,
-    state_dir: Annotated[Path | None, typer.Option(help="Database, state files and logs (default state/<bot>).")] = None,
-    live: Annotated[bool, typer.Option("--live", help="Confirm real-money trading (with mode: live).")] = False,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Database, state files and logs (default state/<bot>).")
+    ] = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="Confirm real-money trading (with mode: live).")
+    ] = False,
 ) -> None:
     """Run one bot through the live runtime; starting is recovering."""
     from optiflow.interfaces.cli.run import run_command
 
-    raise typer.Exit(run_command(config, mode, data or _bundled_data(), speed, when_from,
-                                 when_to, state_dir, live))
+    raise typer.Exit(
+        run_command(
+            config, mode, data or _bundled_data(), speed, when_from, when_to, state_dir, live
+        )
+    )
 
 
 @app.command("state")
@@ -73,7 +102,9 @@ def run(
 def state(
     action: Annotated[str, typer.Argument(help="show")],
     config: Annotated[str, typer.Argument(help="Config file or preset name.")],
-    state_dir: Annotated[Path | None, typer.Option(help="State folder (default state/<bot>).")] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="State folder (default state/<bot>).")
+    ] = None,
 ) -> None:
     """Inspect a bot's stored state: ``optiflow state show CONFIG``."""
     from optiflow.interfaces.cli.state import state_show

@@ -28,21 +28,31 @@ def default_state_dir(bot_name: str) -> Path:
     return Path("state") / bot_name
 
 
-def run_command(config: str, mode: str, data: Path, speed: float, when_from: str | None,
-                when_to: str | None, state_dir: Path | None, live: bool) -> int:
+def run_command(
+    config: str,
+    mode: str,
+    data: Path,
+    speed: float,
+    when_from: str | None,
+    when_to: str | None,
+    state_dir: Path | None,
+    live: bool,
+) -> int:
     """Start a bot; returns the process exit code (0 after a clean stop)."""
     cfg = load_config(find_config(config))
     if mode != "replay":
         raise UserInputError(
             f"--mode {mode}: not available in this build; use --mode replay "
-            "(paper and live trading through ccxt are in progress)")
+            "(paper and live trading through ccxt are in progress)"
+        )
     if live:
         raise UserInputError("--live only applies to --mode live")
     if speed < 0:
         raise UserInputError(f"--speed {speed}: must be 0 (as fast as possible) or more")
     folder = state_dir or default_state_dir(cfg.name)
-    candles = load_folder(data, list(cfg.pairs), parse_when("--from", when_from),
-                          parse_when("--to", when_to))
+    candles = load_folder(
+        data, list(cfg.pairs), parse_when("--from", when_from), parse_when("--to", when_to)
+    )
     setup_logging(folder / "logs", cfg.name, list(cfg.pairs))
     notifier = ConsoleNotifier(cfg.name)
     store = SqliteStore(folder / "bot.sqlite", cfg.name)
@@ -52,8 +62,9 @@ def run_command(config: str, mode: str, data: Path, speed: float, when_from: str
         asyncio.run(_serve(runtime, notifier, cfg.name))
     except Exception as exc:  # noqa: BLE001 - runtime protection: log, announce, exit non-zero
         log.exception("unexpected error, stopping")
-        notifier.notify(Notify("crash", "", f"💥 {cfg.name} crashed: {type(exc).__name__}: "
-                               f"{exc}", 0))
+        notifier.notify(
+            Notify("crash", "", f"💥 {cfg.name} crashed: {type(exc).__name__}: {exc}", 0)
+        )
         code = 1
     finally:
         store.close()

@@ -31,32 +31,57 @@ def state_show(config: str, state_dir: Path | None, console: Console) -> None:
         bot = loaded.snapshot["bot"]
         cursor = loaded.cursor or {}
         console.rule(f"{cfg.name} — {db}")
-        console.print(f"schema v{loaded.schema_version}; position: {cursor.get('iso')}; "
-                      f"cash {Decimal(bot['cash']):.4f} USDT; positions opened "
-                      f"{bot['positions_opened']}" + (" ; replay finished"
-                                                       if loaded.snapshot.get("done") else ""))
+        console.print(
+            f"schema v{loaded.schema_version}; position: {cursor.get('iso')}; "
+            f"cash {Decimal(bot['cash']):.4f} USDT; positions opened "
+            f"{bot['positions_opened']}"
+            + (" ; replay finished" if loaded.snapshot.get("done") else "")
+        )
         t = Table(title="Open positions")
-        for col in ("id", "symbol", "since", "entry", "qty / original", "stop", "TP1 hit",
-                    "steps fired"):
+        for col in (
+            "id",
+            "symbol",
+            "since",
+            "entry",
+            "qty / original",
+            "stop",
+            "TP1 hit",
+            "steps fired",
+        ):
             t.add_column(col)
         for p in bot["positions"]:
-            t.add_row(p["position_id"], p["symbol"], iso_utc(p["ts_entry"]), p["entry_price"],
-                      f"{p['qty']} / {p['qty0']}", f"{p['stop']:.8g}"
-                      + (" (break-even)" if p["stop_is_breakeven"] else ""),
-                      str(p["tp1_hit"]), str(sum(p["steps_fired"])))
+            t.add_row(
+                p["position_id"],
+                p["symbol"],
+                iso_utc(p["ts_entry"]),
+                p["entry_price"],
+                f"{p['qty']} / {p['qty0']}",
+                f"{p['stop']:.8g}" + (" (break-even)" if p["stop_is_breakeven"] else ""),
+                str(p["tp1_hit"]),
+                str(sum(p["steps_fired"])),
+            )
         console.print(t)
         inflight = store.orders(("intent", "open", "partial"))
-        console.print(f"Orders in flight: {len(inflight)}"
-                      + "".join(f"\n  {o.client_id} {o.side} {o.qty} {o.symbol} ({o.status})"
-                                for o in inflight))
+        console.print(
+            f"Orders in flight: {len(inflight)}"
+            + "".join(
+                f"\n  {o.client_id} {o.side} {o.qty} {o.symbol} ({o.status})" for o in inflight
+            )
+        )
         exits = store.exits()
         net = sum((e.net_pnl for e in exits), Decimal(0))
         e = Table(title=f"Exit fills: {len(exits)}, net PnL {net:.4f} USDT (latest 10)")
         for col in ("exit time", "symbol", "reason", "qty", "price", "net pnl"):
             e.add_column(col)
         for x in exits[-10:]:
-            e.add_row(iso_utc(x.ts_exit), x.symbol, x.reason, str(x.qty), str(x.exit_price),
-                      f"{x.net_pnl:.4f}")
+            e.add_row(
+                iso_utc(x.ts_exit),
+                x.symbol,
+                x.reason,
+                str(x.qty),
+                str(x.exit_price),
+                f"{x.net_pnl:.4f}",
+            )
         console.print(e)
         c = Table(title="Signals and filters per symbol")
         for col in ("symbol", "candles", "1+1 passes", "entries", "rejections"):
