@@ -22,13 +22,19 @@ CASES = [
     ("runtime_config_optiscalpC.json", "2023-04-01", "2023-04-05"),
     ("reference_ema_rsi.json", "2023-04-10", "2023-04-15"),
     ("runtime_config_swing1.json", "2023-04-01", "2023-04-15"),  # 1m resampled to 5m
+    # an account that drains below the notional floor: every later candidate is refused
+    ("reference_ema_rsi.json@drained", "2023-04-10", "2023-04-20"),
 ]
 
 
 @pytest.mark.parametrize(("config", "start", "end"), CASES, ids=[c[0] for c in CASES])
 def test_fast_feed_equals_every_candle_feed(config: str, start: str, end: str) -> None:
     """Same exits, counters, near misses, equity and balance, whichever feed drives the engine."""
-    cfg = load_config(REPO / "configs" / config)
+    name, _, variant = config.partition("@")
+    cfg = load_config(REPO / "configs" / name)
+    if variant == "drained":
+        capital = cfg.capital.model_copy(update={"starting_balance_usdt": 101})
+        cfg = cfg.model_copy(update={"capital": capital})
     data = load_folder(DATA, list(cfg.pairs), parse_when("from", start), parse_when("to", end))
     fast = run_backtest(cfg, data, fast=True)
     slow = run_backtest(cfg, data, fast=False)
@@ -39,3 +45,6 @@ def test_fast_feed_equals_every_candle_feed(config: str, start: str, end: str) -
     assert fast.equity_curve == slow.equity_curve
     assert fast.final_balance == slow.final_balance
     assert fast.positions_opened == slow.positions_opened
+    if variant == "drained":
+        rejections = dict(dict(fast.stats)["BTC/USDT"].rejections)
+        assert rejections.get("notional", 0) + rejections.get("balance", 0) > 100

@@ -151,6 +151,10 @@ def run_fast(
     cand_now = d.ts[cand_bar] + s.timeframe_ms
     lo, hi, traded = _trigger_arrays(d)
     T = len(d.ts)
+
+    def values(k: int) -> tuple[tuple[str, float], ...]:
+        return signal_values(features(int(cand_sym[k]), int(cand_row[k])))
+
     t, ci = 0, 0
     while t < T:
         nxt = T
@@ -167,21 +171,14 @@ def run_fast(
                     stop = min(stop, max(at, t))
                 nxt = min(nxt, _first_cross(lo[i], hi[i], t, stop, lower, upper))
         ce = int(np.searchsorted(cand_bar, nxt, side="left"))
-        if ci < ce:
-
-            def values(j: int, base: int = ci) -> tuple[tuple[str, float], ...]:
-                k = base + j
-                return signal_values(features(int(cand_sym[k]), int(cand_row[k])))
-
-            k = screen_candidates(bot, cand_sym[ci:ce], cand_now[ci:ce], values, spread)
-            if ci + k < ce:
-                j = ci + k
-                b = int(cand_bar[j])
-                e = int(np.searchsorted(cand_bar, b, side="right"))
-                loop.process_bar(b, cand_sym[j:e].tolist(), skip_quiet=True)
-                ci, t = e, b + 1
-                continue
-            ci = ce
+        entered_at = _screen(bot, ci, ce, cand_sym, cand_now, values, spread)
+        if entered_at < ce:
+            b = int(cand_bar[entered_at])
+            e = int(np.searchsorted(cand_bar, b, side="right"))
+            loop.process_bar(b, cand_sym[entered_at:e].tolist(), skip_quiet=True)
+            ci, t = e, b + 1
+            continue
+        ci = ce
         if nxt >= T:
             break
         e = int(np.searchsorted(cand_bar, nxt, side="right"))
@@ -190,6 +187,34 @@ def run_fast(
         if progress is not None:
             progress(nxt, T)
     return _finish(cfg, loop, s, arrays)
+
+
+def _screen(
+    bot: Bot,
+    start: int,
+    stop: int,
+    cand_sym: np.ndarray,
+    cand_now: np.ndarray,
+    values: Callable[[int], tuple[tuple[str, float], ...]],
+    spread: float,
+) -> int:
+    """Screen candidates [start, stop) in growing chunks; the first unblocked one, or stop.
+
+    Chunks keep the work linear: an entry usually comes early, so screening everything up
+    to the next position event after every trade would be quadratic.
+    """
+    chunk = 32
+    while start < stop:
+        end = min(stop, start + chunk)
+
+        def local(j: int, base: int = start) -> tuple[tuple[str, float], ...]:
+            return values(base + j)
+
+        k = screen_candidates(bot, cand_sym[start:end], cand_now[start:end], local, spread)
+        if start + k < end:
+            return start + k
+        start, chunk = end, chunk * 4
+    return stop
 
 
 def _trigger_arrays(d: AlignedData) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:

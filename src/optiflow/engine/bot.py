@@ -106,6 +106,21 @@ class Bot:
         """True while an entry order of ``symbol`` waits for its fill."""
         return symbol in self.entry_orders
 
+    @property
+    def entry_cost_rate(self) -> Decimal:
+        """Fee + slippage + a 0.5 % price buffer reserved on top of an entry's notional."""
+        return self.s.fee_rate + self.s.slippage_rate + Decimal("0.005")
+
+    def max_order_value(self) -> Decimal:
+        """The largest entry notional sizing can produce now (stake capped by free balance)."""
+        s = self.s
+        stake = (
+            s.stake_usdt
+            if s.stake_usdt is not None
+            else self.realized_equity() * Decimal(str(s.stake_fraction))
+        )
+        return min(stake, (self.cash - self.reserved) / (1 + self.entry_cost_rate))
+
     def realized_equity(self) -> Decimal:
         """Cash plus open positions at cost (realised view; no mark-to-market)."""
         held = sum((p.entry_price * p.qty for p in self.positions.values()), Decimal(0))
@@ -198,7 +213,7 @@ class Bot:
                 equity=self.realized_equity(),
                 free_quote=free,
                 price=price,
-                cost_rate=s.fee_rate + s.slippage_rate + Decimal("0.005"),
+                cost_rate=self.entry_cost_rate,
                 amount_step=limits.amount_step,
             )
             if account.notional_blocks(qty, price, floor, limits.min_amount):

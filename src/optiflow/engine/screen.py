@@ -16,7 +16,7 @@ import numpy as np
 from optiflow.engine.bot import Bot
 from optiflow.filters.timing import MS_PER_MIN
 
-STATEFUL_REASONS = ("capacity", "cooldown", "rate", "blacklist", "balance")
+STATEFUL_REASONS = ("capacity", "cooldown", "rate", "blacklist", "balance", "notional")
 
 
 def stateful_masks(bot: Bot, sym_idx: np.ndarray, nows: np.ndarray) -> list[np.ndarray]:
@@ -42,7 +42,12 @@ def stateful_masks(bot: Bot, sym_idx: np.ndarray, nows: np.ndarray) -> list[np.n
     floors = [max(s.min_order_usdt, bot.limits[sym].min_notional) for sym in syms]
     free = bot.cash - bot.reserved
     balance = np.array([free < f for f in floors])[sym_idx]
-    return [capacity, cooldown, rate, blacklist, balance]
+    others = capacity | cooldown | rate | blacklist | balance
+    # notional is judged only when nothing else blocks (as in Bot._try_enter); here only the
+    # sure case: even the largest affordable order is under the floor, whatever the price
+    cap = bot.max_order_value()
+    notional = np.array([cap < f for f in floors])[sym_idx] & ~others
+    return [capacity, cooldown, rate, blacklist, balance, notional]
 
 
 def screen_candidates(

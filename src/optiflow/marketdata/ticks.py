@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,3 +82,140 @@ def load_trades(path: Path) -> TradeArrays:
     """Read a trades CSV (``.gz`` allowed): ts = trade time in ms, price and quantity."""
     ts, price, qty = _read(Path(path), ("trade_time_ms", "timestamp_ms"), ("price", "qty"))
     return TradeArrays(ts, price, qty)
+
+
+_TICK_FILE = re.compile(
+    r"^binance_spot_([A-Z0-9]+)_(\d{8}(?:-\d{8})?)_(bookTicker|quotes|trades)\.csv(?:\.gz)?$"
+)
+_QUOTES = ("USDT", "FDUSD", "USDC", "BUSD", "TUSD", "BTC", "ETH", "BNB", "EUR", "TRY")
+
+
+@dataclass(frozen=True, slots=True)
+class TickData:
+    """One symbol's trades and best bid/ask on the exchange clock, with the captured spans.
+
+    ``spans`` are the [start, end] ms windows the captures cover (first to last message of
+    either stream): inside them the trades are the complete price path.
+    """
+
+    symbol: str
+    trades: TradeArrays
+    book: BookTickerArrays
+    spans: tuple[tuple[int, int], ...]
+
+    def covers(self, start: int, end: int) -> bool:
+        """True if one captured span holds the whole interval [start, end)."""
+        return any(lo <= start and end - 1 <= hi for lo, hi in self.spans)
+
+
+def pair_from_ticker(ticker: str) -> str | None:
+    """``BTCUSDT`` -> ``BTC/USDT`` (known quote assets only), else None."""
+    for quote in sorted(_QUOTES, key=len, reverse=True):
+        if ticker.endswith(quote) and len(ticker) > len(quote):
+            return f"{ticker[: -len(quote)]}/{quote}"
+    return None
+
+
+def _recv_offset_ms(path: Path) -> int | None:
+    """Median (receive clock - exchange trade time) of a trades capture, if it has both."""
+    try:
+        with gzip.open(path) if path.name.endswith(".gz") else path.open("rb") as fh:
+            header = fh.readline().decode("utf-8", "replace").strip().split(",")
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: cannot read file: {exc}") from exc
+    if "local_recv_ns" not in header or "trade_time_ms" not in header:
+        return None
+    recv, trade_ms, _ = _read(path, ("local_recv_ns",), ("trade_time_ms", "price"))
+    return int(np.median(recv - trade_ms.astype(np.int64)))
+
+
+def _capture(stem: str, files: dict[str, Path]) -> tuple[TradeArrays, BookTickerArrays]:
+    """One capture's trades and book, the book moved onto the exchange clock."""
+    if "trades" not in files:
+        raise DataError(f"{stem}: a bookTicker/quotes file without its trades file")
+    trades = load_trades(files["trades"])
+    book_path = files.get("bookTicker") or files.get("quotes")
+    if book_path is None:
+        empty = np.zeros(0, np.float64)
+        return trades, BookTickerArrays(np.zeros(0, np.int64), empty, empty.copy())
+    book = load_book_ticker(book_path)
+    offset = _recv_offset_ms(files["trades"])
+    if offset is not None and "local_recv_ns" in _header(book_path):
+        book = BookTickerArrays(book.ts - offset, book.bid, book.ask)
+    if not (book.ask >= book.bid).all():
+        raise DataError(f"{book_path}: crossed book (ask < bid) in some rows")
+    return trades, book
+
+
+def _header(path: Path) -> list[str]:
+    with gzip.open(path) if path.name.endswith(".gz") else path.open("rb") as fh:
+        return fh.readline().decode("utf-8", "replace").strip().split(",")
+
+
+def _merge(symbol: str, parts: list[tuple[TradeArrays, BookTickerArrays]]) -> TickData:
+    """Several captures of one symbol as one time-ordered TickData."""
+    spans = []
+    for tr, bk in parts:
+        lo = min(int(tr.ts.min()), int(bk.ts.min()) if len(bk.ts) else int(tr.ts.min()))
+        hi = max(int(tr.ts.max()), int(bk.ts.max()) if len(bk.ts) else int(tr.ts.max()))
+        spans.append((lo, hi))
+    order = sorted(range(len(parts)), key=lambda k: spans[k])
+    spans = [spans[k] for k in order]
+    for (_, hi), (lo, _) in zip(spans, spans[1:], strict=False):
+        if lo <= hi:
+            raise DataError(f"{symbol}: tick captures overlap in time; keep one of them")
+    trades = [parts[k][0] for k in order]
+    books = [parts[k][1] for k in order]
+    t_ts = np.concatenate([t.ts for t in trades])
+    t_ord = np.argsort(t_ts, kind="stable")
+    b_ts = np.concatenate([b.ts for b in books])
+    b_ord = np.argsort(b_ts, kind="stable")
+    return TickData(
+        symbol,
+        TradeArrays(
+            t_ts[t_ord],
+            np.concatenate([t.price for t in trades])[t_ord],
+            np.concatenate([t.qty for t in trades])[t_ord],
+        ),
+        BookTickerArrays(
+            b_ts[b_ord],
+            np.concatenate([b.bid for b in books])[b_ord],
+            np.concatenate([b.ask for b in books])[b_ord],
+        ),
+        tuple(spans),
+    )
+
+
+def load_tick_folder(folder: Path, symbols: Sequence[str] | None = None) -> dict[str, TickData]:
+    """Every ``binance_spot_<SYMBOL>_<dates>_{bookTicker,quotes,trades}.csv.gz`` in ``folder``.
+
+    Captures are paired by ``<SYMBOL>_<dates>``; a trades file is required, the book is
+    optional. The book's receive clock is moved onto the exchange clock by the median
+    receive delay of the same capture's trades. ``symbols`` (``BTC/USDT``...) limits loading.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a directory")
+    found: dict[str, dict[str, dict[str, Path]]] = {}
+    for p in sorted(folder.iterdir()):
+        m = _TICK_FILE.match(p.name)
+        if m is None or not p.is_file():
+            continue
+        pair = pair_from_ticker(m.group(1))
+        if pair is None:
+            raise DataError(f"{p}: unknown quote asset in {m.group(1)!r}")
+        if symbols is not None and pair not in symbols:
+            continue
+        kinds = found.setdefault(pair, {}).setdefault(f"{m.group(1)}_{m.group(2)}", {})
+        kind = m.group(3)
+        if kind in kinds or {kind, *kinds} >= {"bookTicker", "quotes"}:
+            raise DataError(f"{p}: a second book/trades file for the same capture")
+        kinds[kind] = p
+    if not found and symbols is None:
+        raise DataError(
+            f"{folder}: no tick files (binance_spot_<SYMBOL>_<dates>_{{bookTicker,trades}}.csv.gz)"
+        )
+    return {
+        pair: _merge(pair, [_capture(stem, files) for stem, files in sorted(caps.items())])
+        for pair, caps in sorted(found.items())
+    }

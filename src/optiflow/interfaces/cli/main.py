@@ -10,6 +10,7 @@ from rich.console import Console
 
 from optiflow import __version__
 from optiflow.config.presets import find_config
+from optiflow.interfaces.cli.data import data_app
 from optiflow.interfaces.cli.errors import user_errors_exit_2
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="OptiFlow: crypto scalping bots — backtest, replay, paper, live.",
 )
+app.add_typer(data_app, name="data")
 
 
 def _bundled_data() -> Path:
