@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: setup demo test check lint bench clean
+.PHONY: setup demo replay test check lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ setup: $(VENV)/.installed
 ## Backtest bots A, B and C on the bundled real Binance data; writes out/demo/.
 demo: setup
 	$(VENV)/bin/optiflow backtest A B C --data data/binance_spot_1m --out out/demo
+
+## Run bot A through the live runtime on the bundled data (replay at 600x real time).
+replay: setup
+	$(VENV)/bin/optiflow run A --mode replay
 
 ## The whole test suite.
 test: setup

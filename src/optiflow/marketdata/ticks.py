@@ -116,13 +116,18 @@ def pair_from_ticker(ticker: str) -> str | None:
     return None
 
 
-def _recv_offset_ms(path: Path) -> int | None:
-    """Median (receive clock - exchange trade time) of a trades capture, if it has both."""
+def _header(path: Path) -> list[str]:
+    """The column names of a CSV file's first line."""
     try:
         with gzip.open(path) if path.name.endswith(".gz") else path.open("rb") as fh:
-            header = fh.readline().decode("utf-8", "replace").strip().split(",")
+            return fh.readline().decode("utf-8", "replace").strip().split(",")
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise DataError(f"{path}: cannot read file: {exc}") from exc
+
+
+def _recv_offset_ms(path: Path) -> int | None:
+    """Median (receive clock - exchange trade time) of a trades capture, if it has both."""
+    header = _header(path)
     if "local_recv_ns" not in header or "trade_time_ms" not in header:
         return None
     recv, trade_ms, _ = _read(path, ("local_recv_ns",), ("trade_time_ms", "price"))
@@ -145,11 +150,6 @@ def _capture(stem: str, files: dict[str, Path]) -> tuple[TradeArrays, BookTicker
     if not (book.ask >= book.bid).all():
         raise DataError(f"{book_path}: crossed book (ask < bid) in some rows")
     return trades, book
-
-
-def _header(path: Path) -> list[str]:
-    with gzip.open(path) if path.name.endswith(".gz") else path.open("rb") as fh:
-        return fh.readline().decode("utf-8", "replace").strip().split(",")
 
 
 def _merge(symbol: str, parts: list[tuple[TradeArrays, BookTickerArrays]]) -> TickData:

@@ -47,6 +47,23 @@ class SimExchange:
     last_price: dict[str, float] = field(default_factory=dict)
     ledger: list[OrderFilled] = field(default_factory=list)
     seen_client_ids: set[str] = field(default_factory=set)
+    quotes: dict[str, tuple[float, float]] = field(default_factory=dict)  # symbol -> (bid, ask)
+
+    # ---- quotes (only with tick data; without one, market orders fill at the price) ---
+    def set_quote(self, symbol: str, bid: float, ask: float) -> None:
+        """Best bid/ask of ``symbol``: market buys then fill at the ask, sells at the bid."""
+        self.quotes[symbol] = (bid, ask)
+
+    def clear_quote(self, symbol: str) -> None:
+        """Forget ``symbol``'s quote: market orders fill at the shown price again."""
+        self.quotes.pop(symbol, None)
+
+    def _quoted(self, symbol: str, side: Side, price: float) -> float:
+        """The side of the quote a market order takes, or ``price`` without a quote."""
+        q = self.quotes.get(symbol)
+        if q is None:
+            return price
+        return q[1] if side == "buy" else q[0]
 
     # ---- order entry -----------------------------------------------------------------
     def submit_market(self, client_id: str, symbol: str, side: Side, qty: Decimal) -> None:
@@ -72,21 +89,29 @@ class SimExchange:
     def execute_now(
         self, client_id: str, symbol: str, side: Side, qty: Decimal, ref_price: float, ts: int
     ) -> SimResult:
-        """Fill a market order at once at ``ref_price`` (or the last price if 0) + slippage."""
+        """Fill a market order at once at ``ref_price`` (or the last price if 0) + slippage.
+
+        With a quote for ``symbol``, an order whose ``ref_price`` is 0 or the last price
+        fills at the ask (buy) or bid (sell); any other ``ref_price`` is a trigger level
+        swept through, and the order keeps filling at that level.
+        """
         if client_id in self.seen_client_ids:
             raise ValueError(f"duplicate client order id {client_id}")
         self.seen_client_ids.add(client_id)
         price = ref_price if ref_price > 0 else self.last_price[symbol]
+        if symbol in self.quotes and (ref_price <= 0 or ref_price == self.last_price.get(symbol)):
+            price = self._quoted(symbol, side, price)
         return self._fill(RestingOrder(client_id, symbol, side, qty, None), qty, price, ts, True)
 
     # ---- price events ----------------------------------------------------------------
     def on_price(self, symbol: str, price: float, ts: int) -> list[SimResult]:
-        """Show a traded price: waiting market orders of ``symbol`` fill at it."""
+        """Show a traded price: waiting market orders fill at it (at the ask/bid if quoted)."""
         self.last_price[symbol] = price
         out: list[SimResult] = []
         for cid in [c for c, o in self.resting.items() if o.symbol == symbol and o.limit is None]:
             order = self.resting.pop(cid)
-            out.append(self._fill(order, order.qty - order.filled, price, ts, True))
+            px = self._quoted(symbol, order.side, price)
+            out.append(self._fill(order, order.qty - order.filled, px, ts, True))
         return out
 
     def on_candle(
