@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
@@ -20,6 +21,7 @@ from optiflow.adapters.ccxt.factory import ExchangeSpec, MarketKind  # noqa: E40
 from optiflow.adapters.ccxt.gateway import CcxtGateway  # noqa: E402
 from optiflow.adapters.ccxt.retry import RetryPolicy  # noqa: E402
 from optiflow.app.download import PairResult, download  # noqa: E402
+from optiflow.interfaces.cli.main import app  # noqa: E402
 from optiflow.marketdata.loaders import load_candles, load_folder  # noqa: E402
 from tests.fakes.binance import FakeBinance  # noqa: E402
 from tests.fakes.binance_ledger import load_candles as read_rows  # noqa: E402
@@ -208,11 +210,11 @@ def test_unknown_pair_exits_2_with_a_message(fake: FakeBinance, tmp_path: Path) 
     ],
 )
 def test_bad_arguments_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
-    """Argument mistakes are caught before any request, with exit code 2."""
-    base = ["--pairs", "BTC/USDT", "--out", str(tmp_path), "--api-base-url", "http://127.0.0.1:9"]
-    r = cli(*base, *args)
-    assert r.returncode == 2, r.stderr
-    assert message in r.stderr and "Traceback" not in r.stderr
+    """Argument mistakes are caught before any request, with exit code 2 (in-process)."""
+    base = ["data", "download", "--pairs", "BTC/USDT", "--out", str(tmp_path / "o")]
+    r = CliRunner().invoke(app, [*base, "--api-base-url", "http://127.0.0.1:9", *args])
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr and not (tmp_path / "o").exists()
 
 
 def test_futures_klines_come_from_fapi(

@@ -6,6 +6,7 @@ Two feeds drive the same engine through the same ``BarLoop.process_bar``:
   can happen are played (entry candidates, candles crossing a position's trigger band or
   deadline, the fill of a waiting order); the counters of the other candles are added in
   bulk by the same signal and filter functions. A test proves both give identical results.
+With tick data the every-candle feed plays covered candles as their real trades.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from optiflow.marketdata.features import (
     features_at,
 )
 from optiflow.marketdata.loaders import CandleArrays, resample
+from optiflow.marketdata.ticks import TickData
 from optiflow.signals.catalogue import signal_values
 
 Progress = Callable[[int, int], None]
@@ -69,20 +71,30 @@ def prepare(cfg: BotConfig, data: Mapping[str, CandleArrays]) -> list[CandleArra
 
 
 def new_loop(
-    cfg: BotConfig, arrays: list[CandleArrays], features: Callable[[int, int], Features]
+    cfg: BotConfig,
+    arrays: list[CandleArrays],
+    features: Callable[[int, int], Features],
+    ticks: Mapping[str, TickData] | None = None,
 ) -> tuple[BarLoop, EngineSettings]:
-    """A fresh bot, simulated exchange and bar loop for ``cfg``."""
+    """A fresh bot, simulated exchange and bar loop for ``cfg`` (with ``ticks`` if given)."""
     s = settings_from_config(cfg)
     limits: dict[str, MarketLimits] = {sym: market_limits(cfg, sym) for sym in s.symbols}
     bot = Bot(s, limits)
     sim = SimExchange(s.fee_rate, s.slippage_rate, limits, {"USDT": s.starting_balance})
     cols = [(a.ts, a.open, a.high, a.low, a.close, a.volume) for a in arrays]
     data = align(s.symbols, cols, s.timeframe_ms)
-    return BarLoop(bot, sim, data, features, cfg.costs.assumed_spread_pct), s
+    loop = BarLoop(bot, sim, data, features, cfg.costs.assumed_spread_pct)
+    if ticks is not None:
+        loop.ticks = [ticks.get(sym) for sym in s.symbols]
+        loop.close_spread = [loop.spread_pct] * len(s.symbols)
+    return loop, s
 
 
 def run_every_candle(
-    cfg: BotConfig, data: Mapping[str, CandleArrays], progress: Progress | None = None
+    cfg: BotConfig,
+    data: Mapping[str, CandleArrays],
+    progress: Progress | None = None,
+    ticks: Mapping[str, TickData] | None = None,
 ) -> BotRun:
     """Backtest candle by candle with incremental indicators (the live code path)."""
     arrays = prepare(cfg, data)
@@ -93,7 +105,7 @@ def run_every_candle(
     def features(i: int, row: int) -> Features:
         return last[(i, row)]
 
-    loop, s = new_loop(cfg, arrays, features)
+    loop, s = new_loop(cfg, arrays, features, ticks)
 
     def on_close(i: int, row: int) -> None:
         a = arrays[i]
@@ -281,6 +293,15 @@ def run_backtest(
     *,
     fast: bool = True,
     progress: Progress | None = None,
+    ticks: Mapping[str, TickData] | None = None,
 ) -> BotRun:
-    """Backtest one bot on candles; ``fast`` chooses the feed, never the results."""
+    """Backtest one bot on candles; ``fast`` chooses the feed, never the results.
+
+    With ``ticks`` for any of the bot's symbols, the every-candle feed is used (``fast``
+    is ignored): candles inside a tick capture are played as their real trades, market
+    orders fill at the book's ask/bid and the spread is the book's; all other candles are
+    played exactly as without ticks.
+    """
+    if ticks and any(sym in ticks for sym in settings_from_config(cfg).symbols):
+        return run_every_candle(cfg, data, progress, ticks)
     return (run_fast if fast else run_every_candle)(cfg, data, progress)

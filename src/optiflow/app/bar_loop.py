@@ -4,6 +4,10 @@ A candle is played as four prices: open (a jump from the previous close), low, h
 close (each swept continuously from the one before), so a candle touching both a stop and
 a target resolves the stop first. Both backtest feeds (every candle, or only candles that
 can matter) call the same ``process_bar``; they differ only in which bars they visit.
+
+With tick data (``ticks``), a candle inside a capture is played as its real trades instead
+(see ``tick_paths``), market orders fill at the book's ask/bid, and the candle's
+``spread_pct`` is the book's at its close; the other candles are played as above.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optiflow.adapters.sim.exchange import SimExchange
+from optiflow.app.tick_paths import PathPoint, candle_path, quote_at, spread_pct, trade_path
 from optiflow.domain.events import (
     CancelOrder,
     CandleClosed,
@@ -29,6 +34,7 @@ from optiflow.domain.events import (
 )
 from optiflow.domain.market import Features
 from optiflow.engine.bot import Bot
+from optiflow.marketdata.ticks import TickData
 
 FeatureSource = Callable[[int, int], Features]  # (symbol index, row) -> features
 
@@ -91,6 +97,8 @@ class BarLoop:
     notifications: list[Notify] = field(default_factory=list)
     keep_notifications: int = 2000
     on_result: Callable[[OrderFilled | OrderRejected], None] | None = None
+    ticks: list[TickData | None] | None = None  # per symbol; None: candles only
+    close_spread: list[float] = field(default_factory=list)  # per symbol, with ticks
 
     def process_bar(
         self,
@@ -104,6 +112,9 @@ class BarLoop:
         With ``skip_quiet`` a position whose trigger band (as the bot states it) holds the
         whole candle gets no prices: the bot would have ignored every one of them.
         """
+        if self.ticks is not None:
+            self._process_tick_bar(t, close_syms, on_close)
+            return
         d, bot = self.data, self.bot
         ts0 = int(d.ts[t])
         tf = d.timeframe_ms
@@ -145,6 +156,57 @@ class BarLoop:
             ev = CandleClosed(d.symbols[i], self.features(i, row), self.spread_pct)
             self.dispatch(bot.handle(ev), t)
 
+    def _process_tick_bar(
+        self, t: int, close_syms: list[int], on_close: Callable[[int, int], None] | None
+    ) -> None:
+        """Play bar ``t`` with tick data: real trades where covered, else four prices."""
+        d, bot, sim = self.data, self.bot, self.sim
+        assert self.ticks is not None
+        ts0, tf = int(d.ts[t]), d.timeframe_ms
+        covered: dict[int, TickData] = {}
+        path: list[PathPoint] = []
+        for i, sym in enumerate(d.symbols):
+            tick = self.ticks[i]
+            if d.rows[i][t] < 0:
+                continue
+            if tick is not None and tick.covers(ts0, ts0 + tf):
+                covered[i] = tick
+                path += trade_path(tick, i, ts0, ts0 + tf)
+                continue
+            if tick is not None:
+                sim.clear_quote(sym)
+            if d.volume[i][t] > 0.0:  # no trade happened: nothing fills, nothing triggers
+                ohlc = (d.prices[0][i][t], d.prices[1][i][t], d.prices[2][i][t], d.prices[3][i][t])
+                path += candle_path(i, ts0, tf, ohlc)
+        path.sort(key=lambda p: (p.ts, p.symbol_index))
+        for pt in path:
+            sym = d.symbols[pt.symbol_index]
+            if sym not in bot.positions and sym not in bot.entry_orders:
+                continue
+            if pt.quote is not None:
+                sim.set_quote(sym, *pt.quote)
+            if pt.fills:
+                for res in sim.on_price(sym, pt.price, pt.ts):
+                    if self.on_result is not None:
+                        self.on_result(res)
+                    self.dispatch(bot.handle(res), t)
+            else:
+                sim.last_price[sym] = pt.price
+            self.dispatch(bot.handle(PriceTicked(sym, pt.ts, pt.price, pt.swept_from)), t)
+        for i in close_syms:
+            row = int(d.rows[i][t])
+            if on_close is not None:
+                on_close(i, row)
+            spread = self.spread_pct
+            quote = quote_at(covered[i], ts0 + tf - 1) if i in covered else None
+            if quote is not None:
+                spread = spread_pct(quote)
+                sim.set_quote(d.symbols[i], *quote)
+            if self.close_spread:
+                self.close_spread[i] = spread
+            ev = CandleClosed(d.symbols[i], self.features(i, row), spread)
+            self.dispatch(bot.handle(ev), t)
+
     def dispatch(self, commands: list[Command], t: int) -> None:
         """Carry out the bot's commands (fills are fed back at once)."""
         for cmd in commands:
@@ -172,7 +234,8 @@ class BarLoop:
             row = int(d.prev_rows[i][t])
             if row < 0:
                 continue
-            ev: Event = CandleClosed(sym, self.features(i, row), self.spread_pct, rescan=True)
+            spread = self.close_spread[i] if self.close_spread else self.spread_pct
+            ev: Event = CandleClosed(sym, self.features(i, row), spread, rescan=True)
             self.dispatch(self.bot.handle(ev), t)
 
     def finish(self, reason: str) -> None:

@@ -33,6 +33,7 @@ from optiflow.domain.events import (
     SubmitOrder,
 )
 from optiflow.domain.results import ExitRow
+from optiflow.engine.bot import Bot
 from optiflow.engine.snapshot import from_snapshot, position_to_dict, to_snapshot
 from optiflow.marketdata.features import compute_features, features_at
 from optiflow.marketdata.loaders import CandleArrays
@@ -152,10 +153,10 @@ def _replace_row(row: OrderRow, filled: Decimal, status: str, ts: int) -> OrderR
     )
 
 
-def positions_for_export(loop: BarLoop) -> list[dict[str, Any]]:
+def positions_for_export(bot: Bot) -> list[dict[str, Any]]:
     """Open positions as the active_trades.json rows."""
     out = []
-    for p in loop.bot.positions.values():
+    for p in bot.positions.values():
         d = position_to_dict(p)
         lv = d["levels"]
         out.append(
@@ -331,7 +332,7 @@ class ReplayRuntime:
         bot = self.loop.bot
         write_state_files(
             self.state_dir,
-            positions=positions_for_export(self.loop),
+            positions=positions_for_export(self.loop.bot),
             exits=self._exits,
             stats={s: c.frozen() for s, c in bot.counters.items()},
             symbol_runtime=self.symbol_runtime,

@@ -68,7 +68,21 @@ class StopRequested:
     reason: str
 
 
-Event = CandleClosed | PriceTicked | OrderFilled | OrderRejected | StopRequested
+@dataclass(frozen=True, slots=True)
+class ProtectiveStopFilled:
+    """The exchange-side stop order of a position filled (e.g. while the bot was down)."""
+
+    client_id: str
+    symbol: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    ts: int
+
+
+Event = (
+    CandleClosed | PriceTicked | OrderFilled | OrderRejected | StopRequested | ProtectiveStopFilled
+)
 
 
 @dataclass(frozen=True, slots=True)

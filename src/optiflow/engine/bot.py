@@ -21,6 +21,7 @@ from optiflow.domain.events import (
     OrderFilled,
     OrderRejected,
     PriceTicked,
+    ProtectiveStopFilled,
     RequestScan,
     StopRequested,
     SubmitOrder,
@@ -90,6 +91,7 @@ class Bot:
             OrderFilled: self._on_fill,
             OrderRejected: self._on_reject,
             StopRequested: self._on_stop,
+            ProtectiveStopFilled: self._on_protective_stop,
         }
 
     # ---- queries (no state change) -------------------------------------------------
@@ -369,6 +371,20 @@ class Bot:
                 out.append(RequestScan(ev.ts))
         self.equity_points.append((ev.ts, self.realized_equity()))
         return out
+
+    def _on_protective_stop(self, ev: ProtectiveStopFilled) -> list[Command]:
+        """Book a fill of the exchange-side stop as this position's SL exit."""
+        pos = self.positions.get(ev.symbol)
+        if pos is None:
+            return [Notify("unknown_fill", ev.symbol, f"stop fill {ev.client_id} but no position",
+                           ev.ts)]
+        reason = "sl_breakeven" if pos.stop_is_breakeven else "sl"
+        qty = min(ev.qty, pos.qty)
+        info = OrderRecord(ev.client_id, pos.position_id, ev.symbol, "sell", reason, qty)
+        # the stop's quantity is no longer pending in any order of ours
+        self.positions[ev.symbol] = replace(pos, pending_exit=pos.pending_exit + qty)
+        return self._exit_filled(info, OrderFilled(ev.client_id, ev.symbol, "sell", qty, ev.price,
+                                                   ev.fee, ev.ts))
 
     def _on_reject(self, ev: OrderRejected) -> list[Command]:
         info = self.orders.pop(ev.client_id, None)

@@ -18,6 +18,7 @@ from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.interfaces.report.console import print_run_report
 from optiflow.interfaces.report.files import write_outputs
 from optiflow.marketdata.loaders import load_folder
+from optiflow.marketdata.ticks import load_tick_folder
 
 
 def backtest_command(
@@ -28,8 +29,9 @@ def backtest_command(
     out: Path | None,
     every_candle: bool,
     console: Console,
+    ticks: Path | None = None,
 ) -> list[BotRun]:
-    """Load configs and data, run each bot, print the report, write the files."""
+    """Load configs and data (and tick captures), run each bot, print the report, write."""
     cfgs = [load_config(find_config(c)) for c in configs]
     names = [c.name for c in cfgs]
     if len(set(names)) != len(names):
@@ -41,6 +43,18 @@ def backtest_command(
         raise UserInputError(f"--data {data}: not a folder of candle files")
     symbols = sorted({p for c in cfgs for p in c.pairs})
     candles = load_folder(data, symbols, ts_from, ts_to)
+    tick_data = None
+    if ticks is not None:
+        if not ticks.is_dir():
+            raise UserInputError(f"--ticks {ticks}: not a folder of tick files")
+        tick_data = load_tick_folder(ticks, symbols)
+        if not tick_data:
+            raise UserInputError(f"--ticks {ticks}: no tick files for {', '.join(symbols)}")
+        for sym, tick in tick_data.items():
+            console.print(
+                f"ticks {sym}: {len(tick.trades.ts)} trades, {len(tick.book.ts)} book updates, "
+                f"{len(tick.spans)} capture(s); covered candles use them (every-candle feed)"
+            )
     runs: list[BotRun] = []
     with Progress(
         TextColumn("{task.description}"),
@@ -58,7 +72,9 @@ def backtest_command(
                 bar.update(task, completed=done, total=max(total, 1))
 
             t0 = time.perf_counter()
-            run = run_backtest(cfg, candles, fast=not every_candle, progress=progress)
+            run = run_backtest(
+                cfg, candles, fast=not every_candle, progress=progress, ticks=tick_data
+            )
             run.extra["engine_seconds"] = round(time.perf_counter() - t0, 4)
             bar.update(task, completed=1, total=1)
             runs.append(run)

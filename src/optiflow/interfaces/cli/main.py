@@ -45,12 +45,19 @@ def backtest(
     every_candle: Annotated[
         bool, typer.Option("--every-candle", help="Play every candle (slower; same results).")
     ] = False,
+    ticks: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of Binance spot bookTicker/trades captures: candles they cover are "
+            "played as real trades with real bid/ask."
+        ),
+    ] = None,
 ) -> None:
     """Backtest one or several bots on historical candles."""
     from optiflow.interfaces.cli.backtest import backtest_command
 
     backtest_command(
-        configs, data or _bundled_data(), when_from, when_to, out, every_candle, Console()
+        configs, data or _bundled_data(), when_from, when_to, out, every_candle, Console(), ticks
     )
 
 

@@ -1,0 +1,148 @@
+"""Carries the engine's orders to an exchange with the durability discipline of live trading.
+
+For every order the intent is committed to the store BEFORE the request (``commit``); the
+result is gathered and committed by the runtime together with the engine state that
+applied it, so a crash in between leaves an intent that recovery resolves on the exchange.
+A request whose outcome is unknown (timeout, connection lost) is resolved by looking the
+order up by its client id, never by sending it again. Fills are applied once (by cumulative
+quantity), so a repeated status read cannot double-book.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from optiflow.domain.errors import RetryableError, SkipError
+from optiflow.domain.events import Event, OrderFilled, OrderRejected, SubmitOrder
+from optiflow.ports.exchange import ExchangeGateway, OrderRequest, OrderUpdate
+from optiflow.ports.store import FillRow, OrderRow
+
+log = logging.getLogger("optiflow.execution")
+
+Commit = Callable[[list[OrderRow], list[FillRow]], None]
+
+
+@dataclass(slots=True)
+class Inflight:
+    """What we know of one order the exchange has (or may have)."""
+
+    row: OrderRow
+    avg: Decimal = Decimal(0)
+    fee: Decimal = Decimal(0)
+
+
+@dataclass(slots=True)
+class Executor:
+    """Submits, resolves and polls orders; returns engine events for what happened."""
+
+    gateway: ExchangeGateway
+    commit: Commit
+    now_ms: Callable[[], int]
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    lookup_attempts: int = 6
+    lookup_delay_s: float = 0.5
+    inflight: dict[str, Inflight] = field(default_factory=dict)
+    pending_rows: list[OrderRow] = field(default_factory=list)  # results not yet committed
+    pending_fills: list[FillRow] = field(default_factory=list)
+
+    def drain(self) -> tuple[list[OrderRow], list[FillRow]]:
+        """Results gathered since the last call (the runtime commits them with the engine)."""
+        rows, fills = self.pending_rows, self.pending_fills
+        self.pending_rows, self.pending_fills = [], []
+        return rows, fills
+
+    def track(self, row: OrderRow) -> None:
+        """Follow an order known from the store (recovery)."""
+        self.inflight[row.client_id] = Inflight(row)
+
+    async def submit(self, cmd: SubmitOrder) -> list[Event]:
+        """Intent → commit → request → result → commit; the engine events to feed back."""
+        row = OrderRow(cmd.client_id, cmd.position_id, cmd.symbol, cmd.side, cmd.reason, cmd.qty,
+                       Decimal(0), "intent", cmd.ref_price, cmd.ts, cmd.ts)
+        self.commit([row], [])  # durable before the exchange hears of it
+        self.inflight[cmd.client_id] = Inflight(row)
+        req = OrderRequest(cmd.client_id, cmd.symbol, cmd.side, "market", cmd.qty)
+        try:
+            update: OrderUpdate | None = await self.gateway.submit_order(req)
+        except SkipError as exc:
+            return self._rejected(cmd.client_id, str(exc))
+        except RetryableError as exc:
+            log.warning("submit %s: outcome unknown (%s); looking it up", cmd.client_id, exc)
+            update = await self.resolve(cmd.symbol, cmd.client_id)
+            if update is None:
+                return self._rejected(cmd.client_id, "not placed (exchange has no such order)")
+        assert update is not None
+        return self.apply(update)
+
+    async def resolve(self, symbol: str, client_id: str) -> OrderUpdate | None:
+        """Find an order whose submission outcome is unknown; None if the exchange never got it."""
+        for attempt in range(self.lookup_attempts):
+            try:
+                found = await self.gateway.fetch_order(symbol, client_id)
+            except RetryableError:
+                found = None
+                await self.sleep(self.lookup_delay_s * (2**attempt))
+                continue
+            if found is not None:
+                return found
+            await self.sleep(self.lookup_delay_s * (2**attempt))
+        return None
+
+    def apply(self, update: OrderUpdate) -> list[Event]:
+        """Turn an order status into engine events (only the quantity not applied yet)."""
+        fl = self.inflight.get(update.client_id)
+        if fl is None:
+            return []
+        events: list[Event] = []
+        fills: list[FillRow] = []
+        delta = update.filled - fl.row.filled
+        if delta > 0:
+            avg = update.avg_price or Decimal(0)
+            price = (avg * update.filled - fl.avg * fl.row.filled) / delta
+            fee = update.fee_quote - fl.fee
+            fills.append(FillRow(f"{update.client_id}#{update.filled}", update.client_id,
+                                 update.symbol, update.side, delta, price, fee, update.ts))
+            events.append(OrderFilled(update.client_id, update.symbol, update.side, delta, price,
+                                      fee, update.ts or self.now_ms()))
+            fl.avg, fl.fee = avg, update.fee_quote
+        status = {"open": "open", "partial": "partial", "filled": "filled"}.get(
+            update.state, "cancelled" if update.state in ("cancelled", "expired") else "rejected")
+        fl.row = _with(fl.row, update.filled, status, self.now_ms(), update.exchange_id)
+        self.pending_rows.append(fl.row)
+        self.pending_fills += fills
+        if status in ("filled", "cancelled", "rejected"):
+            del self.inflight[update.client_id]
+            if status != "filled" and update.filled < fl.row.qty:
+                events.append(OrderRejected(update.client_id, update.symbol,
+                                            f"order {status} with {update.filled} filled",
+                                            self.now_ms()))
+        return events
+
+    def _rejected(self, client_id: str, reason: str) -> list[Event]:
+        fl = self.inflight.pop(client_id)
+        row = _with(fl.row, fl.row.filled, "rejected", self.now_ms(), None)
+        self.pending_rows.append(row)
+        return [OrderRejected(client_id, row.symbol, reason, self.now_ms())]
+
+    async def poll(self) -> list[Event]:
+        """Re-read every order still open (partial fills, late fills)."""
+        events: list[Event] = []
+        for cid, fl in list(self.inflight.items()):
+            try:
+                up = await self.gateway.fetch_order(fl.row.symbol, cid)
+            except RetryableError:
+                continue
+            if up is not None:
+                events += self.apply(up)
+        return events
+
+
+def _with(row: OrderRow, filled: Decimal, status: str, ts: int,
+          exchange_id: str | None) -> OrderRow:
+    return OrderRow(row.client_id, row.position_id, row.symbol, row.side, row.reason, row.qty,
+                    filled, status, row.ref_price, row.ts_created, ts,
+                    exchange_id or row.exchange_id)

@@ -1,0 +1,337 @@
+"""Paper and live runtime: the same engine on live exchange data, every ``interval_s``.
+
+Each cycle: refresh the best bid/ask and the closed candles of every pair, feed the price
+to the engine (exits) and the new candles (entries), carry out its orders through the
+``Executor`` (intent committed before each request), then commit the engine state with the
+results. Starting is recovering: the last snapshot is loaded and reconciled with the
+exchange (orders by client id, foreign orders with our prefix, balances, stops).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from optiflow.adapters.files.exports import write_state_files
+from optiflow.adapters.sim.gateway import SimGateway
+from optiflow.app.execution import Executor
+from optiflow.app.protection import Protector
+from optiflow.app.replay import positions_for_export
+from optiflow.config.markets import market_limits
+from optiflow.config.models import BotConfig
+from optiflow.domain.errors import RetryableError, SkipError, UserInputError
+from optiflow.domain.events import (
+    CancelOrder,
+    CandleClosed,
+    Command,
+    Event,
+    Notify,
+    OrderRejected,
+    PriceTicked,
+    RequestScan,
+    SubmitOrder,
+)
+from optiflow.domain.market import BookTop, Features, MarketLimits
+from optiflow.domain.results import ExitRow
+from optiflow.engine.bot import Bot
+from optiflow.engine.settings import settings_from_config
+from optiflow.engine.snapshot import from_snapshot, to_snapshot
+from optiflow.marketdata.features import FeatureTracker
+from optiflow.ports.clock import Clock
+from optiflow.ports.exchange import ExchangeGateway
+from optiflow.ports.notifier import Notifier
+from optiflow.ports.store import FillRow, OrderRow, StateBatch, Store
+
+log = logging.getLogger("optiflow.runtime")
+
+
+def spread_pct(book: BookTop) -> float:
+    """(ask - bid) / mid in percent."""
+    mid = (book.ask + book.bid) / 2
+    return (book.ask - book.bid) / mid * 100 if mid > 0 else float("inf")
+
+
+class LiveRuntime:
+    """One bot on live data: paper (simulated fills) or live (real orders)."""
+
+    def __init__(self, cfg: BotConfig, *, data: ExchangeGateway, orders: ExchangeGateway,
+                 store: Store, notifier: Notifier, clock: Clock, state_dir: Path,
+                 mode: Literal["paper", "live"], protect_stops: bool = False,
+                 warmup_candles: int = 150, files_every_s: float = 1.0) -> None:
+        """Wire the ports; nothing touches the network before ``start``."""
+        self.cfg, self.data, self.orders, self.store = cfg, data, orders, store
+        self.notifier, self.clock, self.state_dir, self.mode = notifier, clock, state_dir, mode
+        self.warmup, self.files_every_s = warmup_candles, files_every_s
+        self.settings = settings_from_config(cfg)
+        self.tf = self.settings.timeframe_ms
+        self.trackers = {s: FeatureTracker(_spec(cfg, self.tf)) for s in cfg.pairs}
+        self.last_ts: dict[str, int] = {}
+        self.latest: dict[str, Features] = {}
+        self.books: dict[str, BookTop] = {}
+        self.bot: Bot | None = None
+        self.executor = Executor(orders, self._commit_intent, clock.now_ms)
+        self.protector = (
+            Protector(orders, self._commit_intent, clock.now_ms,
+                      futures=cfg.exchange.market == "futures")
+            if protect_stops else None
+        )
+        self.notes: list[Notify] = []
+        self.exits: list[ExitRow] = []
+        self.errors: dict[str, int] = {s: 0 for s in cfg.pairs}
+        self.cycle_info: dict[str, dict[str, Any]] = {
+            s: {"errors": 0, "last_cycle_ts": None, "last_cycle_ms": None} for s in cfg.pairs}
+        self.stop_requested = False
+        self.cycles = 0
+        self._files_at = 0
+
+    # ---- start-up: starting is recovering ------------------------------------------
+    async def start(self) -> None:
+        """Load markets, restore or create the bot, warm the indicators, reconcile."""
+        markets = await self.data.load_markets()
+        missing = [p for p in self.cfg.pairs if p not in markets and p not in self.cfg.markets]
+        if missing:
+            raise UserInputError(f"{self.cfg.name}: pairs not listed by {self.cfg.exchange.id}: "
+                                 f"{', '.join(missing)}")
+        limits: dict[str, MarketLimits] = {
+            p: market_limits(self.cfg, p) if p in self.cfg.markets else markets[p]
+            for p in self.cfg.pairs}
+        loaded = self.store.load()
+        if loaded is None:
+            self.bot = Bot(self.settings, limits)
+        else:
+            self.bot = from_snapshot(self.settings, limits, loaded.snapshot["bot"])
+            if self.protector is not None:
+                self.protector.restore(loaded.snapshot.get("stops", {}))
+            self.exits = self.store.exits()
+        self.bot.trace = None
+        now = self.clock.now_ms()
+        for sym in self.cfg.pairs:
+            candles = await self.data.fetch_closed_candles(
+                sym, self.cfg.timeframe, now - (self.warmup + 2) * self.tf, self.warmup + 2)
+            for c in candles:
+                self.latest[sym] = self.trackers[sym].update(c)
+                self.last_ts[sym] = c.ts
+        await self.reconcile(recovering=loaded is not None)
+        self.commit()
+
+    async def reconcile(self, recovering: bool) -> None:
+        """Compare the store with the exchange; apply what happened, report what does not add up."""
+        bot = self._bot()
+        found = []
+        for row in self.store.orders(("intent", "open", "partial")):
+            if row.reason == "protective_stop":
+                continue
+            self.executor.track(row)
+            up = await self.executor.resolve(row.symbol, row.client_id)
+            if up is None:
+                events: list[Event] = [OrderRejected(row.client_id, row.symbol,
+                                                     "never reached the exchange", row.ts_updated)]
+                self.executor.inflight.pop(row.client_id, None)
+                self.executor.pending_rows.append(_status(row, "rejected"))
+            else:
+                events = list(self.executor.apply(up))
+            found.append(f"{row.client_id}: {'not placed' if up is None else up.state}")
+            for ev in events:
+                await self.feed(ev)
+        if self.protector is not None:
+            for ev in await self.protector.reconcile(bot):
+                await self.feed(ev)
+            for ev in await self.protector.protect_all(bot):
+                await self.feed(ev)
+            self._flush_warnings()
+        try:
+            open_orders = await self.orders.fetch_open_orders(None)
+        except (RetryableError, SkipError):
+            open_orders = []
+        known = {r.client_id for r in self.store.orders()}
+        for o in open_orders:
+            if o.client_id.startswith(self.settings.prefix + "-") and o.client_id not in known:
+                self.executor.pending_rows.append(OrderRow(
+                    o.client_id, "adopted", o.symbol, o.side, "adopted", o.qty, o.filled,
+                    "open", float(o.avg_price or 0), o.ts, o.ts, o.exchange_id))
+                self._note("adopted", o.symbol, f"⚠️ adopted unknown order {o.client_id} "
+                           f"({o.side} {o.qty} {o.symbol}, {o.state}): please check it")
+        if recovering:
+            self._note("recovery", "", f"♻️ {self.cfg.name} recovered: {len(bot.positions)} "
+                       f"position(s) {sorted(bot.positions)}, orders resolved: "
+                       f"{'; '.join(found) or 'none'}", immediate=True)
+        else:
+            self._note("start", "", f"▶️ {self.cfg.name} starting ({self.mode}) on "
+                       f"{', '.join(self.cfg.pairs)}", immediate=True)
+        await self._check_balance()
+
+    async def _check_balance(self) -> None:
+        bot = self._bot()
+        if self.mode != "live":
+            return
+        try:
+            balances = await self.orders.fetch_balances()
+        except (RetryableError, SkipError) as exc:
+            self._note("error", "", f"balance check failed: {exc}")
+            return
+        free = balances.get("USDT")
+        tolerance = max(Decimal(1), free / 100) if free is not None else Decimal(0)
+        if free is not None and abs(free - (bot.cash - bot.reserved)) > tolerance:
+            self._note("balance_mismatch", "", f"⚠️ exchange free USDT {free} vs bot's "
+                       f"{bot.cash - bot.reserved:.2f}: not adjusted, please check")
+
+    # ---- the cycle -------------------------------------------------------------------
+    async def cycle(self) -> None:
+        """One decision cycle over every pair."""
+        now = self.clock.now_ms()
+        for sym in self.cfg.pairs:
+            t0 = self.clock.now_ms()
+            try:
+                book = await self.data.fetch_book_top(sym)
+                candles = await self.data.fetch_closed_candles(
+                    sym, self.cfg.timeframe, self.last_ts.get(sym, now - 10 * self.tf) + 1, 100)
+            except (RetryableError, SkipError) as exc:
+                self.cycle_info[sym]["errors"] += 1
+                log.warning("%s: market data unavailable this cycle: %s", sym, exc)
+                continue
+            self.books[sym] = book
+            if isinstance(self.orders, SimGateway):
+                self.orders.set_quote(sym, book)
+            await self.feed(PriceTicked(sym, now, book.bid))
+            for c in candles:
+                if c.ts <= self.last_ts.get(sym, -1):
+                    continue
+                f = self.trackers[sym].update(c)
+                self.latest[sym], self.last_ts[sym] = f, c.ts
+                await self.feed(CandleClosed(sym, f, spread_pct(book)))
+            self.cycle_info[sym]["last_cycle_ts"] = now
+            self.cycle_info[sym]["last_cycle_ms"] = self.clock.now_ms() - t0
+        for ev in await self.executor.poll():
+            await self.feed(ev)
+        self.cycles += 1
+        self.commit()
+        self.write_files()
+
+    async def feed(self, ev: Event) -> None:
+        """Hand one event to the engine and carry out what it decides."""
+        await self.run_commands(self._bot().handle(ev))
+
+    async def run_commands(self, commands: list[Command]) -> None:
+        """Carry out the engine's commands in order (fills are fed back at once)."""
+        for cmd in commands:
+            if isinstance(cmd, SubmitOrder):
+                if cmd.side == "sell" and self.protector is not None:
+                    gone = await self.protector.release(self._bot(), cmd.symbol)
+                    for ev in gone:
+                        await self.feed(ev)
+                    if cmd.symbol not in self._bot().positions:
+                        await self.feed(OrderRejected(cmd.client_id, cmd.symbol,
+                                                      "position already closed by its stop",
+                                                      cmd.ts))
+                        continue
+                for ev in await self.executor.submit(cmd):
+                    await self.feed(ev)
+                if self.protector is not None:
+                    for ev in await self.protector.protect(self._bot(), cmd.symbol):
+                        await self.feed(ev)
+                    self._flush_warnings()
+            elif isinstance(cmd, CancelOrder):
+                try:
+                    await self.orders.cancel_order(cmd.symbol, cmd.client_id)
+                except (RetryableError, SkipError) as exc:
+                    log.warning("cancel %s failed: %s", cmd.client_id, exc)
+            elif isinstance(cmd, RequestScan):
+                for sym, f in self.latest.items():
+                    book = self.books.get(sym)
+                    if book is not None:
+                        await self.feed(CandleClosed(sym, f, spread_pct(book), rescan=True))
+            elif isinstance(cmd, Notify):
+                self.notes.append(cmd)
+                self.notifier.notify(cmd)
+
+    # ---- persistence ---------------------------------------------------------------
+    def _snapshot(self) -> dict[str, Any]:
+        snap: dict[str, Any] = {"bot": to_snapshot(self._bot())}
+        if self.protector is not None:
+            snap["stops"] = self.protector.snapshot()
+        return snap
+
+    def _commit_intent(self, rows: list[OrderRow], fills: list[FillRow]) -> None:
+        """Commit an order intent with the engine state that decided it (before the request)."""
+        self.commit(rows, fills)
+
+    def commit(self, rows: list[OrderRow] | None = None,
+               fills: list[FillRow] | None = None) -> None:
+        """Write the engine state with every result gathered so far, in one transaction."""
+        bot = self._bot()
+        done_rows, done_fills = self.executor.drain()
+        exits = tuple(bot.exits)
+        bot.exits.clear()
+        self.exits.extend(exits)
+        self.store.commit(StateBatch(
+            snapshot=self._snapshot(), cursor={"ts": self.clock.now_ms()},
+            orders=tuple(done_rows + (rows or [])), fills=tuple(done_fills + (fills or [])),
+            exits=exits, notes=tuple(self.notes)))
+        self.notes = []
+
+    def write_files(self, force: bool = False) -> None:
+        """Refresh the state files (throttled)."""
+        now = self.clock.now_ms()
+        if not force and now - self._files_at < self.files_every_s * 1000:
+            return
+        self._files_at = now
+        bot = self._bot()
+        write_state_files(
+            self.state_dir, positions=positions_for_export(bot), exits=self.exits,
+            stats={s: c.frozen() for s, c in bot.counters.items()},
+            symbol_runtime=self.cycle_info,
+            info={"name": self.cfg.name, "mode": self.mode, "cash": str(bot.cash),
+                  "cycles": self.cycles})
+
+    def _note(self, kind: str, symbol: str, text: str, immediate: bool = True) -> None:
+        note = Notify(kind, symbol, text, self.clock.now_ms())
+        self.notes.append(note)
+        if immediate:
+            self.notifier.notify(note)
+
+    def _flush_warnings(self) -> None:
+        if self.protector is not None:
+            for note in self.protector.warnings:
+                self.notes.append(note)
+                self.notifier.notify(note)
+            self.protector.warnings.clear()
+
+    def _bot(self) -> Bot:
+        if self.bot is None:
+            raise RuntimeError("runtime not started")
+        return self.bot
+
+    async def run(self, max_cycles: int | None = None,
+                  on_cycle: Callable[[], None] | None = None) -> None:
+        """Start (recover), then cycle every ``interval_s`` until stopped."""
+        await self.start()
+        interval = int(self.cfg.interval_s * 1000)
+        nxt = self.clock.now_ms()
+        while not self.stop_requested and (max_cycles is None or self.cycles < max_cycles):
+            await self.cycle()
+            if on_cycle is not None:
+                on_cycle()
+            nxt += interval
+            await self.clock.sleep_until(nxt)
+        self.commit()
+        self.write_files(force=True)
+
+
+def _status(row: OrderRow, status: str) -> OrderRow:
+    return OrderRow(row.client_id, row.position_id, row.symbol, row.side, row.reason, row.qty,
+                    row.filled, status, row.ref_price, row.ts_created, row.ts_updated,
+                    row.exchange_id)
+
+
+def _spec(cfg: BotConfig, tf: int) -> Any:
+    from optiflow.app.backtest import feature_spec
+
+    return feature_spec(cfg, tf)
+
+
+def limits_of(cfg: BotConfig, markets: Mapping[str, MarketLimits]) -> dict[str, MarketLimits]:
+    """Exchange limits for the bot's pairs, config overrides first."""
+    return {p: market_limits(cfg, p) if p in cfg.markets else markets[p] for p in cfg.pairs}
