@@ -33,6 +33,7 @@ class Inflight:
     row: OrderRow
     avg: Decimal = Decimal(0)
     fee: Decimal = Decimal(0)
+    fee_base: Decimal = Decimal(0)
 
 
 @dataclass(slots=True)
@@ -61,8 +62,19 @@ class Executor:
 
     async def submit(self, cmd: SubmitOrder) -> list[Event]:
         """Intent → commit → request → result → commit; the engine events to feed back."""
-        row = OrderRow(cmd.client_id, cmd.position_id, cmd.symbol, cmd.side, cmd.reason, cmd.qty,
-                       Decimal(0), "intent", cmd.ref_price, cmd.ts, cmd.ts)
+        row = OrderRow(
+            cmd.client_id,
+            cmd.position_id,
+            cmd.symbol,
+            cmd.side,
+            cmd.reason,
+            cmd.qty,
+            Decimal(0),
+            "intent",
+            cmd.ref_price,
+            cmd.ts,
+            cmd.ts,
+        )
         self.commit([row], [])  # durable before the exchange hears of it
         self.inflight[cmd.client_id] = Inflight(row)
         req = OrderRequest(cmd.client_id, cmd.symbol, cmd.side, "market", cmd.qty)
@@ -104,22 +116,51 @@ class Executor:
             avg = update.avg_price or Decimal(0)
             price = (avg * update.filled - fl.avg * fl.row.filled) / delta
             fee = update.fee_quote - fl.fee
-            fills.append(FillRow(f"{update.client_id}#{update.filled}", update.client_id,
-                                 update.symbol, update.side, delta, price, fee, update.ts))
-            events.append(OrderFilled(update.client_id, update.symbol, update.side, delta, price,
-                                      fee, update.ts or self.now_ms()))
-            fl.avg, fl.fee = avg, update.fee_quote
+            # a fee taken in the base asset means we received that much less of it
+            received = delta - (update.fee_base - fl.fee_base)
+            at = update.ts or self.now_ms()
+            fills.append(
+                FillRow(
+                    f"{update.client_id}#{update.filled}",
+                    update.client_id,
+                    update.symbol,
+                    update.side,
+                    received,
+                    price,
+                    fee,
+                    at,
+                )
+            )
+            events.append(
+                OrderFilled(
+                    update.client_id,
+                    update.symbol,
+                    update.side,
+                    received,
+                    price,
+                    fee,
+                    at,
+                    last=update.state == "filled",
+                )
+            )
+            fl.avg, fl.fee, fl.fee_base = avg, update.fee_quote, update.fee_base
         status = {"open": "open", "partial": "partial", "filled": "filled"}.get(
-            update.state, "cancelled" if update.state in ("cancelled", "expired") else "rejected")
+            update.state, "cancelled" if update.state in ("cancelled", "expired") else "rejected"
+        )
         fl.row = _with(fl.row, update.filled, status, self.now_ms(), update.exchange_id)
         self.pending_rows.append(fl.row)
         self.pending_fills += fills
         if status in ("filled", "cancelled", "rejected"):
             del self.inflight[update.client_id]
             if status != "filled" and update.filled < fl.row.qty:
-                events.append(OrderRejected(update.client_id, update.symbol,
-                                            f"order {status} with {update.filled} filled",
-                                            self.now_ms()))
+                events.append(
+                    OrderRejected(
+                        update.client_id,
+                        update.symbol,
+                        f"order {status} with {update.filled} filled",
+                        self.now_ms(),
+                    )
+                )
         return events
 
     def _rejected(self, client_id: str, reason: str) -> list[Event]:
@@ -141,8 +182,20 @@ class Executor:
         return events
 
 
-def _with(row: OrderRow, filled: Decimal, status: str, ts: int,
-          exchange_id: str | None) -> OrderRow:
-    return OrderRow(row.client_id, row.position_id, row.symbol, row.side, row.reason, row.qty,
-                    filled, status, row.ref_price, row.ts_created, ts,
-                    exchange_id or row.exchange_id)
+def _with(
+    row: OrderRow, filled: Decimal, status: str, ts: int, exchange_id: str | None
+) -> OrderRow:
+    return OrderRow(
+        row.client_id,
+        row.position_id,
+        row.symbol,
+        row.side,
+        row.reason,
+        row.qty,
+        filled,
+        status,
+        row.ref_price,
+        row.ts_created,
+        ts,
+        exchange_id or row.exchange_id,
+    )

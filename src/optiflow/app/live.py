@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from optiflow.adapters.files.exports import write_state_files
+from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
 from optiflow.adapters.sim.gateway import SimGateway
 from optiflow.app.execution import Executor
 from optiflow.app.protection import Protector
@@ -57,10 +58,21 @@ def spread_pct(book: BookTop) -> float:
 class LiveRuntime:
     """One bot on live data: paper (simulated fills) or live (real orders)."""
 
-    def __init__(self, cfg: BotConfig, *, data: ExchangeGateway, orders: ExchangeGateway,
-                 store: Store, notifier: Notifier, clock: Clock, state_dir: Path,
-                 mode: Literal["paper", "live"], protect_stops: bool = False,
-                 warmup_candles: int = 150, files_every_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        cfg: BotConfig,
+        *,
+        data: ExchangeGateway,
+        orders: ExchangeGateway,
+        store: Store,
+        notifier: Notifier,
+        clock: Clock,
+        state_dir: Path,
+        mode: Literal["paper", "live"],
+        protect_stops: bool = False,
+        warmup_candles: int = 150,
+        files_every_s: float = 1.0,
+    ) -> None:
         """Wire the ports; nothing touches the network before ``start``."""
         self.cfg, self.data, self.orders, self.store = cfg, data, orders, store
         self.notifier, self.clock, self.state_dir, self.mode = notifier, clock, state_dir, mode
@@ -74,15 +86,18 @@ class LiveRuntime:
         self.bot: Bot | None = None
         self.executor = Executor(orders, self._commit_intent, clock.now_ms)
         self.protector = (
-            Protector(orders, self._commit_intent, clock.now_ms,
-                      futures=cfg.exchange.market == "futures")
-            if protect_stops else None
+            Protector(
+                orders, self._commit_intent, clock.now_ms, futures=cfg.exchange.market == "futures"
+            )
+            if protect_stops
+            else None
         )
         self.notes: list[Notify] = []
         self.exits: list[ExitRow] = []
         self.errors: dict[str, int] = {s: 0 for s in cfg.pairs}
         self.cycle_info: dict[str, dict[str, Any]] = {
-            s: {"errors": 0, "last_cycle_ts": None, "last_cycle_ms": None} for s in cfg.pairs}
+            s: {"errors": 0, "last_cycle_ts": None, "last_cycle_ms": None} for s in cfg.pairs
+        }
         self.stop_requested = False
         self.cycles = 0
         self._files_at = 0
@@ -93,15 +108,22 @@ class LiveRuntime:
         markets = await self.data.load_markets()
         missing = [p for p in self.cfg.pairs if p not in markets and p not in self.cfg.markets]
         if missing:
-            raise UserInputError(f"{self.cfg.name}: pairs not listed by {self.cfg.exchange.id}: "
-                                 f"{', '.join(missing)}")
+            raise UserInputError(
+                f"{self.cfg.name}: pairs not listed by {self.cfg.exchange.id}: {', '.join(missing)}"
+            )
         limits: dict[str, MarketLimits] = {
             p: market_limits(self.cfg, p) if p in self.cfg.markets else markets[p]
-            for p in self.cfg.pairs}
+            for p in self.cfg.pairs
+        }
+        if isinstance(self.orders, SimGateway):
+            self.orders.sim.limits = limits
         loaded = self.store.load()
         if loaded is None:
             self.bot = Bot(self.settings, limits)
         else:
+            if isinstance(self.orders, SimGateway) and "sim" in loaded.snapshot:
+                seen = {o.client_id for o in self.store.orders()}
+                sim_restore(self.orders.sim, loaded.snapshot["sim"], seen)
             self.bot = from_snapshot(self.settings, limits, loaded.snapshot["bot"])
             if self.protector is not None:
                 self.protector.restore(loaded.snapshot.get("stops", {}))
@@ -110,7 +132,8 @@ class LiveRuntime:
         now = self.clock.now_ms()
         for sym in self.cfg.pairs:
             candles = await self.data.fetch_closed_candles(
-                sym, self.cfg.timeframe, now - (self.warmup + 2) * self.tf, self.warmup + 2)
+                sym, self.cfg.timeframe, now - (self.warmup + 2) * self.tf, self.warmup + 2
+            )
             for c in candles:
                 self.latest[sym] = self.trackers[sym].update(c)
                 self.last_ts[sym] = c.ts
@@ -127,8 +150,11 @@ class LiveRuntime:
             self.executor.track(row)
             up = await self.executor.resolve(row.symbol, row.client_id)
             if up is None:
-                events: list[Event] = [OrderRejected(row.client_id, row.symbol,
-                                                     "never reached the exchange", row.ts_updated)]
+                events: list[Event] = [
+                    OrderRejected(
+                        row.client_id, row.symbol, "never reached the exchange", row.ts_updated
+                    )
+                ]
                 self.executor.inflight.pop(row.client_id, None)
                 self.executor.pending_rows.append(_status(row, "rejected"))
             else:
@@ -149,18 +175,44 @@ class LiveRuntime:
         known = {r.client_id for r in self.store.orders()}
         for o in open_orders:
             if o.client_id.startswith(self.settings.prefix + "-") and o.client_id not in known:
-                self.executor.pending_rows.append(OrderRow(
-                    o.client_id, "adopted", o.symbol, o.side, "adopted", o.qty, o.filled,
-                    "open", float(o.avg_price or 0), o.ts, o.ts, o.exchange_id))
-                self._note("adopted", o.symbol, f"⚠️ adopted unknown order {o.client_id} "
-                           f"({o.side} {o.qty} {o.symbol}, {o.state}): please check it")
+                self.executor.pending_rows.append(
+                    OrderRow(
+                        o.client_id,
+                        "adopted",
+                        o.symbol,
+                        o.side,
+                        "adopted",
+                        o.qty,
+                        o.filled,
+                        "open",
+                        float(o.avg_price or 0),
+                        o.ts,
+                        o.ts,
+                        o.exchange_id,
+                    )
+                )
+                self._note(
+                    "adopted",
+                    o.symbol,
+                    f"⚠️ adopted unknown order {o.client_id} "
+                    f"({o.side} {o.qty} {o.symbol}, {o.state}): please check it",
+                )
         if recovering:
-            self._note("recovery", "", f"♻️ {self.cfg.name} recovered: {len(bot.positions)} "
-                       f"position(s) {sorted(bot.positions)}, orders resolved: "
-                       f"{'; '.join(found) or 'none'}", immediate=True)
+            self._note(
+                "recovery",
+                "",
+                f"♻️ {self.cfg.name} recovered: {len(bot.positions)} "
+                f"position(s) {sorted(bot.positions)}, orders resolved: "
+                f"{'; '.join(found) or 'none'}",
+                immediate=True,
+            )
         else:
-            self._note("start", "", f"▶️ {self.cfg.name} starting ({self.mode}) on "
-                       f"{', '.join(self.cfg.pairs)}", immediate=True)
+            self._note(
+                "start",
+                "",
+                f"▶️ {self.cfg.name} starting ({self.mode}) on {', '.join(self.cfg.pairs)}",
+                immediate=True,
+            )
         await self._check_balance()
 
     async def _check_balance(self) -> None:
@@ -175,8 +227,12 @@ class LiveRuntime:
         free = balances.get("USDT")
         tolerance = max(Decimal(1), free / 100) if free is not None else Decimal(0)
         if free is not None and abs(free - (bot.cash - bot.reserved)) > tolerance:
-            self._note("balance_mismatch", "", f"⚠️ exchange free USDT {free} vs bot's "
-                       f"{bot.cash - bot.reserved:.2f}: not adjusted, please check")
+            self._note(
+                "balance_mismatch",
+                "",
+                f"⚠️ exchange free USDT {free} vs bot's "
+                f"{bot.cash - bot.reserved:.2f}: not adjusted, please check",
+            )
 
     # ---- the cycle -------------------------------------------------------------------
     async def cycle(self) -> None:
@@ -187,7 +243,8 @@ class LiveRuntime:
             try:
                 book = await self.data.fetch_book_top(sym)
                 candles = await self.data.fetch_closed_candles(
-                    sym, self.cfg.timeframe, self.last_ts.get(sym, now - 10 * self.tf) + 1, 100)
+                    sym, self.cfg.timeframe, self.last_ts.get(sym, now - 10 * self.tf) + 1, 100
+                )
             except (RetryableError, SkipError) as exc:
                 self.cycle_info[sym]["errors"] += 1
                 log.warning("%s: market data unavailable this cycle: %s", sym, exc)
@@ -223,9 +280,14 @@ class LiveRuntime:
                     for ev in gone:
                         await self.feed(ev)
                     if cmd.symbol not in self._bot().positions:
-                        await self.feed(OrderRejected(cmd.client_id, cmd.symbol,
-                                                      "position already closed by its stop",
-                                                      cmd.ts))
+                        await self.feed(
+                            OrderRejected(
+                                cmd.client_id,
+                                cmd.symbol,
+                                "position already closed by its stop",
+                                cmd.ts,
+                            )
+                        )
                         continue
                 for ev in await self.executor.submit(cmd):
                     await self.feed(ev)
@@ -250,6 +312,8 @@ class LiveRuntime:
     # ---- persistence ---------------------------------------------------------------
     def _snapshot(self) -> dict[str, Any]:
         snap: dict[str, Any] = {"bot": to_snapshot(self._bot())}
+        if isinstance(self.orders, SimGateway):
+            snap["sim"] = sim_to_snapshot(self.orders.sim)
         if self.protector is not None:
             snap["stops"] = self.protector.snapshot()
         return snap
@@ -258,18 +322,25 @@ class LiveRuntime:
         """Commit an order intent with the engine state that decided it (before the request)."""
         self.commit(rows, fills)
 
-    def commit(self, rows: list[OrderRow] | None = None,
-               fills: list[FillRow] | None = None) -> None:
+    def commit(
+        self, rows: list[OrderRow] | None = None, fills: list[FillRow] | None = None
+    ) -> None:
         """Write the engine state with every result gathered so far, in one transaction."""
         bot = self._bot()
         done_rows, done_fills = self.executor.drain()
         exits = tuple(bot.exits)
         bot.exits.clear()
         self.exits.extend(exits)
-        self.store.commit(StateBatch(
-            snapshot=self._snapshot(), cursor={"ts": self.clock.now_ms()},
-            orders=tuple(done_rows + (rows or [])), fills=tuple(done_fills + (fills or [])),
-            exits=exits, notes=tuple(self.notes)))
+        self.store.commit(
+            StateBatch(
+                snapshot=self._snapshot(),
+                cursor={"ts": self.clock.now_ms()},
+                orders=tuple(done_rows + (rows or [])),
+                fills=tuple(done_fills + (fills or [])),
+                exits=exits,
+                notes=tuple(self.notes),
+            )
+        )
         self.notes = []
 
     def write_files(self, force: bool = False) -> None:
@@ -280,11 +351,18 @@ class LiveRuntime:
         self._files_at = now
         bot = self._bot()
         write_state_files(
-            self.state_dir, positions=positions_for_export(bot), exits=self.exits,
+            self.state_dir,
+            positions=positions_for_export(bot),
+            exits=self.exits,
             stats={s: c.frozen() for s, c in bot.counters.items()},
             symbol_runtime=self.cycle_info,
-            info={"name": self.cfg.name, "mode": self.mode, "cash": str(bot.cash),
-                  "cycles": self.cycles})
+            info={
+                "name": self.cfg.name,
+                "mode": self.mode,
+                "cash": str(bot.cash),
+                "cycles": self.cycles,
+            },
+        )
 
     def _note(self, kind: str, symbol: str, text: str, immediate: bool = True) -> None:
         note = Notify(kind, symbol, text, self.clock.now_ms())
@@ -304,8 +382,9 @@ class LiveRuntime:
             raise RuntimeError("runtime not started")
         return self.bot
 
-    async def run(self, max_cycles: int | None = None,
-                  on_cycle: Callable[[], None] | None = None) -> None:
+    async def run(
+        self, max_cycles: int | None = None, on_cycle: Callable[[], None] | None = None
+    ) -> None:
         """Start (recover), then cycle every ``interval_s`` until stopped."""
         await self.start()
         interval = int(self.cfg.interval_s * 1000)
@@ -321,9 +400,20 @@ class LiveRuntime:
 
 
 def _status(row: OrderRow, status: str) -> OrderRow:
-    return OrderRow(row.client_id, row.position_id, row.symbol, row.side, row.reason, row.qty,
-                    row.filled, status, row.ref_price, row.ts_created, row.ts_updated,
-                    row.exchange_id)
+    return OrderRow(
+        row.client_id,
+        row.position_id,
+        row.symbol,
+        row.side,
+        row.reason,
+        row.qty,
+        row.filled,
+        status,
+        row.ref_price,
+        row.ts_created,
+        row.ts_updated,
+        row.exchange_id,
+    )
 
 
 def _spec(cfg: BotConfig, tf: int) -> Any:

@@ -40,8 +40,13 @@ def _tick(price: Decimal, tick: Decimal) -> Decimal:
 class Protector:
     """Keeps one exchange stop per open position in step with the engine's stop level."""
 
-    def __init__(self, gateway: ExchangeGateway, commit: Callable[[list[OrderRow],
-                 list[FillRow]], None], now_ms: Callable[[], int], futures: bool = False) -> None:
+    def __init__(
+        self,
+        gateway: ExchangeGateway,
+        commit: Callable[[list[OrderRow], list[FillRow]], None],
+        now_ms: Callable[[], int],
+        futures: bool = False,
+    ) -> None:
         """Stops are placed through ``gateway``; each intent is committed before the request."""
         self.gateway, self.commit, self.now_ms, self.futures = gateway, commit, now_ms, futures
         self.stops: dict[str, StopState] = {}
@@ -50,13 +55,20 @@ class Protector:
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-able state for the store."""
-        return {"stops": {s: [v.client_id, v.position_id, str(v.qty), str(v.stop)]
-                          for s, v in self.stops.items()}, "seq": dict(self.seq)}
+        return {
+            "stops": {
+                s: [v.client_id, v.position_id, str(v.qty), str(v.stop)]
+                for s, v in self.stops.items()
+            },
+            "seq": dict(self.seq),
+        }
 
     def restore(self, snap: dict[str, Any]) -> None:
         """Inverse of ``snapshot``."""
-        self.stops = {s: StopState(v[0], v[1], Decimal(v[2]), Decimal(v[3]))
-                      for s, v in snap.get("stops", {}).items()}
+        self.stops = {
+            s: StopState(v[0], v[1], Decimal(v[2]), Decimal(v[3]))
+            for s, v in snap.get("stops", {}).items()
+        }
         self.seq = {k: int(v) for k, v in snap.get("seq", {}).items()}
 
     async def protect(self, bot: Bot, symbol: str) -> list[Event]:
@@ -75,22 +87,67 @@ class Protector:
         n = self.seq.get(pos.position_id, 0) + 1
         self.seq[pos.position_id] = n
         cid = f"{pos.position_id}-p{n}"
-        req = OrderRequest(cid, symbol, "sell", "stop_market" if self.futures else
-                           "stop_loss_limit", pos.qty, None if self.futures else
-                           _tick(stop * (1 - LIMIT_OFFSET), tick), stop, self.futures)
+        req = OrderRequest(
+            cid,
+            symbol,
+            "sell",
+            "stop_market" if self.futures else "stop_loss_limit",
+            pos.qty,
+            None if self.futures else _tick(stop * (1 - LIMIT_OFFSET), tick),
+            stop,
+            self.futures,
+        )
         now = self.now_ms()
-        self.commit([OrderRow(cid, pos.position_id, symbol, "sell", "protective_stop", pos.qty,
-                              Decimal(0), "intent", float(stop), now, now)], [])
+        self.commit(
+            [
+                OrderRow(
+                    cid,
+                    pos.position_id,
+                    symbol,
+                    "sell",
+                    "protective_stop",
+                    pos.qty,
+                    Decimal(0),
+                    "intent",
+                    float(stop),
+                    now,
+                    now,
+                )
+            ],
+            [],
+        )
         up: OrderUpdate | None
         try:
             up = await self.gateway.submit_order(req)
         except RetryableError:
             up = await self.gateway.fetch_order(symbol, cid)
         except SkipError as exc:
-            self.warnings.append(Notify("stop_failed", symbol, f"⚠️ could not place the "
-                                        f"exchange stop for {symbol}: {exc}", now))
-            self.commit([OrderRow(cid, pos.position_id, symbol, "sell", "protective_stop",
-                                  pos.qty, Decimal(0), "rejected", float(stop), now, now)], [])
+            self.warnings.append(
+                Notify(
+                    "stop_failed",
+                    symbol,
+                    f"⚠️ could not place the exchange stop for {symbol}: {exc}",
+                    now,
+                )
+            )
+            self.commit(
+                [
+                    OrderRow(
+                        cid,
+                        pos.position_id,
+                        symbol,
+                        "sell",
+                        "protective_stop",
+                        pos.qty,
+                        Decimal(0),
+                        "rejected",
+                        float(stop),
+                        now,
+                        now,
+                    )
+                ],
+                [],
+            )
             return events
         if up is not None:
             self.stops[symbol] = StopState(cid, pos.position_id, pos.qty, stop)
@@ -114,9 +171,16 @@ class Protector:
             return []
         self.commit([_row(up, current.position_id, float(current.stop), now)], [])
         if up.filled > 0:
-            return [ProtectiveStopFilled(current.client_id, symbol, up.filled,
-                                         up.avg_price or current.stop, up.fee_quote,
-                                         up.ts or now)]
+            return [
+                ProtectiveStopFilled(
+                    current.client_id,
+                    symbol,
+                    up.filled,
+                    up.avg_price or current.stop,
+                    up.fee_quote,
+                    up.ts or now,
+                )
+            ]
         return []
 
     async def reconcile(self, bot: Bot) -> list[Event]:
@@ -129,9 +193,16 @@ class Protector:
                 continue
             if up is not None and up.filled > 0 and up.state in ("filled", "partial"):
                 self.stops.pop(symbol)
-                events.append(ProtectiveStopFilled(st.client_id, symbol, up.filled,
-                                                   up.avg_price or st.stop, up.fee_quote,
-                                                   up.ts or self.now_ms()))
+                events.append(
+                    ProtectiveStopFilled(
+                        st.client_id,
+                        symbol,
+                        up.filled,
+                        up.avg_price or st.stop,
+                        up.fee_quote,
+                        up.ts or self.now_ms(),
+                    )
+                )
             elif up is None or up.state not in ("open", "partial"):
                 self.stops.pop(symbol)
         return events
@@ -146,6 +217,19 @@ class Protector:
 
 def _row(up: OrderUpdate, position_id: str, stop: float, now: int) -> OrderRow:
     status = {"open": "open", "partial": "partial", "filled": "filled"}.get(
-        up.state, "cancelled" if up.state in ("cancelled", "expired") else "rejected")
-    return OrderRow(up.client_id, position_id, up.symbol, "sell", "protective_stop", up.qty,
-                    up.filled, status, stop, now, now, up.exchange_id)
+        up.state, "cancelled" if up.state in ("cancelled", "expired") else "rejected"
+    )
+    return OrderRow(
+        up.client_id,
+        position_id,
+        up.symbol,
+        "sell",
+        "protective_stop",
+        up.qty,
+        up.filled,
+        status,
+        stop,
+        now,
+        now,
+        up.exchange_id,
+    )

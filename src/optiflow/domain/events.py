@@ -48,6 +48,7 @@ class OrderFilled:
     price: Decimal
     fee: Decimal
     ts: int
+    last: bool = False  # no more fills will come for this order (e.g. fees taken in base)
 
 
 @dataclass(frozen=True, slots=True)

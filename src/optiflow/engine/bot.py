@@ -271,8 +271,8 @@ class Bot:
             return [
                 Notify("unknown_fill", ev.symbol, f"fill of unknown order {ev.client_id}", ev.ts)
             ]
-        info = info.fill(ev.qty)
-        done = info.done
+        info = info.fill(min(ev.qty, info.remaining))
+        done = info.done or ev.last
         if done:
             del self.orders[ev.client_id]
         else:
@@ -376,15 +376,19 @@ class Bot:
         """Book a fill of the exchange-side stop as this position's SL exit."""
         pos = self.positions.get(ev.symbol)
         if pos is None:
-            return [Notify("unknown_fill", ev.symbol, f"stop fill {ev.client_id} but no position",
-                           ev.ts)]
+            return [
+                Notify(
+                    "unknown_fill", ev.symbol, f"stop fill {ev.client_id} but no position", ev.ts
+                )
+            ]
         reason = "sl_breakeven" if pos.stop_is_breakeven else "sl"
         qty = min(ev.qty, pos.qty)
         info = OrderRecord(ev.client_id, pos.position_id, ev.symbol, "sell", reason, qty)
         # the stop's quantity is no longer pending in any order of ours
         self.positions[ev.symbol] = replace(pos, pending_exit=pos.pending_exit + qty)
-        return self._exit_filled(info, OrderFilled(ev.client_id, ev.symbol, "sell", qty, ev.price,
-                                                   ev.fee, ev.ts))
+        return self._exit_filled(
+            info, OrderFilled(ev.client_id, ev.symbol, "sell", qty, ev.price, ev.fee, ev.ts)
+        )
 
     def _on_reject(self, ev: OrderRejected) -> list[Command]:
         info = self.orders.pop(ev.client_id, None)

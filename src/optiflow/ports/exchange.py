@@ -41,6 +41,7 @@ class OrderUpdate:
     avg_price: Decimal | None
     fee_quote: Decimal  # fees converted to the quote currency where possible
     ts: int
+    fee_base: Decimal = Decimal(0)  # the part of the fees paid in the base asset (received less)
 
 
 @dataclass(frozen=True, slots=True)

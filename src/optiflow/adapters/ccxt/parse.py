@@ -105,6 +105,7 @@ def parse_order(
         avg_price=avg if avg else None,
         fee_quote=fee_to_quote(fees, base, quote, avg),
         ts=int(o.get("lastUpdateTimestamp") or o.get("timestamp") or 0),
+        fee_base=sum((_d(f.get("cost")) for f in fees if f.get("currency") == base), Decimal(0)),
     )
 
 

@@ -53,22 +53,52 @@ class SimGateway:
             if book is None:
                 raise SkipError(f"no quote for {order.symbol} yet")
             ref = book.ask if order.side == "buy" else book.bid
-            res = self.sim.execute_now(order.client_id, order.symbol, order.side, order.qty, ref,
-                                       book.ts)
+            res = self.sim.execute_now(
+                order.client_id, order.symbol, order.side, order.qty, ref, book.ts
+            )
             if not isinstance(res, OrderFilled):
                 raise SkipError(f"{order.client_id}: {res.reason}")
-            up = OrderUpdate(order.client_id, f"sim-{len(self.orders) + 1}", order.symbol,
-                             order.side, "market", "filled", order.qty, res.qty, res.price,
-                             res.fee, res.ts)
-            self.trades.append(TradeFill(f"t{len(self.trades) + 1}", order.client_id,
-                                         up.exchange_id, order.symbol, order.side, res.qty,
-                                         res.price, res.fee, res.ts))
+            up = OrderUpdate(
+                order.client_id,
+                f"sim-{len(self.orders) + 1}",
+                order.symbol,
+                order.side,
+                "market",
+                "filled",
+                order.qty,
+                res.qty,
+                res.price,
+                res.fee,
+                res.ts,
+            )
+            self.trades.append(
+                TradeFill(
+                    f"t{len(self.trades) + 1}",
+                    order.client_id,
+                    up.exchange_id,
+                    order.symbol,
+                    order.side,
+                    res.qty,
+                    res.price,
+                    res.fee,
+                    res.ts,
+                )
+            )
         elif order.type == "limit" and order.price is not None:
-            self.sim.submit_limit(order.client_id, order.symbol, order.side, order.qty,
-                                  order.price)
-            up = OrderUpdate(order.client_id, f"sim-{len(self.orders) + 1}", order.symbol,
-                             order.side, "limit", "open", order.qty, Decimal(0), None,
-                             Decimal(0), book.ts if book else 0)
+            self.sim.submit_limit(order.client_id, order.symbol, order.side, order.qty, order.price)
+            up = OrderUpdate(
+                order.client_id,
+                f"sim-{len(self.orders) + 1}",
+                order.symbol,
+                order.side,
+                "limit",
+                "open",
+                order.qty,
+                Decimal(0),
+                None,
+                Decimal(0),
+                book.ts if book else 0,
+            )
         else:
             raise SkipError(f"{order.type} orders are not simulated")
         self.orders[order.client_id] = up
@@ -83,15 +113,29 @@ class SimGateway:
         up = self.orders.get(client_id)
         if up is None or up.state not in ("open", "partial") or not self.sim.cancel(client_id):
             return None
-        up = OrderUpdate(up.client_id, up.exchange_id, up.symbol, up.side, up.type, "cancelled",
-                         up.qty, up.filled, up.avg_price, up.fee_quote, up.ts)
+        up = OrderUpdate(
+            up.client_id,
+            up.exchange_id,
+            up.symbol,
+            up.side,
+            up.type,
+            "cancelled",
+            up.qty,
+            up.filled,
+            up.avg_price,
+            up.fee_quote,
+            up.ts,
+        )
         self.orders[client_id] = up
         return up
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
         """Resting orders."""
-        return [o for o in self.orders.values() if o.state in ("open", "partial")
-                and (symbol is None or o.symbol == symbol)]
+        return [
+            o
+            for o in self.orders.values()
+            if o.state in ("open", "partial") and (symbol is None or o.symbol == symbol)
+        ]
 
     async def fetch_balances(self) -> dict[str, Decimal]:
         """Balances per asset."""
@@ -99,9 +143,9 @@ class SimGateway:
 
     async def fetch_my_trades(self, symbol: str, since_ms: int | None) -> list[TradeFill]:
         """Our executions."""
-        return [t for t in self.trades if t.symbol == symbol
-                and (since_ms is None or t.ts >= since_ms)]
+        return [
+            t for t in self.trades if t.symbol == symbol and (since_ms is None or t.ts >= since_ms)
+        ]
 
     async def close(self) -> None:
         """Nothing to release."""
-

@@ -95,13 +95,24 @@ def run(
     live: Annotated[
         bool, typer.Option("--live", help="Confirm real-money trading (with mode: live).")
     ] = False,
+    secrets: Annotated[
+        Path | None, typer.Option(help="JSON file with api_key and secret (chmod 600).")
+    ] = None,
 ) -> None:
     """Run one bot through the live runtime; starting is recovering."""
     from optiflow.interfaces.cli.run import run_command
 
     raise typer.Exit(
         run_command(
-            config, mode, data or _bundled_data(), speed, when_from, when_to, state_dir, live
+            config,
+            mode,
+            data or _bundled_data(),
+            speed,
+            when_from,
+            when_to,
+            state_dir,
+            live,
+            secrets,
         )
     )
 

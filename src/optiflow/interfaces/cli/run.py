@@ -9,16 +9,26 @@ import sys
 import time
 from pathlib import Path
 
+from optiflow.adapters.ccxt.factory import ExchangeSpec
+from optiflow.adapters.ccxt.gateway import CcxtGateway
+from optiflow.adapters.clock import RealClock
 from optiflow.adapters.console_notifier import ConsoleNotifier
 from optiflow.adapters.logs import setup_logging
+from optiflow.adapters.sim.exchange import SimExchange
+from optiflow.adapters.sim.gateway import SimGateway
 from optiflow.adapters.sqlite.store import SqliteStore
+from optiflow.app.live import LiveRuntime
 from optiflow.app.replay import ReplayRuntime
 from optiflow.config.loader import load_config
+from optiflow.config.models import BotConfig
 from optiflow.config.presets import find_config
 from optiflow.domain.errors import UserInputError
 from optiflow.domain.events import Notify
+from optiflow.engine.settings import settings_from_config
+from optiflow.interfaces.cli.secrets import ENV_KEY, ENV_SECRET, ApiKeys, load_keys
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
+from optiflow.ports.exchange import ExchangeGateway
 
 log = logging.getLogger("optiflow.runtime")
 
@@ -37,29 +47,45 @@ def run_command(
     when_to: str | None,
     state_dir: Path | None,
     live: bool,
+    secrets: Path | None = None,
 ) -> int:
     """Start a bot; returns the process exit code (0 after a clean stop)."""
     cfg = load_config(find_config(config))
-    if mode != "replay":
+    if mode not in ("replay", "paper", "live"):
+        raise UserInputError(f"--mode {mode}: one of replay, paper, live")
+    if mode == "live" and not (cfg.mode == "live" and live):
         raise UserInputError(
-            f"--mode {mode}: not available in this build; use --mode replay "
-            "(paper and live trading through ccxt are in progress)"
+            f"live trading needs both mode: live in {config} (it says {cfg.mode}) and --live "
+            "on the command line"
         )
-    if live:
+    if mode != "live" and live:
         raise UserInputError("--live only applies to --mode live")
-    if speed < 0:
-        raise UserInputError(f"--speed {speed}: must be 0 (as fast as possible) or more")
     folder = state_dir or default_state_dir(cfg.name)
-    candles = load_folder(
-        data, list(cfg.pairs), parse_when("--from", when_from), parse_when("--to", when_to)
-    )
+    if mode == "replay":
+        if speed < 0:
+            raise UserInputError(f"--speed {speed}: must be 0 (as fast as possible) or more")
+        candles = load_folder(
+            data, list(cfg.pairs), parse_when("--from", when_from), parse_when("--to", when_to)
+        )
+    keys = load_keys(secrets) if mode == "live" else None
+    if mode == "live" and keys is None:
+        raise UserInputError(
+            f"live trading needs API keys: set {ENV_KEY} and {ENV_SECRET}, "
+            "or --secrets FILE (JSON, chmod 600)"
+        )
     setup_logging(folder / "logs", cfg.name, list(cfg.pairs))
     notifier = ConsoleNotifier(cfg.name)
     store = SqliteStore(folder / "bot.sqlite", cfg.name)
-    runtime = ReplayRuntime(cfg, candles, store, folder, notifier, speed, time.monotonic)
+    runtime: ReplayRuntime | LiveRuntime
+    if mode == "replay":
+        runtime = ReplayRuntime(cfg, candles, store, folder, notifier, speed, time.monotonic)
+    else:
+        runtime = build_live_runtime(cfg, mode, keys, store, notifier, folder)
     code = 0
     try:
         asyncio.run(_serve(runtime, notifier, cfg.name))
+    except UserInputError:
+        raise
     except Exception as exc:  # noqa: BLE001 - runtime protection: log, announce, exit non-zero
         log.exception("unexpected error, stopping")
         notifier.notify(
@@ -71,7 +97,49 @@ def run_command(
     return code
 
 
-async def _serve(runtime: ReplayRuntime, notifier: ConsoleNotifier, name: str) -> None:
+def build_live_runtime(
+    cfg: BotConfig,
+    mode: str,
+    keys: ApiKeys | None,
+    store: SqliteStore,
+    notifier: ConsoleNotifier,
+    folder: Path,
+) -> LiveRuntime:
+    """Paper: live public data + simulated fills; live: real orders and exchange stops."""
+    spec = ExchangeSpec(
+        cfg.exchange.id,
+        cfg.exchange.market,
+        api_key=keys.api_key if keys else None,
+        secret=keys.secret if keys else None,
+        api_base_url=cfg.exchange.api_base_url,
+        ws_base_url=cfg.exchange.ws_base_url,
+    )
+    clock = RealClock()
+    data_gw = CcxtGateway.from_spec(spec, clock=clock)
+    orders: ExchangeGateway
+    if mode == "paper":
+        s = settings_from_config(cfg)
+        orders = SimGateway(
+            SimExchange(s.fee_rate, s.slippage_rate, {}, {"USDT": s.starting_balance})
+        )
+    else:
+        orders = data_gw
+    return LiveRuntime(
+        cfg,
+        data=data_gw,
+        orders=orders,
+        store=store,
+        notifier=notifier,
+        clock=clock,
+        state_dir=folder,
+        mode="paper" if mode == "paper" else "live",
+        protect_stops=mode == "live",
+    )
+
+
+async def _serve(
+    runtime: ReplayRuntime | LiveRuntime, notifier: ConsoleNotifier, name: str
+) -> None:
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -81,6 +149,10 @@ async def _serve(runtime: ReplayRuntime, notifier: ConsoleNotifier, name: str) -
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
-    await runtime.run()
+    try:
+        await runtime.run()
+    finally:
+        if isinstance(runtime, LiveRuntime):
+            await runtime.data.close()
     if runtime.stop_requested:
         print(f"{name}: stopped cleanly; state saved", file=sys.stderr)
