@@ -16,6 +16,7 @@ from typing import Any
 from optiflow.domain.errors import RetryableError, SkipError
 from optiflow.domain.events import Event, Notify, ProtectiveStopFilled
 from optiflow.engine.bot import Bot
+from optiflow.portfolio.position import round_step
 from optiflow.ports.exchange import ExchangeGateway, OrderRequest, OrderUpdate
 from optiflow.ports.store import FillRow, OrderRow
 
@@ -79,7 +80,8 @@ class Protector:
             return await self.release(bot, symbol) if current else []
         tick = bot.limits[symbol].price_tick
         stop = _tick(Decimal(repr(pos.stop)), tick)
-        if current is not None and current.qty == pos.qty and current.stop == stop:
+        qty = round_step(pos.qty, bot.limits[symbol].amount_step)
+        if current is not None and current.qty == qty and current.stop == stop:
             return []
         events = await self.release(bot, symbol) if current else []
         if symbol not in bot.positions:
@@ -92,7 +94,7 @@ class Protector:
             symbol,
             "sell",
             "stop_market" if self.futures else "stop_loss_limit",
-            pos.qty,
+            qty,
             None if self.futures else _tick(stop * (1 - LIMIT_OFFSET), tick),
             stop,
             self.futures,
@@ -106,7 +108,7 @@ class Protector:
                     symbol,
                     "sell",
                     "protective_stop",
-                    pos.qty,
+                    qty,
                     Decimal(0),
                     "intent",
                     float(stop),
@@ -138,7 +140,7 @@ class Protector:
                         symbol,
                         "sell",
                         "protective_stop",
-                        pos.qty,
+                        qty,
                         Decimal(0),
                         "rejected",
                         float(stop),
@@ -150,7 +152,7 @@ class Protector:
             )
             return events
         if up is not None:
-            self.stops[symbol] = StopState(cid, pos.position_id, pos.qty, stop)
+            self.stops[symbol] = StopState(cid, pos.position_id, qty, stop)
             self.commit([_row(up, pos.position_id, float(stop), now)], [])
         return events
 

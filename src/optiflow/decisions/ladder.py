@@ -96,7 +96,8 @@ def evaluate(
     amount_step: Decimal,
 ) -> tuple[Position, list[ExitDecision]]:
     """Decide the exits for one price event; returns the updated position and the exits."""
-    rest = pos.closable
+    # only whole lot steps can be sold (a fee taken in the base asset can leave dust)
+    rest = round_step(pos.closable, amount_step)
     if rest <= 0:
         return pos, []
     lv = pos.levels

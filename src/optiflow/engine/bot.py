@@ -353,9 +353,9 @@ class Bot:
                 ev.ts,
             )
         ]
-        if pos.qty > 0:
+        if pos.qty >= self.limits[ev.symbol].amount_step or pos.pending_exit > 0:
             self.positions[ev.symbol] = pos
-        else:
+        else:  # closed (a remainder under one lot step is dust the exchange cannot sell)
             del self.positions[ev.symbol]
             self.last_trade[ev.symbol] = max(self.last_trade.get(ev.symbol, ev.ts), ev.ts)
             if info.reason == "sl" and self.blacklist.record_stop_loss(ev.symbol, ev.ts):
@@ -384,8 +384,9 @@ class Bot:
         reason = "sl_breakeven" if pos.stop_is_breakeven else "sl"
         qty = min(ev.qty, pos.qty)
         info = OrderRecord(ev.client_id, pos.position_id, ev.symbol, "sell", reason, qty)
-        # the stop's quantity is no longer pending in any order of ours
-        self.positions[ev.symbol] = replace(pos, pending_exit=pos.pending_exit + qty)
+        # the exchange sold it: exit orders of ours still pending are void (the runtime
+        # cancels or rejects them), so only the stop's quantity is pending now
+        self.positions[ev.symbol] = replace(pos, pending_exit=qty)
         return self._exit_filled(
             info, OrderFilled(ev.client_id, ev.symbol, "sell", qty, ev.price, ev.fee, ev.ts)
         )
@@ -401,9 +402,8 @@ class Bot:
             pos = self.positions.get(ev.symbol)
             if pos is not None:
                 self._bands.pop(ev.symbol, None)
-                self.positions[ev.symbol] = replace(
-                    pos, pending_exit=pos.pending_exit - (info.qty - info.filled)
-                )
+                left = max(Decimal(0), pos.pending_exit - (info.qty - info.filled))
+                self.positions[ev.symbol] = replace(pos, pending_exit=left)
         return [
             Notify(
                 "order_rejected",
