@@ -82,6 +82,8 @@ class Ledger:
         self.trades: list[dict[str, Any]] = []
         self.fee = {"spot": Decimal(fee_spot), "futures": Decimal(fee_futures)}
         self.partial_fraction: Decimal | None = None  # next limit fill only takes this share
+        # the next MARKET order fills only this share at once, the rest on the next book move
+        self.partial_market: Decimal | None = None
         self.fixed_now_ms: int | None = None
         self._next_id = 1000
 
@@ -258,7 +260,12 @@ class Ledger:
                 return
             o.triggered = True
         if o.type in ("MARKET", "STOP_MARKET"):
-            self._fill(o, o.qty - o.executed, ask if buy else bid, maker=False)
+            left = o.qty - o.executed
+            if taker and o.type == "MARKET" and self.partial_market is not None:
+                step = self.markets[o.symbol].step
+                left = (left * self.partial_market / step).to_integral_value(ROUND_DOWN) * step
+                self.partial_market = None
+            self._fill(o, left, ask if buy else bid, maker=False)
         elif (buy and ask <= o.price) or (not buy and bid >= o.price):
             left = o.qty - o.executed
             if self.partial_fraction is not None:

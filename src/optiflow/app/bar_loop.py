@@ -243,5 +243,5 @@ class BarLoop:
         d = self.data
         for i, sym in enumerate(d.symbols):
             self.sim.last_price[sym] = d.last_close[i]
-        end = int(d.ts[-1]) + d.timeframe_ms if len(d.ts) else 0
+        end = int(d.ts[-1]) + d.timeframe_ms - 1 if len(d.ts) else 0  # the last close
         self.dispatch(self.bot.handle(StopRequested(end, reason)), len(d.ts) - 1)

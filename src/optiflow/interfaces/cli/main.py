@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,11 @@ app = typer.Typer(
     help="OptiFlow: crypto scalping bots — backtest, replay, paper, live.",
 )
 app.add_typer(data_app, name="data")
+
+
+def _console() -> Console:
+    """A console for reports: 140 columns when the output is not a terminal (files, pipes)."""
+    return Console() if sys.stdout.isatty() else Console(width=140)
 
 
 def _bundled_data() -> Path:
@@ -57,7 +63,7 @@ def backtest(
     from optiflow.interfaces.cli.backtest import backtest_command
 
     backtest_command(
-        configs, data or _bundled_data(), when_from, when_to, out, every_candle, Console(), ticks
+        configs, data or _bundled_data(), when_from, when_to, out, every_candle, _console(), ticks
     )
 
 
@@ -69,7 +75,7 @@ def check_config(
     """Validate a config and show what each exit level is worth after fees."""
     from optiflow.interfaces.cli.check_config import check_config_command
 
-    check_config_command(find_config(config), Console())
+    check_config_command(find_config(config), _console())
 
 
 @app.command()
@@ -133,7 +139,7 @@ def state(
         from optiflow.domain.errors import UserInputError
 
         raise UserInputError(f"state {action!r}: unknown action; allowed: show")
-    state_show(config, state_dir, Console())
+    state_show(config, state_dir, _console())
 
 
 @app.command()

@@ -26,6 +26,14 @@ MAX_NEAR_MISS_ROWS = 10
 _Row = BotSummary | FleetSummary
 
 
+# the values that decide each filter, shown for its near misses (all are kept in summary.json)
+DECIDING: dict[str, tuple[str, ...]] = {
+    "spread": ("spread_pct",),
+    "volume": ("volume", "vol_median"),
+    "atr": ("atr", "atr_median"),
+}
+
+
 def _name(row: _Row) -> str:
     """Return the display name of a bot summary or of the fleet."""
     return row.bot if isinstance(row, BotSummary) else f"Fleet ({len(row.bots)})"
@@ -158,7 +166,8 @@ def _latest_near_misses(summaries: Sequence[BotSummary]) -> Table:
         reverse=True,
     )[:MAX_NEAR_MISS_ROWS]
     for nm, bot in misses:
-        values = ", ".join(f"{k}={v:.6g}" for k, v in nm.values)
+        keys = DECIDING.get(nm.reason, ("close",))
+        values = ", ".join(f"{k}={v:.6g}" for k, v in nm.values if k in keys)
         table.add_row(
             iso_utc(nm.ts)[:19].replace("T", " "), bot, nm.symbol, nm.kind, nm.reason, values
         )
