@@ -216,6 +216,7 @@ class Live:
             protect_stops=True,
         )
         self.executor_waits = Waits()
+        self.cycled = False
         self.rt.executor.sleep = self.executor_waits
 
     @property
@@ -229,10 +230,12 @@ class Live:
         await aw(self.rt.start())
 
     async def cycles(self, n: int = 1) -> None:
-        """Run ``n`` cycles, one interval of accelerated time apart."""
+        """Run ``n`` cycles, one interval of accelerated time apart (the first at once)."""
         for _ in range(n):
+            if self.cycled:
+                await aw(self.clock.sleep_until(self.clock.now + 60_000))
+            self.cycled = True
             await aw(self.rt.cycle())
-            await aw(self.clock.sleep_until(self.clock.now + 60_000))
 
     async def until(self, what: str, pred: Callable[[], bool], limit: int = 150) -> None:
         """Cycle until ``pred()`` holds."""
