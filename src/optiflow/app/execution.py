@@ -84,6 +84,9 @@ class Executor:
             return self._rejected(cmd.client_id, str(exc))
         except RetryableError as exc:
             log.warning("submit %s: outcome unknown (%s); looking it up", cmd.client_id, exc)
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after:  # a 429/418 said how long to stay away: the lookup waits too
+                await self.sleep(retry_after)
             update = await self.resolve(cmd.symbol, cmd.client_id)
             if update is None:
                 return self._rejected(cmd.client_id, "not placed (exchange has no such order)")
@@ -147,7 +150,7 @@ class Executor:
         status = {"open": "open", "partial": "partial", "filled": "filled"}.get(
             update.state, "cancelled" if update.state in ("cancelled", "expired") else "rejected"
         )
-        fl.row = _with(fl.row, update.filled, status, self.now_ms(), update.exchange_id)
+        fl.row = fl.row.updated(update.filled, status, self.now_ms(), update.exchange_id)
         self.pending_rows.append(fl.row)
         self.pending_fills += fills
         if status in ("filled", "cancelled", "rejected"):
@@ -165,7 +168,7 @@ class Executor:
 
     def _rejected(self, client_id: str, reason: str) -> list[Event]:
         fl = self.inflight.pop(client_id)
-        row = _with(fl.row, fl.row.filled, "rejected", self.now_ms(), None)
+        row = fl.row.updated(fl.row.filled, "rejected", self.now_ms())
         self.pending_rows.append(row)
         return [OrderRejected(client_id, row.symbol, reason, self.now_ms())]
 
@@ -180,22 +183,3 @@ class Executor:
             if up is not None:
                 events += self.apply(up)
         return events
-
-
-def _with(
-    row: OrderRow, filled: Decimal, status: str, ts: int, exchange_id: str | None
-) -> OrderRow:
-    return OrderRow(
-        row.client_id,
-        row.position_id,
-        row.symbol,
-        row.side,
-        row.reason,
-        row.qty,
-        filled,
-        status,
-        row.ref_price,
-        row.ts_created,
-        ts,
-        exchange_id or row.exchange_id,
-    )

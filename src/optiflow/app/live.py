@@ -156,7 +156,9 @@ class LiveRuntime:
                     )
                 ]
                 self.executor.inflight.pop(row.client_id, None)
-                self.executor.pending_rows.append(_status(row, "rejected"))
+                self.executor.pending_rows.append(
+                    row.updated(row.filled, "rejected", row.ts_updated)
+                )
             else:
                 events = list(self.executor.apply(up))
             found.append(f"{row.client_id}: {'not placed' if up is None else up.state}")
@@ -261,8 +263,15 @@ class LiveRuntime:
                 await self.feed(CandleClosed(sym, f, spread_pct(book)))
             self.cycle_info[sym]["last_cycle_ts"] = now
             self.cycle_info[sym]["last_cycle_ms"] = self.clock.now_ms() - t0
-        for ev in await self.executor.poll():
+        polled = await self.executor.poll()
+        for ev in polled:
             await self.feed(ev)
+        if self.protector is not None and polled:
+            # a late (partial) fill changed a position: its exchange stop must follow
+            for sym in sorted({getattr(ev, "symbol", "") for ev in polled} - {""}):
+                for ev in await self.protector.protect(self._bot(), sym):
+                    await self.feed(ev)
+            self._flush_warnings()
         self.cycles += 1
         self.commit()
         self.write_files()
@@ -397,23 +406,6 @@ class LiveRuntime:
             await self.clock.sleep_until(nxt)
         self.commit()
         self.write_files(force=True)
-
-
-def _status(row: OrderRow, status: str) -> OrderRow:
-    return OrderRow(
-        row.client_id,
-        row.position_id,
-        row.symbol,
-        row.side,
-        row.reason,
-        row.qty,
-        row.filled,
-        status,
-        row.ref_price,
-        row.ts_created,
-        row.ts_updated,
-        row.exchange_id,
-    )
 
 
 def _spec(cfg: BotConfig, tf: int) -> Any:

@@ -99,9 +99,7 @@ class RecordingLoop(BarLoop):
             elif isinstance(cmd, CancelOrder):
                 if cmd.client_id in self.open_rows:
                     was = self.open_rows.pop(cmd.client_id)
-                    self.step.orders[cmd.client_id] = _replace_row(
-                        was, was.filled, "cancelled", cmd.ts
-                    )
+                    self.step.orders[cmd.client_id] = was.updated(was.filled, "cancelled", cmd.ts)
             elif isinstance(cmd, Notify):
                 self.step.notes.append(cmd)
         super().dispatch(commands, t)
@@ -125,32 +123,15 @@ class RecordingLoop(BarLoop):
             if row is not None:
                 filled = row.filled + res.qty
                 status = "filled" if filled >= row.qty else "partial"
-                row = _replace_row(row, filled, status, res.ts)
+                row = row.updated(filled, status, res.ts)
         elif row is not None:
-            row = _replace_row(row, row.filled, "rejected", res.ts)
+            row = row.updated(row.filled, "rejected", res.ts)
         if row is not None:
             self.step.orders[res.client_id] = row
             if row.status in ("filled", "rejected"):
                 del self.open_rows[res.client_id]
             else:
                 self.open_rows[res.client_id] = row
-
-
-def _replace_row(row: OrderRow, filled: Decimal, status: str, ts: int) -> OrderRow:
-    return OrderRow(
-        row.client_id,
-        row.position_id,
-        row.symbol,
-        row.side,
-        row.reason,
-        row.qty,
-        filled,
-        status,
-        row.ref_price,
-        row.ts_created,
-        ts,
-        row.exchange_id,
-    )
 
 
 def positions_for_export(bot: Bot) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -26,6 +26,18 @@ class OrderRow:
     ts_created: int
     ts_updated: int
     exchange_id: str | None = None
+
+    def updated(
+        self, filled: Decimal, status: str, ts: int, exchange_id: str | None = None
+    ) -> OrderRow:
+        """The same order with a new fill level and status."""
+        return replace(
+            self,
+            filled=filled,
+            status=status,
+            ts_updated=ts,
+            exchange_id=exchange_id or self.exchange_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+from optiflow.adapters.files.exports import write_atomic
 from optiflow.app.summary import BotSummary, FleetSummary, iso_utc
 from optiflow.domain.results import BotRun
 from optiflow.interfaces.report.html import render_html
@@ -28,31 +27,6 @@ TRADES_HEADER = (
     "net_pnl",
     "exit_reason",
 )
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write text to `path` via a temp file in the same dir, flush, fsync and os.replace."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # some platforms cannot open a directory; the rename is still done
-        return path
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-    return path
 
 
 def _plain(value: Decimal) -> str:
