@@ -10,7 +10,7 @@ exchange (orders by client id, foreign orders with our prefix, balances, stops).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -413,7 +413,3 @@ def _spec(cfg: BotConfig, tf: int) -> Any:
 
     return feature_spec(cfg, tf)
 
-
-def limits_of(cfg: BotConfig, markets: Mapping[str, MarketLimits]) -> dict[str, MarketLimits]:
-    """Exchange limits for the bot's pairs, config overrides first."""
-    return {p: market_limits(cfg, p) if p in cfg.markets else markets[p] for p in cfg.pairs}

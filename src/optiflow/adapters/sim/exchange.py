@@ -34,6 +34,13 @@ def _to_tick(price: Decimal, tick: Decimal, up: bool) -> Decimal:
     return steps * tick
 
 
+def crosses(side: Side, limit: Decimal, bid: float, ask: float) -> bool:
+    """Whether a limit order is crossed by the quote (a buy by the ask, a sell by the bid)."""
+    if side == "buy":
+        return Decimal(repr(ask)) <= limit
+    return Decimal(repr(bid)) >= limit
+
+
 @dataclass(slots=True)
 class SimExchange:
     """Balances per asset, resting orders, and a ledger of every fill."""
@@ -141,6 +148,28 @@ class SimExchange:
                 del self.resting[cid]
             out.append(result)
         return out
+
+    def match_quote(self, symbol: str, bid: float, ask: float, ts: int) -> list[SimResult]:
+        """Limit orders crossed by a new bid/ask fill in full at their limit price."""
+        crossed = [
+            c
+            for c, o in self.resting.items()
+            if o.symbol == symbol and o.limit is not None and crosses(o.side, o.limit, bid, ask)
+        ]
+        out: list[SimResult] = []
+        for cid in crossed:
+            limit = self.resting[cid].limit
+            assert limit is not None
+            out.append(self.fill_resting(cid, limit, ts))
+        return out
+
+    def fill_resting(self, client_id: str, price: Decimal, ts: int) -> SimResult:
+        """Fill what is left of a resting order at ``price`` (no slippage); it leaves the book."""
+        order = self.resting.pop(client_id)
+        result = self._fill(order, order.qty - order.filled, float(price), ts, False)
+        if isinstance(result, OrderFilled):
+            order.filled = order.qty
+        return result
 
     # ---- money -----------------------------------------------------------------------
     def _fill(

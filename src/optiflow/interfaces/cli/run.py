@@ -11,6 +11,7 @@ from pathlib import Path
 
 from optiflow.adapters.ccxt.factory import ExchangeSpec
 from optiflow.adapters.ccxt.gateway import CcxtGateway
+from optiflow.adapters.ccxt.ratelimit import FileWeightBudget
 from optiflow.adapters.clock import RealClock
 from optiflow.adapters.console_notifier import ConsoleNotifier
 from optiflow.adapters.logs import setup_logging
@@ -115,7 +116,11 @@ def build_live_runtime(
         ws_base_url=cfg.exchange.ws_base_url,
     )
     clock = RealClock()
-    data_gw = CcxtGateway.from_spec(spec, clock=clock)
+    # one request-weight budget per exchange account, shared by every bot of the fleet
+    # (a file lock next to the bots' state folders); Binance allows 6000 weight/min
+    budget = FileWeightBudget(folder.parent / ".shared" / f"{cfg.exchange.id}-"
+                              f"{cfg.exchange.market}.budget", 6000, 100)
+    data_gw = CcxtGateway.from_spec(spec, clock=clock, budget=budget)
     orders: ExchangeGateway
     if mode == "paper":
         s = settings_from_config(cfg)
