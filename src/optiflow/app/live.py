@@ -272,6 +272,15 @@ class LiveRuntime:
                 for ev in await self.protector.protect(self._bot(), sym):
                     await self.feed(ev)
             self._flush_warnings()
+        if self.protector is not None:
+            # a stop that filled between cycles closes its position now, not at the next exit
+            checked = await self.protector.check(self._bot())
+            for ev in checked:
+                await self.feed(ev)
+            for sym in sorted({getattr(ev, "symbol", "") for ev in checked} - {""}):
+                for ev in await self.protector.protect(self._bot(), sym):
+                    await self.feed(ev)
+            self._flush_warnings()
         self.cycles += 1
         self.commit()
         self.write_files()
@@ -288,7 +297,9 @@ class LiveRuntime:
                     gone = await self.protector.release(self._bot(), cmd.symbol)
                     for ev in gone:
                         await self.feed(ev)
-                    if cmd.symbol not in self._bot().positions:
+                    still = self._bot().positions.get(cmd.symbol)
+                    if still is None or still.position_id != cmd.position_id:
+                        # the stop closed it (a reactive entry may already hold the symbol)
                         await self.feed(
                             OrderRejected(
                                 cmd.client_id,
@@ -412,4 +423,3 @@ def _spec(cfg: BotConfig, tf: int) -> Any:
     from optiflow.app.backtest import feature_spec
 
     return feature_spec(cfg, tf)
-

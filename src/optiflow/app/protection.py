@@ -209,6 +209,23 @@ class Protector:
                 self.stops.pop(symbol)
         return events
 
+    async def check(self, bot: Bot) -> list[Event]:
+        """Each cycle: book stops that filled; re-place stops that vanished (cancelled)."""
+        events: list[Event] = []
+        for symbol, st in list(self.stops.items()):
+            try:
+                up = await self.gateway.fetch_order(symbol, st.client_id)
+            except (RetryableError, SkipError):
+                continue  # unknown now; checked again next cycle
+            if up is not None and up.state == "open":
+                continue
+            if up is not None and up.filled > 0:
+                events += await self.release(bot, symbol)
+            else:
+                self.stops.pop(symbol)
+                events += await self.protect(bot, symbol)
+        return events
+
     async def protect_all(self, bot: Bot) -> list[Event]:
         """Place or refresh the stop of every open position."""
         events: list[Event] = []

@@ -117,13 +117,18 @@ async def check_fetch_order_by_client_id(h: Harness) -> None:
 
 
 async def check_balances(h: Harness) -> None:
-    """A market buy moves quote to base in fetch_balances."""
+    """A market buy moves quote to base in fetch_balances, less the fee wherever it is taken."""
     before = await w(h.gateway.fetch_balances())
     h.set_book(SYMBOL, "30000", "30000")
-    await w(h.gateway.submit_order(OrderRequest("c-b1", SYMBOL, "buy", "market", Decimal("0.01"))))
+    o = await w(
+        h.gateway.submit_order(OrderRequest("c-b1", SYMBOL, "buy", "market", Decimal("0.01")))
+    )
     after = await w(h.gateway.fetch_balances())
-    assert after["USDT"] == before["USDT"] - Decimal(300)
-    assert after["BTC"] == before.get("BTC", Decimal(0)) + Decimal("0.01") * Decimal("0.999")
+    assert o.fee_quote > 0 and o.avg_price == Decimal(30000)
+    fee_in_quote = o.fee_quote - o.fee_base * o.avg_price  # Binance: 0 (fee in BTC); sim: all
+    assert after["USDT"] == before["USDT"] - Decimal(300) - fee_in_quote
+    assert after["BTC"] == before.get("BTC", Decimal(0)) + Decimal("0.01") - o.fee_base
+    assert o.fee_quote == Decimal(300) * Decimal("0.001")  # 0.1 % taker fee
 
 
 async def check_my_trades(h: Harness) -> None:

@@ -8,6 +8,7 @@ full at their limit price). Candle history, when given, is served like an exchan
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 
 from optiflow.adapters.sim.exchange import SimExchange, SimResult, crosses
@@ -63,34 +64,17 @@ class SimGateway:
             )
         if isinstance(res, OrderFilled):
             self._trade(res, prev.exchange_id)
-            up = self._update(prev, "filled", prev.filled + res.qty, res.price, res.fee, res.ts)
+            up = replace(
+                prev,
+                state="filled",
+                filled=prev.filled + res.qty,
+                avg_price=res.price,
+                fee_quote=prev.fee_quote + res.fee,
+                ts=res.ts,
+            )
         else:
-            up = self._update(prev, "rejected", prev.filled, prev.avg_price, prev.fee_quote, res.ts)
+            up = replace(prev, state="rejected", ts=res.ts)
         self.orders[res.client_id] = up
-
-    @staticmethod
-    def _update(
-        up: OrderUpdate,
-        state: str,
-        filled: Decimal,
-        avg: Decimal | None,
-        fee: Decimal,
-        ts: int,
-    ) -> OrderUpdate:
-        assert state in ("filled", "rejected", "cancelled")
-        return OrderUpdate(
-            up.client_id,
-            up.exchange_id,
-            up.symbol,
-            up.side,
-            up.type,
-            "filled" if state == "filled" else "rejected" if state == "rejected" else "cancelled",
-            up.qty,
-            filled,
-            avg,
-            fee,
-            ts,
-        )
 
     def _trade(self, fill: OrderFilled, exchange_id: str) -> None:
         self.trades.append(
@@ -199,7 +183,7 @@ class SimGateway:
         up = self.orders.get(client_id)
         if up is None or up.state not in _OPEN or not self.sim.cancel(client_id):
             return None
-        up = self._update(up, "cancelled", up.filled, up.avg_price, up.fee_quote, up.ts)
+        up = replace(up, state="cancelled")
         self.orders[client_id] = up
         return up
 

@@ -118,8 +118,9 @@ def build_live_runtime(
     clock = RealClock()
     # one request-weight budget per exchange account, shared by every bot of the fleet
     # (a file lock next to the bots' state folders); Binance allows 6000 weight/min
-    budget = FileWeightBudget(folder.parent / ".shared" / f"{cfg.exchange.id}-"
-                              f"{cfg.exchange.market}.budget", 6000, 100)
+    budget = FileWeightBudget(
+        folder.parent / ".shared" / f"{cfg.exchange.id}-{cfg.exchange.market}.budget", 6000, 100
+    )
     data_gw = CcxtGateway.from_spec(spec, clock=clock, budget=budget)
     orders: ExchangeGateway
     if mode == "paper":
