@@ -355,10 +355,12 @@ class LatencyResult:
     wall_s: float = 0.0
     entries: int = 0
     exits: int = 0
+    reactive_entries: int = 0
     stop_orders: int = 0
     other_orders: int = 0
     entry_us: dict[str, float] = field(default_factory=dict)
     exit_us: dict[str, float] = field(default_factory=dict)
+    reactive_entry_us: dict[str, float] = field(default_factory=dict)
 
 
 def summary_us(ns: Sequence[int]) -> dict[str, float]:
@@ -436,18 +438,25 @@ def bench_latency(
         res.wall_s = time.perf_counter() - t0
         store.close()
 
-    entry_ns, exit_ns = [], []
+    entry_ns: list[int] = []
+    exit_ns: list[int] = []
+    reactive_ns: list[int] = []  # buy decided by a reactive rescan after an exit on a tick
     for s in stub.submissions:
         if s.type != "market":
             res.stop_orders += 1
-        elif s.side == "buy" and s.event == "candle" and s.latency_ns is not None:
+        elif s.latency_ns is None:
+            res.other_orders += 1
+        elif s.side == "buy" and s.event == "candle":
             entry_ns.append(s.latency_ns)
-        elif s.side == "sell" and s.event == "tick" and s.latency_ns is not None:
+        elif s.side == "sell" and s.event == "tick":
             exit_ns.append(s.latency_ns)
+        elif s.side == "buy" and s.event == "tick":
+            reactive_ns.append(s.latency_ns)
         else:
             res.other_orders += 1
-    res.entries, res.exits = len(entry_ns), len(exit_ns)
+    res.entries, res.exits, res.reactive_entries = len(entry_ns), len(exit_ns), len(reactive_ns)
     res.entry_us, res.exit_us = summary_us(entry_ns), summary_us(exit_ns)
+    res.reactive_entry_us = summary_us(reactive_ns)
     return res
 
 
@@ -617,6 +626,13 @@ def print_report(lat: Sequence[LatencyResult], rest: Sequence[RestResult]) -> No
             f"{r.variant:24} | {r.cycles:6} | {r.wall_s:6.1f} | {r.entries:7} | "
             f"{fmt(e, 'p50'):>9} | {fmt(e, 'p99'):>9} | {fmt(e, 'max'):>9} | {r.exits:5} | "
             f"{fmt(x, 'p50'):>8} | {fmt(x, 'p99'):>8} | {fmt(x, 'max'):>8}"
+        )
+    for r in lat:
+        e = r.reactive_entry_us
+        print(
+            f"{r.variant}: {r.reactive_entries} reactive entries (tick -> exit -> rescan -> buy) "
+            f"p50 {fmt(e, 'p50').strip()} / p99 {fmt(e, 'p99').strip()} / max "
+            f"{fmt(e, 'max').strip()} us; {r.stop_orders} stop orders, {r.other_orders} other"
         )
     print("\nREST calls per bot (paper session against the fake Binance, real ccxt)")
     print("preset | interval s | calls/cycle | weight/cycle | calls/min | weight/min | of 6000")
