@@ -284,6 +284,9 @@ class LiveRuntime:
         self.cycles += 1
         self.commit()
         self.write_files()
+        checkpoint = getattr(self.store, "checkpoint", None)
+        if checkpoint is not None and self.cycles % 10 == 0:
+            checkpoint()  # between cycles, never between a decision and its order
 
     async def feed(self, ev: Event) -> None:
         """Hand one event to the engine and carry out what it decides."""

@@ -176,10 +176,15 @@ class ReplayRuntime:
         *,
         commit_every: int = 200,
         files_every_s: float = 1.0,
+        commit_interval_s: float = 0.05,
     ) -> None:
         """Prepare the bot, the simulated exchange and the candles."""
         self.cfg, self.store, self.state_dir, self.notifier = cfg, store, state_dir, notifier
         self.now_s, self.commit_every, self.files_every_s = now_s, commit_every, files_every_s
+        # a step with trades is committed at once unless the last commit is under this old;
+        # then the next ones join it (a crash redoes them identically; nothing was announced)
+        self.commit_interval_s = commit_interval_s
+        self._commits = 0
         self.pacer = Pacer(speed, now_s)
         arrays = prepare(cfg, data)
         spec = feature_spec(cfg, arrays[0].timeframe_ms if arrays else 60_000)
@@ -325,7 +330,7 @@ class ReplayRuntime:
         start = self.recover()
         d, loop = self.loop.data, self.loop
         loop.on_result = loop.record_result
-        last_commit = start - 1
+        last_commit, committed_at, pending = start - 1, -1e9, False
         t = start
         while t < len(d.ts):
             if self.stop_requested:
@@ -340,11 +345,18 @@ class ReplayRuntime:
             for i in present:
                 rt = self.symbol_runtime[d.symbols[i]]
                 rt["last_cycle_ts"], rt["last_cycle_ms"] = int(d.ts[t]) + d.timeframe_ms, took
-            changed = (len(loop.step.orders), len(loop.bot.exits)) != before
-            if changed or t - last_commit >= self.commit_every:
+            pending = pending or (len(loop.step.orders), len(loop.bot.exits)) != before
+            now = self.now_s()
+            if (pending and now - committed_at >= self.commit_interval_s) or (
+                t - last_commit >= self.commit_every
+            ):
                 self.commit(t)
-                last_commit = t
-                self.write_files(force=changed)
+                last_commit, committed_at, pending = t, now, False
+                self.write_files()
+                self._commits += 1
+                checkpoint = getattr(self.store, "checkpoint", None)
+                if checkpoint is not None and self._commits % 50 == 0:
+                    checkpoint()
             t += 1
         if t >= len(d.ts) and len(d.ts):
             loop.finish("end_of_data")

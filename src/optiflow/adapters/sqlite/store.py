@@ -81,6 +81,7 @@ class SqliteStore:
         except BaseException:
             self._conn.close()
             raise
+        self._since_checkpoint = 0
         # Rows beyond the bound are pruned once this many extra ones have accumulated.
         self._counts = {
             "notes": self._count("notes"),
@@ -96,6 +97,9 @@ class SqliteStore:
         sync = "FULL" if durability == "power" else "NORMAL"
         self._conn.execute(f"PRAGMA synchronous = {sync}")
         self._conn.execute("PRAGMA busy_timeout = 10000")
+        # no automatic checkpoint inside a commit (its fsync would land on the order path);
+        # the runtime calls ``checkpoint`` between cycles
+        self._conn.execute("PRAGMA wal_autocheckpoint = 0")
         self.schema_version = migrate(self._conn, self.path)
         self._conn.execute("BEGIN IMMEDIATE")
         try:
@@ -152,6 +156,8 @@ class SqliteStore:
 
     def commit(self, batch: StateBatch) -> None:
         """Write the batch in ONE IMMEDIATE transaction; a cursor of None keeps the old one."""
+        if self._since_checkpoint >= 1000:  # safety net if no runtime calls checkpoint()
+            self.checkpoint()
         state = dump_json(batch.snapshot)
         cursor = None if batch.cursor is None else dump_json(batch.cursor)
         with self._lock:
@@ -184,6 +190,7 @@ class SqliteStore:
                     self._counts["near_misses"] += len(batch.near_misses)
                     self._prune("near_misses", self.max_near_misses)
                 conn.execute("COMMIT")
+                self._since_checkpoint += 1
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -248,6 +255,12 @@ class SqliteStore:
                 (limit,),
             ).fetchall()
         return [near_miss_from(r) for r in reversed(rows)]
+
+    def checkpoint(self) -> None:
+        """Move the WAL into the database file (call it off the hot path, e.g. per cycle)."""
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._since_checkpoint = 0
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` verdict ("ok" when healthy)."""
