@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Protocol
 
 from optiflow.adapters.ccxt.factory import ExchangeSpec
 from optiflow.adapters.ccxt.gateway import CcxtGateway
@@ -30,8 +31,19 @@ from optiflow.interfaces.cli.secrets import ENV_KEY, ENV_SECRET, ApiKeys, load_k
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
 from optiflow.ports.exchange import ExchangeGateway
+from optiflow.ports.notifier import Notifier
 
 log = logging.getLogger("optiflow.runtime")
+
+
+class Runtime(Protocol):
+    """What the CLI needs of a runtime: run until done or stopped."""
+
+    stop_requested: bool
+
+    async def run(self) -> None:
+        """Recover, then trade until the data ends or a stop is requested."""
+        ...
 
 
 def default_state_dir(bot_name: str) -> Path:
@@ -77,25 +89,31 @@ def run_command(
     setup_logging(folder / "logs", cfg.name, list(cfg.pairs))
     notifier = ConsoleNotifier(cfg.name)
     store = SqliteStore(folder / "bot.sqlite", cfg.name)
-    runtime: ReplayRuntime | LiveRuntime
+    runtime: Runtime
     if mode == "replay":
         runtime = ReplayRuntime(cfg, candles, store, folder, notifier, speed, time.monotonic)
     else:
         runtime = build_live_runtime(cfg, mode, keys, store, notifier, folder)
-    code = 0
     try:
-        asyncio.run(_serve(runtime, notifier, cfg.name))
+        return serve_protected(runtime, notifier, cfg.name)
+    finally:
+        store.close()
+
+
+def serve_protected(runtime: Runtime, notifier: Notifier, name: str) -> int:
+    """Run a bot; an unexpected exception is logged with its traceback and announced.
+
+    Returns the exit code: 0 after a clean stop, 1 after a crash (the supervisor restarts).
+    """
+    try:
+        asyncio.run(_serve(runtime, notifier, name))
     except UserInputError:
         raise
     except Exception as exc:  # noqa: BLE001 - runtime protection: log, announce, exit non-zero
         log.exception("unexpected error, stopping")
-        notifier.notify(
-            Notify("crash", "", f"💥 {cfg.name} crashed: {type(exc).__name__}: {exc}", 0)
-        )
-        code = 1
-    finally:
-        store.close()
-    return code
+        notifier.notify(Notify("crash", "", f"💥 {name} crashed: {type(exc).__name__}: {exc}", 0))
+        return 1
+    return 0
 
 
 def build_live_runtime(
@@ -143,9 +161,7 @@ def build_live_runtime(
     )
 
 
-async def _serve(
-    runtime: ReplayRuntime | LiveRuntime, notifier: ConsoleNotifier, name: str
-) -> None:
+async def _serve(runtime: Runtime, notifier: Notifier, name: str) -> None:
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
