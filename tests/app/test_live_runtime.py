@@ -214,3 +214,37 @@ def test_live_session_orders_once_with_exchange_stops(fake: FakeBinance, tmp_pat
         assert len(open_stops) == 1
     assert market
     store.close()
+
+
+def test_reconcile_adopts_our_unknown_orders_and_reports_balance(
+    fake: FakeBinance, tmp_path: Path
+) -> None:
+    """Start-up adopts an open order with this bot's prefix, ignores others, reports balances."""
+    from optiflow.ports.exchange import OrderRequest
+
+    cfg = config(fake, "live")
+    clock = ManualClock(fake, START)
+    gw = gateway(fake, clock, keys=True)
+    fake.ledger.set_balance("USDT", "5000")  # the bot believes it has 1000
+
+    async def place_foreign_orders() -> None:
+        other = gateway(fake, clock, keys=True)  # e.g. placed by an earlier life of the bot
+        try:
+            for cid in ("ofLiveT-999999-e", "someone-else-1"):
+                await asyncio.wait_for(other.submit_order(OrderRequest(
+                    cid, "BTC/USDT", "buy", "limit", Decimal("0.01"), price=Decimal("1000"))), 10)
+        finally:
+            await other.close()
+
+    asyncio.run(place_foreign_orders())
+    store = SqliteStore(tmp_path / "bot.sqlite", cfg.name)
+    notes = Collect()
+    rt = LiveRuntime(cfg, data=gw, orders=gw, store=store, notifier=notes, clock=clock,
+                     state_dir=tmp_path, mode="live", protect_stops=True)
+    run(rt, 1)
+    kinds = [n.kind for n in notes.notes]
+    assert "adopted" in kinds and "balance_mismatch" in kinds
+    adopted = [n.text for n in notes.notes if n.kind == "adopted"]
+    assert len(adopted) == 1 and "ofLiveT-999999-e" in adopted[0]
+    assert [o.client_id for o in store.orders() if o.reason == "adopted"] == ["ofLiveT-999999-e"]
+    store.close()

@@ -12,11 +12,13 @@ With tick data the every-candle feed plays covered candles as their real trades.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
+from optiflow.adapters.memory.store import MemoryStore
 from optiflow.adapters.sim.exchange import SimExchange
 from optiflow.app.bar_loop import AlignedData, BarLoop, align
 from optiflow.app.bulk_stats import bulk_counters, candidate_mask
@@ -35,6 +37,7 @@ from optiflow.marketdata.features import (
 )
 from optiflow.marketdata.loaders import CandleArrays, resample
 from optiflow.marketdata.ticks import TickData
+from optiflow.ports.store import StateBatch, Store
 from optiflow.signals.catalogue import signal_values
 
 Progress = Callable[[int, int], None]
@@ -294,8 +297,12 @@ def run_backtest(
     fast: bool = True,
     progress: Progress | None = None,
     ticks: Mapping[str, TickData] | None = None,
+    store: Store | None = None,
 ) -> BotRun:
     """Backtest one bot on candles; ``fast`` chooses the feed, never the results.
+
+    The finished run goes through the ``Store`` port like a live bot's state (an in-memory
+    store unless one is given): the engine snapshot and every exit, read back for the result.
 
     With ``ticks`` for any of the bot's symbols, the every-candle feed is used (``fast``
     is ignored): candles inside a tick capture are played as their real trades, market
@@ -303,5 +310,17 @@ def run_backtest(
     played exactly as without ticks.
     """
     if ticks and any(sym in ticks for sym in settings_from_config(cfg).symbols):
-        return run_every_candle(cfg, data, progress, ticks)
-    return (run_fast if fast else run_every_candle)(cfg, data, progress)
+        run = run_every_candle(cfg, data, progress, ticks)
+    else:
+        run = (run_fast if fast else run_every_candle)(cfg, data, progress)
+    return stored(run, store if store is not None else MemoryStore(cfg.name))
+
+
+def stored(run: BotRun, store: Store) -> BotRun:
+    """Commit a finished run's exits through the store port; the result reads them back."""
+    store.commit(
+        StateBatch(
+            snapshot={"bot": run.bot, "final_balance": str(run.final_balance)}, exits=run.exits
+        )
+    )
+    return replace(run, exits=tuple(store.exits()))
