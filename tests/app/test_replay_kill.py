@@ -122,6 +122,10 @@ def test_sigterm_stops_cleanly_and_saves(tmp_path: Path) -> None:
         assert loaded is not None and loaded.cursor is not None
     finally:
         store.close()
+    # every entry decision of a symbol, with its deciding values, in that symbol's DEBUG log
+    btc_log = (state / "logs" / "OptiScalp_A" / "BTC_USDT.log").read_text()
+    assert "primary=" in btc_log and "rsi" in btc_log and "DEBUG" in btc_log
+    assert "ETH/USDT" not in btc_log
 
 
 def test_a_database_that_is_not_ours_is_a_clear_error(tmp_path: Path) -> None:

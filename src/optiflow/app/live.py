@@ -18,6 +18,7 @@ from typing import Any, Literal
 from optiflow.adapters.files.exports import write_state_files
 from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
 from optiflow.adapters.sim.gateway import SimGateway
+from optiflow.app.decision_log import log_decisions, symbol_loggers
 from optiflow.app.execution import Executor
 from optiflow.app.protection import Protector
 from optiflow.app.replay import positions_for_export
@@ -99,6 +100,7 @@ class LiveRuntime:
             s: {"errors": 0, "last_cycle_ts": None, "last_cycle_ms": None} for s in cfg.pairs
         }
         self.stop_requested = False
+        self.loggers = symbol_loggers(cfg)
         self.cycles = 0
         self._files_at = 0
 
@@ -128,7 +130,7 @@ class LiveRuntime:
             if self.protector is not None:
                 self.protector.restore(loaded.snapshot.get("stops", {}))
             self.exits = self.store.exits()
-        self.bot.trace = None
+        self.bot.trace = []
         now = self.clock.now_ms()
         for sym in self.cfg.pairs:
             candles = await self.data.fetch_closed_candles(
@@ -281,6 +283,7 @@ class LiveRuntime:
                 for ev in await self.protector.protect(self._bot(), sym):
                     await self.feed(ev)
             self._flush_warnings()
+        log_decisions(self._bot(), self.loggers)
         self.cycles += 1
         self.commit()
         self.write_files()

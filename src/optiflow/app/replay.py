@@ -23,6 +23,7 @@ from optiflow.adapters.files.exports import iso_utc, write_state_files
 from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
 from optiflow.app.backtest import feature_spec, new_loop, prepare
 from optiflow.app.bar_loop import BarLoop
+from optiflow.app.decision_log import log_decisions, symbol_loggers
 from optiflow.config.models import BotConfig
 from optiflow.domain.events import (
     CancelOrder,
@@ -200,48 +201,14 @@ class ReplayRuntime:
         }
         self._files_at = 0.0
         self._exits: list[ExitRow] = []
-        self.symbol_loggers = {s: logging.getLogger(f"optiflow.{cfg.name}.{s}") for s in cfg.pairs}
+        self.symbol_loggers = symbol_loggers(cfg)
 
     def _features(self, i: int, row: int) -> Any:
         return features_at(self.feats[i], row)
 
     def log_decisions(self) -> None:
         """Per-symbol DEBUG lines for every signal and filter decision, with its values."""
-        trace = self.loop.bot.trace
-        if not trace:
-            return
-        for sym, now, prim, conf, blocked, ev in trace:
-            logger = self.symbol_loggers[sym]
-            if logger.isEnabledFor(logging.DEBUG):
-                f = ev.features
-                verdict = (
-                    "ENTER"
-                    if prim and conf and not blocked
-                    else f"blocked by {','.join(blocked)}"
-                    if blocked
-                    else "no 1+1"
-                )
-                logger.debug(
-                    "%s %s close=%s primary=%s confirming=%s -> %s | ema %.6g/%.6g rsi %.4g "
-                    "macd_hist %.3g vol %.6g/med %.6g atr %.4g/med %.4g spread %.3g%%%s",
-                    iso_utc(now),
-                    sym,
-                    f.close,
-                    prim,
-                    conf,
-                    verdict,
-                    f.ema_fast,
-                    f.ema_slow,
-                    f.rsi,
-                    f.macd_hist,
-                    f.volume,
-                    f.vol_median,
-                    f.atr,
-                    f.atr_median,
-                    ev.spread_pct,
-                    " (reactive rescan)" if ev.rescan else "",
-                )
-        trace.clear()
+        log_decisions(self.loop.bot, self.symbol_loggers)
 
     def recover(self) -> int:
         """Starting is recovering: restore the last committed state; return the first bar."""

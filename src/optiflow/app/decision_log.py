@@ -1,0 +1,54 @@
+"""Per-symbol DEBUG log of every entry decision the engine traced (replay, paper, live)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from optiflow.adapters.files.exports import iso_utc
+from optiflow.config.models import BotConfig
+from optiflow.engine.bot import Bot
+
+
+def symbol_loggers(cfg: BotConfig) -> dict[str, logging.Logger]:
+    """One logger per pair, ``optiflow.<bot>.<symbol>`` (routed to the symbol's log file)."""
+    return {s: logging.getLogger(f"optiflow.{cfg.name}.{s}") for s in cfg.pairs}
+
+
+def log_decisions(bot: Bot, loggers: Mapping[str, logging.Logger]) -> None:
+    """Per-symbol DEBUG lines for every signal and filter decision, with its values."""
+    trace = bot.trace
+    if not trace:
+        return
+    for sym, now, prim, conf, blocked, ev in trace:
+        logger = loggers[sym]
+        if logger.isEnabledFor(logging.DEBUG):
+            f = ev.features
+            verdict = (
+                "ENTER"
+                if prim and conf and not blocked
+                else f"blocked by {','.join(blocked)}"
+                if blocked
+                else "no 1+1"
+            )
+            logger.debug(
+                "%s %s close=%s primary=%s confirming=%s -> %s | ema %.6g/%.6g rsi %.4g "
+                "macd_hist %.3g vol %.6g/med %.6g atr %.4g/med %.4g spread %.3g%%%s",
+                iso_utc(now),
+                sym,
+                f.close,
+                prim,
+                conf,
+                verdict,
+                f.ema_fast,
+                f.ema_slow,
+                f.rsi,
+                f.macd_hist,
+                f.volume,
+                f.vol_median,
+                f.atr,
+                f.atr_median,
+                ev.spread_pct,
+                " (reactive rescan)" if ev.rescan else "",
+            )
+    trace.clear()
