@@ -17,7 +17,7 @@ setup: $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/optiflow backtest A B C --data data/binance_spot_1m --out out/demo
 
-## Run bot A through the live runtime on the bundled data (replay at 600x real time).
+## Run bot A through the live runtime on the bundled data (replay at 3000x real time).
 replay: setup
 	$(VENV)/bin/optiflow run A --mode replay
 

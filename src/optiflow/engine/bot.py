@@ -313,12 +313,13 @@ class Bot:
         if done:
             self.reserved -= info.reserved
             self.entry_orders.pop(ev.symbol, None)
+        tp1 = "-" if levels.tp1 is None else f"{levels.tp1:.8g}"
         return [
             Notify(
                 "entry",
                 ev.symbol,
-                f"BUY {ev.symbol} {ev.qty} @ {ev.price} (TP1 {levels.tp1}, TP2 "
-                f"{levels.tp2:.8g}, SL {levels.sl:.8g})",
+                f"BUY {ev.symbol} {ev.qty} @ {ev.price} (TP1 {tp1}, TP2 {levels.tp2:.8g}, "
+                f"SL {levels.sl:.8g})",
                 ev.ts,
             )
         ]

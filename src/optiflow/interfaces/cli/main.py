@@ -90,7 +90,7 @@ def run(
     ] = None,
     speed: Annotated[
         float, typer.Option(help="Replay speed: N x real time; 0 = as fast as possible.")
-    ] = 600.0,
+    ] = 3000.0,
     when_from: Annotated[
         str | None, typer.Option("--from", help="Replay start, ISO 8601 UTC.")
     ] = None,
