@@ -74,6 +74,7 @@ def test_stop_and_restart_resumes_exactly(tmp_path: Path) -> None:
     asyncio.run(asyncio.wait_for(rt.run(), 120))
     assert tuple(store.exits()) == run_backtest(cfg, data).exits
     assert any(n.kind == "recovery" for n in notes.notes)
+    assert store.near_misses(10), "near misses are kept in the store"
     assert read_active_trades(tmp_path / "active_trades.json") == []
     store.close()
 

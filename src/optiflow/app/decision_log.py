@@ -7,12 +7,21 @@ from collections.abc import Mapping
 
 from optiflow.adapters.files.exports import iso_utc
 from optiflow.config.models import BotConfig
+from optiflow.domain.results import NearMiss
 from optiflow.engine.bot import Bot
 
 
 def symbol_loggers(cfg: BotConfig) -> dict[str, logging.Logger]:
     """One logger per pair, ``optiflow.<bot>.<symbol>`` (routed to the symbol's log file)."""
     return {s: logging.getLogger(f"optiflow.{cfg.name}.{s}") for s in cfg.pairs}
+
+
+def new_near_misses(bot: Bot, seen: list[int]) -> tuple[NearMiss, ...]:
+    """Near misses recorded since the last call (``seen[0]``: the latest time stored)."""
+    fresh = tuple(n for n in bot.near_misses.latest() if n.ts > seen[0])
+    if fresh:
+        seen[0] = fresh[-1].ts
+    return fresh
 
 
 def log_decisions(bot: Bot, loggers: Mapping[str, logging.Logger]) -> None:

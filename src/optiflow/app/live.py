@@ -5,10 +5,16 @@ to the engine (exits) and the new candles (entries), carry out its orders throug
 ``Executor`` (intent committed before each request), then commit the engine state with the
 results. Starting is recovering: the last snapshot is loaded and reconciled with the
 exchange (orders by client id, foreign orders with our prefix, balances, stops).
+
+With a websocket ``PriceFeed`` the cycle stays the decision cadence, but between cycles
+every pushed price of a symbol with an open position is fed to the engine at once, so
+exits react to each websocket price; the cycle's REST book fetch remains the fallback.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from decimal import Decimal
@@ -18,7 +24,7 @@ from typing import Any, Literal
 from optiflow.adapters.files.exports import write_state_files
 from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
 from optiflow.adapters.sim.gateway import SimGateway
-from optiflow.app.decision_log import log_decisions, symbol_loggers
+from optiflow.app.decision_log import log_decisions, new_near_misses, symbol_loggers
 from optiflow.app.execution import Executor
 from optiflow.app.protection import Protector
 from optiflow.app.replay import positions_for_export
@@ -44,6 +50,7 @@ from optiflow.engine.snapshot import from_snapshot, to_snapshot
 from optiflow.marketdata.features import FeatureTracker
 from optiflow.ports.clock import Clock
 from optiflow.ports.exchange import ExchangeGateway
+from optiflow.ports.feed import PriceFeed, PriceQuote
 from optiflow.ports.notifier import Notifier
 from optiflow.ports.store import FillRow, OrderRow, StateBatch, Store
 
@@ -73,6 +80,7 @@ class LiveRuntime:
         protect_stops: bool = False,
         warmup_candles: int = 150,
         files_every_s: float = 1.0,
+        prices: PriceFeed | None = None,
     ) -> None:
         """Wire the ports; nothing touches the network before ``start``."""
         self.cfg, self.data, self.orders, self.store = cfg, data, orders, store
@@ -101,8 +109,12 @@ class LiveRuntime:
         }
         self.stop_requested = False
         self.loggers = symbol_loggers(cfg)
+        self._near: list[int] = [-1]  # time of the latest near miss already stored
         self.cycles = 0
         self._files_at = 0
+        self.prices = prices
+        self.ws_ticks = 0  # websocket prices fed to the engine between cycles
+        self._engine_lock = asyncio.Lock()  # a cycle and a websocket price never interleave
 
     # ---- start-up: starting is recovering ------------------------------------------
     async def start(self) -> None:
@@ -335,6 +347,40 @@ class LiveRuntime:
                 self.notes.append(cmd)
                 self.notifier.notify(cmd)
 
+    # ---- websocket prices between cycles -----------------------------------------------
+    async def on_price(self, quote: PriceQuote) -> None:
+        """Feed one pushed price of a symbol with an open position to the engine (exits)."""
+        async with self._engine_lock:
+            bot = self._bot()
+            if quote.symbol not in bot.positions:
+                return
+            self.books[quote.symbol] = quote.book
+            if isinstance(self.orders, SimGateway):
+                self.orders.set_quote(quote.symbol, quote.book)
+            commands = bot.handle(PriceTicked(quote.symbol, self.clock.now_ms(), quote.book.bid))
+            self.ws_ticks += 1
+            if commands:
+                await self.run_commands(commands)
+                self.commit()
+                self.write_files()
+
+    async def _consume_prices(self, feed: PriceFeed) -> None:
+        async for quote in feed:
+            if self.stop_requested:
+                return
+            if self.bot is not None and quote.symbol in self.bot.positions:
+                await self.on_price(quote)
+
+    async def _stop_prices(self, feed: PriceFeed, task: asyncio.Task[None]) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(feed.close(), 10)
+        try:
+            await asyncio.wait_for(task, 10)  # an exit already under way completes
+        except (asyncio.CancelledError, TimeoutError):
+            pass
+        except Exception:
+            log.exception("websocket price consumer failed")
+
     # ---- persistence ---------------------------------------------------------------
     def _snapshot(self) -> dict[str, Any]:
         snap: dict[str, Any] = {"bot": to_snapshot(self._bot())}
@@ -365,6 +411,7 @@ class LiveRuntime:
                 fills=tuple(done_fills + (fills or [])),
                 exits=exits,
                 notes=tuple(self.notes),
+                near_misses=new_near_misses(bot, self._near),
             )
         )
         self.notes = []
@@ -387,6 +434,9 @@ class LiveRuntime:
                 "mode": self.mode,
                 "cash": str(bot.cash),
                 "cycles": self.cycles,
+                "prices": (
+                    "rest" if self.prices is None or not self.prices.connected else "websocket"
+                ),
             },
         )
 
@@ -413,14 +463,28 @@ class LiveRuntime:
     ) -> None:
         """Start (recover), then cycle every ``interval_s`` until stopped."""
         await self.start()
+        consumer: asyncio.Task[None] | None = None
+        if self.prices is not None:
+            try:
+                await asyncio.wait_for(self.prices.start(self.cfg.pairs), 30)
+                consumer = asyncio.create_task(self._consume_prices(self.prices), name="prices")
+            except Exception as exc:  # noqa: BLE001 - no websocket: REST cycles carry on
+                log.warning("websocket prices unavailable, REST polling only: %s", exc)
         interval = int(self.cfg.interval_s * 1000)
         nxt = self.clock.now_ms()
-        while not self.stop_requested and (max_cycles is None or self.cycles < max_cycles):
-            await self.cycle()
-            if on_cycle is not None:
-                on_cycle()
-            nxt += interval
-            await self.clock.sleep_until(nxt)
+        try:
+            while not self.stop_requested and (max_cycles is None or self.cycles < max_cycles):
+                async with self._engine_lock:
+                    await self.cycle()
+                if consumer is not None and consumer.done() and not consumer.cancelled():
+                    consumer.result()  # a failure while exiting on a websocket price
+                if on_cycle is not None:
+                    on_cycle()
+                nxt += interval
+                await self.clock.sleep_until(nxt)
+        finally:
+            if self.prices is not None and consumer is not None:
+                await self._stop_prices(self.prices, consumer)
         self.commit()
         self.write_files(force=True)
 

@@ -23,7 +23,7 @@ from optiflow.adapters.files.exports import iso_utc, write_state_files
 from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
 from optiflow.app.backtest import feature_spec, new_loop, prepare
 from optiflow.app.bar_loop import BarLoop
-from optiflow.app.decision_log import log_decisions, symbol_loggers
+from optiflow.app.decision_log import log_decisions, new_near_misses, symbol_loggers
 from optiflow.config.models import BotConfig
 from optiflow.domain.events import (
     CancelOrder,
@@ -186,6 +186,7 @@ class ReplayRuntime:
         # then the next ones join it (a crash redoes them identically; nothing was announced)
         self.commit_interval_s = commit_interval_s
         self._commits = 0
+        self._near: list[int] = [-1]  # time of the latest near miss already stored
         self.pacer = Pacer(speed, now_s)
         arrays = prepare(cfg, data)
         spec = feature_spec(cfg, arrays[0].timeframe_ms if arrays else 60_000)
@@ -269,6 +270,7 @@ class ReplayRuntime:
                 fills=tuple(step.fills),
                 exits=exits,
                 notes=tuple(step.notes),
+                near_misses=new_near_misses(loop.bot, self._near),
             )
         )
         for note in step.notes:
