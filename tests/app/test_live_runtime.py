@@ -231,16 +231,31 @@ def test_reconcile_adopts_our_unknown_orders_and_reports_balance(
         other = gateway(fake, clock, keys=True)  # e.g. placed by an earlier life of the bot
         try:
             for cid in ("ofLiveT-999999-e", "someone-else-1"):
-                await asyncio.wait_for(other.submit_order(OrderRequest(
-                    cid, "BTC/USDT", "buy", "limit", Decimal("0.01"), price=Decimal("1000"))), 10)
+                await asyncio.wait_for(
+                    other.submit_order(
+                        OrderRequest(
+                            cid, "BTC/USDT", "buy", "limit", Decimal("0.01"), price=Decimal("1000")
+                        )
+                    ),
+                    10,
+                )
         finally:
             await other.close()
 
     asyncio.run(place_foreign_orders())
     store = SqliteStore(tmp_path / "bot.sqlite", cfg.name)
     notes = Collect()
-    rt = LiveRuntime(cfg, data=gw, orders=gw, store=store, notifier=notes, clock=clock,
-                     state_dir=tmp_path, mode="live", protect_stops=True)
+    rt = LiveRuntime(
+        cfg,
+        data=gw,
+        orders=gw,
+        store=store,
+        notifier=notes,
+        clock=clock,
+        state_dir=tmp_path,
+        mode="live",
+        protect_stops=True,
+    )
     run(rt, 1)
     kinds = [n.kind for n in notes.notes]
     assert "adopted" in kinds and "balance_mismatch" in kinds

@@ -354,10 +354,12 @@ class LiveRuntime:
             bot = self._bot()
             if quote.symbol not in bot.positions:
                 return
-            self.books[quote.symbol] = quote.book
+            now = self.clock.now_ms()  # our clock, not the feed's, times every event
+            book = BookTop(now, quote.book.bid, quote.book.ask)
+            self.books[quote.symbol] = book
             if isinstance(self.orders, SimGateway):
-                self.orders.set_quote(quote.symbol, quote.book)
-            commands = bot.handle(PriceTicked(quote.symbol, self.clock.now_ms(), quote.book.bid))
+                self.orders.set_quote(quote.symbol, book)
+            commands = bot.handle(PriceTicked(quote.symbol, now, book.bid))
             self.ws_ticks += 1
             if commands:
                 await self.run_commands(commands)

@@ -104,6 +104,9 @@ def run(
     secrets: Annotated[
         Path | None, typer.Option(help="JSON file with api_key and secret (chmod 600).")
     ] = None,
+    websocket: Annotated[
+        bool, typer.Option(help="Websocket prices where ccxt.pro has them (REST stays).")
+    ] = True,
 ) -> None:
     """Run one bot through the live runtime; starting is recovering."""
     from optiflow.interfaces.cli.run import run_command
@@ -119,6 +122,7 @@ def run(
             state_dir,
             live,
             secrets,
+            websocket=websocket,
         )
     )
 

@@ -13,6 +13,7 @@ from typing import Protocol
 from optiflow.adapters.ccxt.factory import ExchangeSpec
 from optiflow.adapters.ccxt.gateway import CcxtGateway
 from optiflow.adapters.ccxt.ratelimit import FileWeightBudget
+from optiflow.adapters.ccxt.ws_feed import WsPriceFeed, supports_websocket
 from optiflow.adapters.clock import RealClock
 from optiflow.adapters.console_notifier import ConsoleNotifier
 from optiflow.adapters.logs import setup_logging
@@ -31,6 +32,7 @@ from optiflow.interfaces.cli.secrets import ENV_KEY, ENV_SECRET, ApiKeys, load_k
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
 from optiflow.ports.exchange import ExchangeGateway
+from optiflow.ports.feed import PriceFeed
 from optiflow.ports.notifier import Notifier
 
 log = logging.getLogger("optiflow.runtime")
@@ -61,6 +63,7 @@ def run_command(
     state_dir: Path | None,
     live: bool,
     secrets: Path | None = None,
+    websocket: bool = True,
 ) -> int:
     """Start a bot; returns the process exit code (0 after a clean stop)."""
     cfg = load_config(find_config(config))
@@ -93,7 +96,7 @@ def run_command(
     if mode == "replay":
         runtime = ReplayRuntime(cfg, candles, store, folder, notifier, speed, time.monotonic)
     else:
-        runtime = build_live_runtime(cfg, mode, keys, store, notifier, folder)
+        runtime = build_live_runtime(cfg, mode, keys, store, notifier, folder, websocket)
     try:
         return serve_protected(runtime, notifier, cfg.name)
     finally:
@@ -123,8 +126,13 @@ def build_live_runtime(
     store: SqliteStore,
     notifier: ConsoleNotifier,
     folder: Path,
+    websocket: bool = True,
 ) -> LiveRuntime:
-    """Paper: live public data + simulated fills; live: real orders and exchange stops."""
+    """Paper: live public data + simulated fills; live: real orders and exchange stops.
+
+    Prices also stream over the exchange's websocket where ccxt.pro has one (exits react to
+    every pushed price); the REST fetch of each cycle stays as the fallback.
+    """
     spec = ExchangeSpec(
         cfg.exchange.id,
         cfg.exchange.market,
@@ -148,6 +156,14 @@ def build_live_runtime(
         )
     else:
         orders = data_gw
+    prices: PriceFeed | None = None
+    # a REST base without a websocket base (testnet, proxy, fake) must not mix in the
+    # exchange's own stream: prices would come from a different market
+    same_place = spec.ws_base_url is not None or spec.api_base_url is None
+    if websocket and same_place and supports_websocket(spec):
+        prices = WsPriceFeed.from_spec(spec, now_ms=clock.now_ms)
+    else:
+        log.info("%s: no websocket prices, REST polling every cycle", cfg.name)
     return LiveRuntime(
         cfg,
         data=data_gw,
@@ -158,6 +174,7 @@ def build_live_runtime(
         state_dir=folder,
         mode="paper" if mode == "paper" else "live",
         protect_stops=mode == "live",
+        prices=prices,
     )
 
 
