@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +26,7 @@ from optiflow.adapters.sim.gateway import SimGateway
 from optiflow.app.decision_log import log_decisions, new_near_misses, symbol_loggers
 from optiflow.app.execution import Executor
 from optiflow.app.protection import Protector
+from optiflow.app.reconcile import reconcile
 from optiflow.app.replay import positions_for_export
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
@@ -155,100 +155,8 @@ class LiveRuntime:
         self.commit()
 
     async def reconcile(self, recovering: bool) -> None:
-        """Compare the store with the exchange; apply what happened, report what does not add up."""
-        bot = self._bot()
-        found = []
-        for row in self.store.orders(("intent", "open", "partial")):
-            if row.reason == "protective_stop":
-                continue
-            self.executor.track(row)
-            up = await self.executor.resolve(row.symbol, row.client_id)
-            if up is None:
-                events: list[Event] = [
-                    OrderRejected(
-                        row.client_id, row.symbol, "never reached the exchange", row.ts_updated
-                    )
-                ]
-                self.executor.inflight.pop(row.client_id, None)
-                self.executor.pending_rows.append(
-                    row.updated(row.filled, "rejected", row.ts_updated)
-                )
-            else:
-                events = list(self.executor.apply(up))
-            found.append(f"{row.client_id}: {'not placed' if up is None else up.state}")
-            for ev in events:
-                await self.feed(ev)
-        if self.protector is not None:
-            for ev in await self.protector.reconcile(bot):
-                await self.feed(ev)
-            for ev in await self.protector.protect_all(bot):
-                await self.feed(ev)
-            self._flush_warnings()
-        try:
-            open_orders = await self.orders.fetch_open_orders(None)
-        except (RetryableError, SkipError):
-            open_orders = []
-        known = {r.client_id for r in self.store.orders()}
-        for o in open_orders:
-            if o.client_id.startswith(self.settings.prefix + "-") and o.client_id not in known:
-                self.executor.pending_rows.append(
-                    OrderRow(
-                        o.client_id,
-                        "adopted",
-                        o.symbol,
-                        o.side,
-                        "adopted",
-                        o.qty,
-                        o.filled,
-                        "open",
-                        float(o.avg_price or 0),
-                        o.ts,
-                        o.ts,
-                        o.exchange_id,
-                    )
-                )
-                self._note(
-                    "adopted",
-                    o.symbol,
-                    f"⚠️ adopted unknown order {o.client_id} "
-                    f"({o.side} {o.qty} {o.symbol}, {o.state}): please check it",
-                )
-        if recovering:
-            self._note(
-                "recovery",
-                "",
-                f"♻️ {self.cfg.name} recovered: {len(bot.positions)} "
-                f"position(s) {sorted(bot.positions)}, orders resolved: "
-                f"{'; '.join(found) or 'none'}",
-                immediate=True,
-            )
-        else:
-            self._note(
-                "start",
-                "",
-                f"▶️ {self.cfg.name} starting ({self.mode}) on {', '.join(self.cfg.pairs)}",
-                immediate=True,
-            )
-        await self._check_balance()
-
-    async def _check_balance(self) -> None:
-        bot = self._bot()
-        if self.mode != "live":
-            return
-        try:
-            balances = await self.orders.fetch_balances()
-        except (RetryableError, SkipError) as exc:
-            self._note("error", "", f"balance check failed: {exc}")
-            return
-        free = balances.get("USDT")
-        tolerance = max(Decimal(1), free / 100) if free is not None else Decimal(0)
-        if free is not None and abs(free - (bot.cash - bot.reserved)) > tolerance:
-            self._note(
-                "balance_mismatch",
-                "",
-                f"⚠️ exchange free USDT {free} vs bot's "
-                f"{bot.cash - bot.reserved:.2f}: not adjusted, please check",
-            )
+        """Compare the store with the exchange; apply what happened, report the rest."""
+        await reconcile(self, recovering)
 
     # ---- the cycle -------------------------------------------------------------------
     async def cycle(self) -> None:
