@@ -118,10 +118,11 @@ def test_short_on_spot(config_error: Catch) -> None:
     assert 'exchange.market = "futures"' in err.allowed
 
 
-def test_short_on_futures_is_fine(write_config: Callable[..., Path]) -> None:
-    """direction both on futures loads."""
-    cfg = load_config(write_config({"direction": "both", "exchange": {"market": "futures"}}))
-    assert cfg.direction == "both"
+def test_short_on_futures_is_refused_until_supported(config_error: Catch) -> None:
+    """direction both on futures is refused clearly: the engine trades long only for now."""
+    err = config_error({"direction": "both", "exchange": {"market": "futures"}})
+    assert (err.field, err.value) == ("direction", "both")
+    assert "not supported yet" in err.allowed
 
 
 def test_market_override_for_unknown_pair(config_error: Catch) -> None:

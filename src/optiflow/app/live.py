@@ -182,7 +182,7 @@ class LiveRuntime:
                     continue
                 f = self.trackers[sym].update(c)
                 self.latest[sym], self.last_ts[sym] = f, c.ts
-                await self.feed(CandleClosed(sym, f, spread_pct(book)))
+                await self.feed(CandleClosed(sym, f, spread_pct(book), ob_imbalance=book.imbalance))
             self.cycle_info[sym]["last_cycle_ts"] = now
             self.cycle_info[sym]["last_cycle_ms"] = self.clock.now_ms() - t0
         polled = await self.executor.poll()
@@ -250,7 +250,11 @@ class LiveRuntime:
                 for sym, f in self.latest.items():
                     book = self.books.get(sym)
                     if book is not None:
-                        await self.feed(CandleClosed(sym, f, spread_pct(book), rescan=True))
+                        await self.feed(
+                            CandleClosed(
+                                sym, f, spread_pct(book), rescan=True, ob_imbalance=book.imbalance
+                            )
+                        )
             elif isinstance(cmd, Notify):
                 self.notes.append(cmd)
                 self.notifier.notify(cmd)

@@ -276,5 +276,6 @@ class BotConfig(_Frozen):
         """Apply the bot-wide rules."""
         rules.rule_unique_items("pairs", self.pairs)
         rules.rule_short_needs_futures(self.direction, self.exchange.market)
+        rules.rule_long_only_engine(self.direction)
         rules.rule_market_overrides_in_pairs(tuple(self.markets), self.pairs)
         return self

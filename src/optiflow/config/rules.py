@@ -138,6 +138,17 @@ def rule_min_le_max(field_min: str, low: Decimal, field_max: str, high: Decimal)
         raise violation(field_min, str(low), f"a number <= {field_max} ({high})")
 
 
+def rule_long_only_engine(direction: str) -> None:
+    """The engine trades long positions only (short on futures is not built yet)."""
+    if direction != "long":
+        raise violation(
+            "direction",
+            direction,
+            '"long" (short and both directions on futures are not supported yet; '
+            "a bot never trades a direction its config does not allow)",
+        )
+
+
 def rule_short_needs_futures(direction: str, market: str) -> None:
     """Short selling needs a futures market; spot bots are long-only."""
     if direction != "long" and market != "futures":

@@ -54,6 +54,7 @@ class BookTop:
     ts: int
     bid: float
     ask: float
+    imbalance: float = float("nan")  # bid share of the quantity on the top book levels
 
 
 @dataclass(frozen=True, slots=True)

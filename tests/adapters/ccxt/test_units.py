@@ -123,3 +123,18 @@ def test_fake_runs_standalone() -> None:
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_parse_book_gives_the_bid_share_of_the_top_five_levels() -> None:
+    """Order-book imbalance = bid quantity / (bid + ask quantity) over five levels each side."""
+    from optiflow.adapters.ccxt.parse import parse_book
+
+    ob = {
+        "bids": [[100.0, 3.0], [99.9, 1.0]] + [[99.0, 0.0]] * 5,
+        "asks": [[100.1, 1.0], [100.2, 1.0]],
+        "timestamp": 5,
+    }
+    top = parse_book(ob, now_ms=1)
+    assert (top.bid, top.ask, top.ts) == (100.0, 100.1, 5)
+    assert top.imbalance == 4.0 / 6.0
+    assert parse_book({"bid": 1.0, "ask": 2.0}, now_ms=1).imbalance != 0.5  # NaN: unknown

@@ -130,11 +130,18 @@ def parse_trade(
 
 def parse_book(ob: Mapping[str, Any], *, now_ms: int) -> BookTop:
     """Best bid/ask of a ccxt order book (or ticker with bid/ask); ``now_ms`` if untimed."""
+    imbalance = float("nan")
     if "bids" in ob:
         bid, ask = ob["bids"][0][0], ob["asks"][0][0]
+        bid_qty = sum(float(level[1]) for level in ob["bids"][:5])
+        ask_qty = sum(float(level[1]) for level in ob["asks"][:5])
+        if bid_qty + ask_qty > 0:
+            imbalance = bid_qty / (bid_qty + ask_qty)
     else:
         bid, ask = ob["bid"], ob["ask"]
-    return BookTop(ts=int(ob.get("timestamp") or now_ms), bid=float(bid), ask=float(ask))
+    return BookTop(
+        ts=int(ob.get("timestamp") or now_ms), bid=float(bid), ask=float(ask), imbalance=imbalance
+    )
 
 
 def parse_candles(rows: Sequence[Sequence[Any]], *, timeframe: str, now_ms: int) -> list[Candle]:
