@@ -213,6 +213,16 @@ def test_live_session_orders_once_with_exchange_stops(fake: FakeBinance, tmp_pat
         ]
         assert len(open_stops) == 1
     assert market
+    # the state files agree with the store and the exchange
+    rt.write_files(force=True)
+    active = read_active_trades(tmp_path / "active_trades.json")
+    assert active is not None
+    assert {a["position_id"] for a in active} == {p.position_id for p in bot.positions.values()}
+    perf = (tmp_path / "tp_performance.csv").read_text().splitlines()[1:]
+    open_ids = {p.position_id for p in bot.positions.values()}
+    assert len(perf) == len({e.position_id for e in store.exits()} - open_ids)
+    filled = [o for o in ours if o.side == "SELL" and o.status == "FILLED"]  # sells and stops
+    assert len(filled) == len(store.exits())
     store.close()
 
 
