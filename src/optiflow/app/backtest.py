@@ -218,6 +218,12 @@ def _screen(
     Chunks keep the work linear: an entry usually comes early, so screening everything up
     to the next position event after every trade would be quadratic.
     """
+    if start < stop:  # the usual case after a position closes: the first candidate enters
+        sym = bot.s.symbols[int(cand_sym[start])]
+        if not bot.account_blocks(sym, int(cand_now[start])) and not (
+            bot.max_order_value() < bot.order_floor(sym)
+        ):
+            return start
     chunk = 32
     while start < stop:
         end = min(stop, start + chunk)

@@ -184,9 +184,13 @@ class Bot:
                 )
             )
 
-    def _try_enter(self, ev: CandleClosed, now: int) -> list[Command]:
-        sym, s = ev.symbol, self.s
-        out: list[Command] = []
+    def order_floor(self, sym: str) -> Decimal:
+        """The smallest order notional allowed on ``sym`` (config floor and exchange minimum)."""
+        return max(self.s.min_order_usdt, self.limits[sym].min_notional)
+
+    def account_blocks(self, sym: str, now: int) -> list[str]:
+        """Account filters blocking an entry on ``sym`` at ``now`` (notional aside), in order."""
+        s = self.s
         blocked: list[str] = []
         if account.capacity_blocks(
             self.open_count(), s.max_positions, sym in self.positions or sym in self.entry_orders
@@ -196,15 +200,21 @@ class Bot:
             blocked.append("cooldown")
         if self.rate.blocks(now):
             blocked.append("rate")
-        if self.blacklist.lifted(sym, now):
-            out.append(Notify("blacklist_off", sym, f"{sym} blacklist lifted", now))
         if self.blacklist.blocks(sym, now):
             blocked.append("blacklist")
-        limits = self.limits[sym]
-        floor = max(s.min_order_usdt, limits.min_notional)
-        free = self.cash - self.reserved
-        if account.balance_blocks(free, floor):
+        if account.balance_blocks(self.cash - self.reserved, self.order_floor(sym)):
             blocked.append("balance")
+        return blocked
+
+    def _try_enter(self, ev: CandleClosed, now: int) -> list[Command]:
+        sym, s = ev.symbol, self.s
+        out: list[Command] = []
+        if self.blacklist.lifted(sym, now):
+            out.append(Notify("blacklist_off", sym, f"{sym} blacklist lifted", now))
+        blocked = self.account_blocks(sym, now)
+        limits = self.limits[sym]
+        floor = self.order_floor(sym)
+        free = self.cash - self.reserved
         qty = Decimal(0)
         price = Decimal(0)
         if not blocked:  # the order size exists only for an order that would be placed
