@@ -28,66 +28,25 @@ from optiflow.adapters.ccxt.retry import RetryPolicy  # noqa: E402
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
 from optiflow.app.live import LiveRuntime  # noqa: E402
 from optiflow.config.models import BotConfig  # noqa: E402
-from optiflow.domain.events import Notify  # noqa: E402
 from optiflow.engine.bot import Bot  # noqa: E402
 from optiflow.engine.snapshot import to_snapshot  # noqa: E402
 from optiflow.portfolio.position import round_step  # noqa: E402
 from optiflow.ports.exchange import OrderRequest, OrderUpdate  # noqa: E402
+from tests.app.live_support import (  # noqa: E402
+    START,
+    Collect,
+    ManualClock,
+    fast_bot,
+    new_fake,
+)
 from tests.fakes.binance import FakeBinance  # noqa: E402
-from tests.fakes.binance_ledger import Order, load_candles  # noqa: E402
+from tests.fakes.binance_ledger import Order  # noqa: E402
 
 T = TypeVar("T")
 KEY, SECRET = "k-FAULT0123456789", "s-FAULTSECRET-abcdef012345"
-ROWS = load_candles(REPO / "data" / "binance_spot_1m" / "BTC-USDT_1m.csv.gz")[20_000:20_700]
-START = int(ROWS[160][0]) + 60_000 + 1_000
 STEP = Decimal("0.00001")
 D0 = Decimal(0)
 ORDER = "/api/v3/order"
-
-
-class Collect:
-    """A notifier that keeps what it is told."""
-
-    def __init__(self) -> None:
-        """Start empty."""
-        self.notes: list[Notify] = []
-
-    def notify(self, note: Notify) -> None:
-        """Keep one note."""
-        self.notes.append(note)
-
-    def kinds(self) -> list[str]:
-        """The kinds of every note so far."""
-        return [n.kind for n in self.notes]
-
-
-class ManualClock:
-    """Accelerated time: sleeping jumps the clock (and the fake exchange's book) forward."""
-
-    def __init__(self, fake: FakeBinance, start: int) -> None:
-        """Start at ``start`` ms."""
-        self.fake, self.now = fake, start
-        self.frozen = False  # when set, moving the clock leaves the fake's book alone
-        self.move(start)
-
-    def now_ms(self) -> int:
-        """The current accelerated time."""
-        return self.now
-
-    def move(self, ts: int) -> None:
-        """Set the time and the fake's best bid/ask from the real candle trading then."""
-        self.now = ts
-        self.fake.ledger.fixed_now_ms = ts
-        if self.frozen:
-            return
-        row = next(r for r in reversed(ROWS) if r[0] <= ts)
-        price = Decimal(str(row[4] if ts - row[0] >= 30_000 else row[1]))
-        self.fake.ledger.set_book("BTCUSDT", str(price - Decimal("0.01")), str(price))
-
-    async def sleep_until(self, ts_ms: int) -> None:
-        """Jump to ``ts_ms``."""
-        self.move(max(ts_ms, self.now))
-        await asyncio.sleep(0)
 
 
 class Waits:
@@ -123,46 +82,15 @@ class KillAfterSubmit(CcxtGateway):
 @pytest.fixture
 def fake() -> Iterator[FakeBinance]:
     """A fake Binance with BTC/USDT, 1000 USDT and 700 real candles; unknown hits fail."""
-    fb = FakeBinance(api_key=KEY, secret=SECRET)
-    led = fb.ledger
-    led.add_market("BTC", "USDT", tick="0.01", step=str(STEP), min_notional="5")
-    led.set_balance("USDT", "1000")
-    led.set_candles("BTCUSDT", ROWS)
-    led.fixed_now_ms = START
-    fb.start()
+    fb = new_fake(KEY, SECRET)
     yield fb
     fb.stop()
     assert fb.unknown == [], f"unknown endpoints hit: {fb.unknown}"
 
 
 def config(fake: FakeBinance) -> BotConfig:
-    """A small live BTC bot that trades often (filters off, notional included), at the fake."""
-    off = {"enabled": False}
-    return BotConfig.model_validate(
-        {
-            "name": "Fault",
-            "mode": "live",
-            "pairs": ["BTC/USDT"],
-            "interval_s": 60,
-            "exchange": {"id": "binance", "market": "spot", "api_base_url": fake.url},
-            "capital": {"starting_balance_usdt": 1000, "stake_usdt": 100},
-            "signals": {"primary": ["ema_trend"], "confirming": ["rsi_band"]},
-            "filters": {
-                k: off
-                for k in ("spread", "notional", "volume", "atr", "cooldown", "rate", "blacklist")
-            },
-            "exits": {
-                "tp1_pct": None,
-                "tp2_pct": 0.2,
-                "sl_pct": 0.2,
-                "timeout_min": None,
-                "max_hold_min": 30,
-                "auto_profit_pct": None,
-                "breakeven_after_tp1": False,
-                "stepwise": {"enabled": False},
-            },
-        }
-    )
+    """The fast live test bot, pointed at the fake."""
+    return fast_bot("Fault", "live", {"api_base_url": fake.url})
 
 
 def gateway(

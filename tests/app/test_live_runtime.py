@@ -24,97 +24,31 @@ from optiflow.adapters.sim.gateway import SimGateway  # noqa: E402
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
 from optiflow.app.live import LiveRuntime  # noqa: E402
 from optiflow.config.models import BotConfig  # noqa: E402
-from optiflow.domain.events import Notify  # noqa: E402
 from optiflow.engine.settings import settings_from_config  # noqa: E402
+from tests.app.live_support import (  # noqa: E402
+    START,
+    Collect,
+    ManualClock,
+    fast_bot,
+    new_fake,
+)
 from tests.fakes.binance import FakeBinance  # noqa: E402
-from tests.fakes.binance_ledger import load_candles  # noqa: E402
 
 KEY, SECRET = "k-LIVE0123456789", "s-LIVESECRET-abcdef012345"
-ROWS = load_candles(REPO / "data" / "binance_spot_1m" / "BTC-USDT_1m.csv.gz")[20_000:20_700]
-START = int(ROWS[160][0]) + 60_000 + 1_000
-
-
-class Collect:
-    """A notifier that keeps what it is told."""
-
-    def __init__(self) -> None:
-        """Start empty."""
-        self.notes: list[Notify] = []
-
-    def notify(self, note: Notify) -> None:
-        """Keep one note."""
-        self.notes.append(note)
-
-
-class ManualClock:
-    """Accelerated time: sleeping jumps the clock (and the fake exchange's clock) forward."""
-
-    def __init__(self, fake: FakeBinance, start: int) -> None:
-        """Start at ``start`` ms."""
-        self.fake, self.now = fake, start
-        self.move(start)
-
-    def now_ms(self) -> int:
-        """The current accelerated time."""
-        return self.now
-
-    def move(self, ts: int) -> None:
-        """Set the time and the fake's best bid/ask from the real candle trading then."""
-        self.now = ts
-        self.fake.ledger.fixed_now_ms = ts
-        row = next(r for r in reversed(ROWS) if r[0] <= ts)
-        price = Decimal(str(row[4] if ts - row[0] >= 30_000 else row[1]))
-        self.fake.ledger.set_book("BTCUSDT", str(price - Decimal("0.01")), str(price))
-
-    async def sleep_until(self, ts_ms: int) -> None:
-        """Jump to ``ts_ms``."""
-        self.move(max(ts_ms, self.now))
-        await asyncio.sleep(0)
 
 
 @pytest.fixture
 def fake() -> Iterator[FakeBinance]:
     """A fake Binance with BTC/USDT, 1000 USDT and 700 real candles; unknown hits fail."""
-    fb = FakeBinance(api_key=KEY, secret=SECRET)
-    led = fb.ledger
-    led.add_market("BTC", "USDT", tick="0.01", step="0.00001", min_notional="5")
-    led.set_balance("USDT", "1000")
-    led.set_candles("BTCUSDT", ROWS)
-    led.fixed_now_ms = START
-    fb.start()
+    fb = new_fake(KEY, SECRET)
     yield fb
     fb.stop()
     assert fb.unknown == [], f"unknown endpoints hit: {fb.unknown}"
 
 
 def config(fake: FakeBinance, mode: str = "paper") -> BotConfig:
-    """A small BTC bot that trades often (filters off), pointed at the fake."""
-    off = {"enabled": False}
-    return BotConfig.model_validate(
-        {
-            "name": "LiveT",
-            "mode": mode,
-            "pairs": ["BTC/USDT"],
-            "interval_s": 60,
-            "exchange": {"id": "binance", "market": "spot", "api_base_url": fake.url},
-            "capital": {"starting_balance_usdt": 1000, "stake_usdt": 100},
-            "signals": {"primary": ["ema_trend"], "confirming": ["rsi_band"]},
-            "filters": {
-                k: off
-                for k in ("spread", "notional", "volume", "atr", "cooldown", "rate", "blacklist")
-            },
-            "exits": {
-                "tp1_pct": None,
-                "tp2_pct": 0.2,
-                "sl_pct": 0.2,
-                "timeout_min": None,
-                "max_hold_min": 30,
-                "auto_profit_pct": None,
-                "breakeven_after_tp1": False,
-                "stepwise": {"enabled": False},
-            },
-        }
-    )
+    """The fast test bot, pointed at the fake."""
+    return fast_bot("LiveT", mode, {"api_base_url": fake.url})
 
 
 def gateway(fake: FakeBinance, clock: ManualClock, keys: bool) -> CcxtGateway:

@@ -29,29 +29,14 @@ from optiflow.adapters.sim.gateway import SimGateway  # noqa: E402
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
 from optiflow.app.live import LiveRuntime  # noqa: E402
 from optiflow.config.models import BotConfig  # noqa: E402
-from optiflow.domain.events import Notify  # noqa: E402
 from optiflow.engine.settings import settings_from_config  # noqa: E402
 from optiflow.ports.exchange import ExchangeGateway  # noqa: E402
+from tests.app.live_support import ROWS, START, Collect, fast_bot, new_fake  # noqa: E402
 from tests.fakes.binance import FakeBinance  # noqa: E402
-from tests.fakes.binance_ledger import load_candles  # noqa: E402
 from tests.fakes.binance_ws import FakeBinanceWs  # noqa: E402
 
 KEY, SECRET = "k-WS0123456789", "s-WSSECRET-abcdef012345"
-ROWS = load_candles(REPO / "data" / "binance_spot_1m" / "BTC-USDT_1m.csv.gz")[20_000:20_700]
-START = int(ROWS[160][0]) + 60_000 + 1_000
 STREAM = "btcusdt@bookTicker"
-
-
-class Collect:
-    """A notifier that keeps what it is told."""
-
-    def __init__(self) -> None:
-        """Start empty."""
-        self.notes: list[Notify] = []
-
-    def notify(self, note: Notify) -> None:
-        """Keep one note."""
-        self.notes.append(note)
 
 
 class HoldingClock:
@@ -88,14 +73,8 @@ class HoldingClock:
 
 @pytest.fixture
 def fake() -> Iterator[FakeBinance]:
-    """A fake Binance with BTC/USDT, 1000 USDT and 700 real candles; unknown hits fail."""
-    fb = FakeBinance(api_key=KEY, secret=SECRET)
-    led = fb.ledger
-    led.add_market("BTC", "USDT", tick="0.01", step="0.00001", min_notional="5")
-    led.set_balance("USDT", "1000")
-    led.set_candles("BTCUSDT", ROWS)
-    led.fixed_now_ms = START
-    fb.start()
+    """A fake Binance (REST) with BTC/USDT, 1000 USDT and 700 real candles."""
+    fb = new_fake(KEY, SECRET)
     yield fb
     fb.stop()
     assert fb.unknown == [], f"unknown endpoints hit: {fb.unknown}"
@@ -110,38 +89,8 @@ def fake_ws() -> Iterator[FakeBinanceWs]:
 
 
 def config(fake: FakeBinance, ws_url: str, mode: str) -> BotConfig:
-    """A small BTC bot that trades often (filters off), pointed at the fakes."""
-    off = {"enabled": False}
-    return BotConfig.model_validate(
-        {
-            "name": "WsT",
-            "mode": mode,
-            "pairs": ["BTC/USDT"],
-            "interval_s": 60,
-            "exchange": {
-                "id": "binance",
-                "market": "spot",
-                "api_base_url": fake.url,
-                "ws_base_url": ws_url,
-            },
-            "capital": {"starting_balance_usdt": 1000, "stake_usdt": 100},
-            "signals": {"primary": ["ema_trend"], "confirming": ["rsi_band"]},
-            "filters": {
-                k: off
-                for k in ("spread", "notional", "volume", "atr", "cooldown", "rate", "blacklist")
-            },
-            "exits": {
-                "tp1_pct": None,
-                "tp2_pct": 0.2,
-                "sl_pct": 0.2,
-                "timeout_min": None,
-                "max_hold_min": 30,
-                "auto_profit_pct": None,
-                "breakeven_after_tp1": False,
-                "stepwise": {"enabled": False},
-            },
-        }
-    )
+    """The fast test bot, pointed at the REST and websocket fakes."""
+    return fast_bot("WsT", mode, {"api_base_url": fake.url, "ws_base_url": ws_url})
 
 
 def build(

@@ -100,24 +100,20 @@ class Protector:
             self.futures,
         )
         now = self.now_ms()
-        self.commit(
-            [
-                OrderRow(
-                    cid,
-                    pos.position_id,
-                    symbol,
-                    "sell",
-                    "protective_stop",
-                    qty,
-                    Decimal(0),
-                    "intent",
-                    float(stop),
-                    now,
-                    now,
-                )
-            ],
-            [],
+        intent = OrderRow(
+            cid,
+            pos.position_id,
+            symbol,
+            "sell",
+            "protective_stop",
+            qty,
+            Decimal(0),
+            "intent",
+            float(stop),
+            now,
+            now,
         )
+        self.commit([intent], [])
         up: OrderUpdate | None
         try:
             up = await self.gateway.submit_order(req)
@@ -132,24 +128,7 @@ class Protector:
                     now,
                 )
             )
-            self.commit(
-                [
-                    OrderRow(
-                        cid,
-                        pos.position_id,
-                        symbol,
-                        "sell",
-                        "protective_stop",
-                        qty,
-                        Decimal(0),
-                        "rejected",
-                        float(stop),
-                        now,
-                        now,
-                    )
-                ],
-                [],
-            )
+            self.commit([intent.updated(Decimal(0), "rejected", now)], [])
             return events
         if up is not None:
             self.stops[symbol] = StopState(cid, pos.position_id, qty, stop)

@@ -9,24 +9,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from optiflow.adapters.files.exports import write_atomic
+from optiflow.adapters.files.exports import TRADES_HEADER, write_atomic
 from optiflow.app.summary import BotSummary, FleetSummary, iso_utc
 from optiflow.domain.results import BotRun
 from optiflow.interfaces.report.html import render_html
-
-TRADES_HEADER = (
-    "bot",
-    "symbol",
-    "position_id",
-    "entry_time",
-    "exit_time",
-    "entry_price",
-    "exit_price",
-    "qty",
-    "fees",
-    "net_pnl",
-    "exit_reason",
-)
 
 
 def _plain(value: Decimal) -> str:
