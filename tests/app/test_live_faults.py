@@ -29,6 +29,7 @@ from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
 from optiflow.app.live import LiveRuntime  # noqa: E402
 from optiflow.config.models import BotConfig  # noqa: E402
 from optiflow.engine.bot import Bot  # noqa: E402
+from optiflow.engine.settings import client_prefix  # noqa: E402
 from optiflow.engine.snapshot import to_snapshot  # noqa: E402
 from optiflow.portfolio.position import round_step  # noqa: E402
 from optiflow.ports.exchange import OrderRequest, OrderUpdate  # noqa: E402
@@ -196,7 +197,7 @@ def drive(body: Callable[[], Awaitable[None]]) -> None:
 
 def ours(fake: FakeBinance) -> list[Order]:
     """Orders of our bot at the exchange."""
-    return [o for o in fake.ledger.orders if o.client_id.startswith("ofFault-")]
+    return [o for o in fake.ledger.orders if o.client_id.startswith(client_prefix("Fault") + "-")]
 
 
 def posts(fake: FakeBinance, client_id: str) -> int:

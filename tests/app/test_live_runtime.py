@@ -24,7 +24,7 @@ from optiflow.adapters.sim.gateway import SimGateway  # noqa: E402
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
 from optiflow.app.live import LiveRuntime  # noqa: E402
 from optiflow.config.models import BotConfig  # noqa: E402
-from optiflow.engine.settings import settings_from_config  # noqa: E402
+from optiflow.engine.settings import client_prefix, settings_from_config  # noqa: E402
 from tests.app.live_support import (  # noqa: E402
     START,
     Collect,
@@ -35,6 +35,8 @@ from tests.app.live_support import (  # noqa: E402
 from tests.fakes.binance import FakeBinance  # noqa: E402
 
 KEY, SECRET = "k-LIVE0123456789", "s-LIVESECRET-abcdef012345"
+
+PREFIX = client_prefix("LiveT")
 
 
 @pytest.fixture
@@ -128,7 +130,7 @@ def test_live_session_orders_once_with_exchange_stops(fake: FakeBinance, tmp_pat
         protect_stops=True,
     )
     run(rt, 300)
-    ours = [o for o in fake.ledger.orders if o.client_id.startswith("ofLiveT-")]
+    ours = [o for o in fake.ledger.orders if o.client_id.startswith(PREFIX + "-")]
     ids = [o.client_id for o in ours]
     assert len(ids) == len(set(ids)), "a client order id reached the exchange twice"
     market = [o for o in ours if "-p" not in o.client_id]
@@ -174,7 +176,7 @@ def test_reconcile_adopts_our_unknown_orders_and_reports_balance(
     async def place_foreign_orders() -> None:
         other = gateway(fake, clock, keys=True)  # e.g. placed by an earlier life of the bot
         try:
-            for cid in ("ofLiveT-999999-e", "someone-else-1"):
+            for cid in (PREFIX + "-999999-e", "someone-else-1"):
                 await asyncio.wait_for(
                     other.submit_order(
                         OrderRequest(
@@ -204,6 +206,6 @@ def test_reconcile_adopts_our_unknown_orders_and_reports_balance(
     kinds = [n.kind for n in notes.notes]
     assert "adopted" in kinds and "balance_mismatch" in kinds
     adopted = [n.text for n in notes.notes if n.kind == "adopted"]
-    assert len(adopted) == 1 and "ofLiveT-999999-e" in adopted[0]
-    assert [o.client_id for o in store.orders() if o.reason == "adopted"] == ["ofLiveT-999999-e"]
+    assert len(adopted) == 1 and PREFIX + "-999999-e" in adopted[0]
+    assert [o.client_id for o in store.orders() if o.reason == "adopted"] == [PREFIX + "-999999-e"]
     store.close()

@@ -226,3 +226,12 @@ def test_stop_requested_closes_everything(make_config: Callable[..., BotConfig])
     cmds = bot.handle(StopRequested(T0 + 5 * MIN, "shutdown"))
     assert [o.reason for o in orders(cmds)] == ["shutdown"]
     assert not bot.entry_orders
+
+
+def test_client_prefixes_differ_for_similar_bot_names() -> None:
+    """Bots sharing an account never share a client-id prefix, even with long similar names."""
+    from optiflow.engine.settings import client_prefix
+
+    a, b = client_prefix("OptiScalp_Alpha_1"), client_prefix("OptiScalp_Alpha_2")
+    assert a != b and a.startswith("ofOptiScalpA") and len(a) <= 16
+    assert len(f"{a}-000123-12sl") <= 36  # Binance's limit for client order ids

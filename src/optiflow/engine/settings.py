@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -50,9 +51,13 @@ class EngineSettings:
 
 
 def client_prefix(name: str) -> str:
-    """A short, exchange-safe client-id prefix unique to a bot name."""
-    safe = "".join(ch for ch in name if ch.isalnum())[:12]
-    return f"of{safe}"
+    """A short, exchange-safe client-id prefix unique to a bot name (readable part + hash).
+
+    Binance allows 36 characters; ``of`` + 10 + 4 hex leaves room for ``-000123-12sl``.
+    Two bots on one account never share a prefix, so neither adopts the other's orders.
+    """
+    safe = "".join(ch for ch in name if ch.isalnum())[:10]
+    return f"of{safe}{zlib.crc32(name.encode()) & 0xFFFF:04x}"
 
 
 def settings_from_config(cfg: BotConfig) -> EngineSettings:
