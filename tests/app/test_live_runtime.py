@@ -70,6 +70,28 @@ def gateway(fake: FakeBinance, clock: ManualClock, keys: bool) -> CcxtGateway:
     return gw
 
 
+def live_runtime(
+    cfg: BotConfig,
+    gw: CcxtGateway,
+    store: SqliteStore,
+    notes: Collect,
+    clock: ManualClock,
+    state_dir: Path,
+) -> LiveRuntime:
+    """A live-mode runtime trading through ``gw``, with exchange stops."""
+    return LiveRuntime(
+        cfg,
+        data=gw,
+        orders=gw,
+        store=store,
+        notifier=notes,
+        clock=clock,
+        state_dir=state_dir,
+        mode="live",
+        protect_stops=True,
+    )
+
+
 def run(rt: LiveRuntime, cycles: int) -> None:
     """Run the runtime for a number of cycles, closing the connections after."""
 
@@ -118,17 +140,7 @@ def test_live_session_orders_once_with_exchange_stops(fake: FakeBinance, tmp_pat
     gw = gateway(fake, clock, keys=True)
     store = SqliteStore(tmp_path / "bot.sqlite", cfg.name)
     notes = Collect()
-    rt = LiveRuntime(
-        cfg,
-        data=gw,
-        orders=gw,
-        store=store,
-        notifier=notes,
-        clock=clock,
-        state_dir=tmp_path,
-        mode="live",
-        protect_stops=True,
-    )
+    rt = live_runtime(cfg, gw, store, notes, clock, tmp_path)
     run(rt, 300)
     ours = [o for o in fake.ledger.orders if o.client_id.startswith(PREFIX + "-")]
     ids = [o.client_id for o in ours]
@@ -191,17 +203,7 @@ def test_reconcile_adopts_our_unknown_orders_and_reports_balance(
     asyncio.run(place_foreign_orders())
     store = SqliteStore(tmp_path / "bot.sqlite", cfg.name)
     notes = Collect()
-    rt = LiveRuntime(
-        cfg,
-        data=gw,
-        orders=gw,
-        store=store,
-        notifier=notes,
-        clock=clock,
-        state_dir=tmp_path,
-        mode="live",
-        protect_stops=True,
-    )
+    rt = live_runtime(cfg, gw, store, notes, clock, tmp_path)
     run(rt, 1)
     kinds = [n.kind for n in notes.notes]
     assert "adopted" in kinds and "balance_mismatch" in kinds

@@ -32,6 +32,7 @@ from tests.fakes.binance_json import (  # noqa: E402
     trades_json,
 )
 from tests.fakes.binance_ledger import BinanceReject, Ledger, Order, load_candles  # noqa: E402
+from tests.fakes.threaded import ThreadedServer  # noqa: E402
 
 Handler = Callable[[web.Request, dict[str, str], str], Awaitable[Any]]
 
@@ -40,8 +41,10 @@ def _s(x: Decimal) -> str:
     return format(x.normalize(), "f") if x else "0"
 
 
-class FakeBinance:
+class FakeBinance(ThreadedServer):
     """The HTTP face of a :class:`Ledger`, plus request log, unknown-endpoint log and faults."""
+
+    thread_name = "fake-binance"
 
     def __init__(self, *, api_key: str = "test-key", secret: str = "test-secret") -> None:
         self.api_key, self.secret = api_key, secret
@@ -107,23 +110,6 @@ class FakeBinance:
         return [p for m, pa, p in self.requests if m == method and pa == path]
 
     # ---- lifecycle -------------------------------------------------------------------
-    def start(self, port: int = 0) -> FakeBinance:
-        """Serve in a background thread; returns once the port is bound."""
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            loop.run_until_complete(self._serve(port))
-            ready.set()
-            loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fake-binance", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake binance did not start")
-        return self
-
     async def _serve(self, port: int) -> None:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_route("*", "/{tail:.*}", self._dispatch)

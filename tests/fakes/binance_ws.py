@@ -17,9 +17,13 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.threaded import ThreadedServer
 
-class FakeBinanceWs:
+
+class FakeBinanceWs(ThreadedServer):
     """Websocket face of the fake exchange, with knobs to drop and refuse connections."""
+
+    thread_name = "fake-binance-ws"
 
     def __init__(self) -> None:
         """Not serving until ``start``."""
@@ -41,23 +45,6 @@ class FakeBinanceWs:
         return f"ws://127.0.0.1:{self.port}"
 
     # ---- lifecycle -------------------------------------------------------------------
-    def start(self, port: int = 0) -> FakeBinanceWs:
-        """Serve in a background thread; returns once the port is bound."""
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            loop.run_until_complete(self._serve(port))
-            ready.set()
-            loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fake-binance-ws", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake binance ws did not start")
-        return self
-
     async def _serve(self, port: int) -> None:
         app = web.Application()
         app.router.add_get("/{tail:.*}", self._handle)
