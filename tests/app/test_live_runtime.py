@@ -177,13 +177,13 @@ def test_live_session_orders_once_with_exchange_stops(fake: FakeBinance, tmp_pat
 def test_reconcile_adopts_our_unknown_orders_and_reports_balance(
     fake: FakeBinance, tmp_path: Path
 ) -> None:
-    """Start-up adopts an open order with this bot's prefix, ignores others, reports balances."""
+    """Start-up adopts an open order with this bot's prefix, ignores others, reports a shortfall."""
     from optiflow.ports.exchange import OrderRequest
 
     cfg = config(fake, "live")
     clock = ManualClock(fake, START)
     gw = gateway(fake, clock, keys=True)
-    fake.ledger.set_balance("USDT", "5000")  # the bot believes it has 1000
+    fake.ledger.set_balance("USDT", "520")  # the bot believes it has 1000
 
     async def place_foreign_orders() -> None:
         other = gateway(fake, clock, keys=True)  # e.g. placed by an earlier life of the bot
@@ -210,4 +210,20 @@ def test_reconcile_adopts_our_unknown_orders_and_reports_balance(
     adopted = [n.text for n in notes.notes if n.kind == "adopted"]
     assert len(adopted) == 1 and PREFIX + "-999999-e" in adopted[0]
     assert [o.client_id for o in store.orders() if o.reason == "adopted"] == [PREFIX + "-999999-e"]
+    store.close()
+
+
+def test_balance_surplus_on_a_shared_account_is_not_a_mismatch(
+    fake: FakeBinance, tmp_path: Path
+) -> None:
+    """An account holding more USDT than this bot owns (other bots' money) raises no alarm."""
+    cfg = config(fake, "live")
+    clock = ManualClock(fake, START)
+    gw = gateway(fake, clock, keys=True)
+    fake.ledger.set_balance("USDT", "5000")  # three bots share it; this one owns 1000
+    store = SqliteStore(tmp_path / "bot.sqlite", cfg.name)
+    notes = Collect()
+    rt = live_runtime(cfg, gw, store, notes, clock, tmp_path)
+    run(rt, 1)
+    assert "balance_mismatch" not in [n.kind for n in notes.notes]
     store.close()

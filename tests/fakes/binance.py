@@ -52,7 +52,9 @@ class FakeBinance(ThreadedServer):
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.unknown: list[tuple[str, str]] = []
         self.port = 0
-        self._faults: list[tuple[int, int, float | None, str]] = []  # n, status, retry, path
+        # n, status, retry-after, path prefix, method ("" = any)
+        self._faults: list[tuple[int, int, float | None, str, str]] = []
+        self._outages: list[tuple[float, int, str, str]] = []  # until, status, path, method
         self._delay_orders: list[float] = []
         self._down_until = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -92,10 +94,28 @@ class FakeBinance(ThreadedServer):
 
     # ---- knobs -----------------------------------------------------------------------
     def fail_next(
-        self, n: int, status: int = 503, *, retry_after: float | None = None, path: str = ""
+        self,
+        n: int,
+        status: int = 503,
+        *,
+        retry_after: float | None = None,
+        path: str = "",
+        method: str = "",
     ) -> None:
-        """Answer the next ``n`` requests (whose path starts with ``path``) with ``status``."""
-        self._faults.append((n, status, retry_after, path))
+        """Answer the next ``n`` matching requests (path prefix, method) with ``status``."""
+        self._faults.append((n, status, retry_after, path, method))
+
+    def fail_for(
+        self, seconds: float, status: int = 503, *, path: str = "", method: str = ""
+    ) -> None:
+        """Answer every matching request with ``status`` for ``seconds`` of wall time from now."""
+        self._outages.append((time.monotonic() + seconds, status, path, method))
+
+    def heal(self) -> None:
+        """End every fault and outage now."""
+        self._faults.clear()
+        self._outages.clear()
+        self._down_until = 0.0
 
     def delay_next_order(self, seconds: float) -> None:
         """Accept the next new order at once but answer only after ``seconds``."""
@@ -139,9 +159,13 @@ class FakeBinance(ThreadedServer):
             if request.transport is not None:
                 request.transport.abort()
             raise web.HTTPServiceUnavailable()
-        for i, (n, status, retry_after, path) in enumerate(self._faults):
-            if request.path.startswith(path):
-                self._faults[i] = (n - 1, status, retry_after, path)
+        now = time.monotonic()
+        for until, status, path, method in self._outages:
+            if now < until and request.path.startswith(path) and method in ("", request.method):
+                return web.Response(status=status, text="<html><body>Unavailable</body></html>")
+        for i, (n, status, retry_after, path, method) in enumerate(self._faults):
+            if request.path.startswith(path) and method in ("", request.method):
+                self._faults[i] = (n - 1, status, retry_after, path, method)
                 if n - 1 <= 0:
                     del self._faults[i]
                 headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
@@ -291,7 +315,13 @@ class FakeBinance(ThreadedServer):
             o = self._lookup(r, p, kind)
         except BinanceReject:
             raise BinanceReject(-2011, "Unknown order sent.") from None
-        return self._order_json(self.ledger.cancel(o))
+        out = self._order_json(self.ledger.cancel(o))
+        if kind == "spot":  # like Binance: the cancel request's own id, the order's as orig
+            out.update(
+                origClientOrderId=o.client_id,
+                clientOrderId=p.get("newClientOrderId") or f"cancel_{o.order_id:08x}",
+            )
+        return out
 
     async def _open_orders(self, r: web.Request, p: dict[str, str], kind: str) -> Any:
         algo = "Algo" in r.path

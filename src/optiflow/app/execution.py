@@ -4,8 +4,10 @@ For every order the intent is committed to the store BEFORE the request (``commi
 result is gathered and committed by the runtime together with the engine state that
 applied it, so a crash in between leaves an intent that recovery resolves on the exchange.
 A request whose outcome is unknown (timeout, connection lost) is resolved by looking the
-order up by its client id, never by sending it again. Fills are applied once (by cumulative
-quantity), so a repeated status read cannot double-book.
+order up by its client id, never by sending it again; while no lookup answers, the order
+stays ``unknown`` (tracked, polled every cycle, its position's exits blocked) and is never
+assumed to have failed. Fills are applied once (by cumulative quantity), so a repeated
+status read cannot double-book.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class Inflight:
     avg: Decimal = Decimal(0)
     fee: Decimal = Decimal(0)
     fee_base: Decimal = Decimal(0)
+    misses: int = 0  # lookups in a row that answered "no such order"
+
+
+NOT_FOUND_TO_REJECT = 2  # "no such order" answers, a cycle apart, before an unknown is dropped
 
 
 @dataclass(slots=True)
@@ -60,6 +66,28 @@ class Executor:
         """Follow an order known from the store (recovery)."""
         self.inflight[row.client_id] = Inflight(row)
 
+    def unknown_positions(self) -> set[str]:
+        """Positions with an order whose outcome no lookup has answered yet."""
+        return {fl.row.position_id for fl in self.inflight.values() if fl.row.status == "unknown"}
+
+    def open_sells(self, position_id: str) -> Decimal:
+        """Quantity of this position's exit orders the exchange may still be holding."""
+        return sum(
+            (
+                fl.row.qty - fl.row.filled
+                for fl in self.inflight.values()
+                if fl.row.position_id == position_id and fl.row.side == "sell"
+            ),
+            Decimal(0),
+        )
+
+    def mark_unknown(self, client_id: str, why: str) -> None:
+        """No lookup answered: keep the order, unknown, until one does."""
+        fl = self.inflight[client_id]
+        fl.row = fl.row.updated(fl.row.filled, "unknown", self.now_ms())
+        self.pending_rows.append(fl.row)
+        log.warning("%s: outcome unknown (%s); blocked until a lookup answers", client_id, why)
+
     async def submit(self, cmd: SubmitOrder) -> list[Event]:
         """Intent → commit → request → result → commit; the engine events to feed back."""
         row = OrderRow(
@@ -81,31 +109,39 @@ class Executor:
         try:
             update: OrderUpdate | None = await self.gateway.submit_order(req)
         except SkipError as exc:
-            return self._rejected(cmd.client_id, str(exc))
+            return self._rejected(cmd.client_id, str(exc), refused=True)
         except RetryableError as exc:
             log.warning("submit %s: outcome unknown (%s); looking it up", cmd.client_id, exc)
             retry_after = getattr(exc, "retry_after", None)
             if retry_after:  # a 429/418 said how long to stay away: the lookup waits too
                 await self.sleep(retry_after)
-            update = await self.resolve(cmd.symbol, cmd.client_id)
+            update, known = await self.resolve(cmd.symbol, cmd.client_id)
+            if not known:
+                self.mark_unknown(cmd.client_id, str(exc))
+                return []
             if update is None:
                 return self._rejected(cmd.client_id, "not placed (exchange has no such order)")
         assert update is not None
         return self.apply(update)
 
-    async def resolve(self, symbol: str, client_id: str) -> OrderUpdate | None:
-        """Find an order whose submission outcome is unknown; None if the exchange never got it."""
+    async def resolve(self, symbol: str, client_id: str) -> tuple[OrderUpdate | None, bool]:
+        """Look up an order whose outcome is unknown: (its status or None, whether anyone answered).
+
+        ``(None, True)``: the exchange answered, repeatedly, that it has no such order.
+        ``(None, False)``: no lookup got an answer; the outcome stays unknown.
+        """
+        answered = False
         for attempt in range(self.lookup_attempts):
             try:
                 found = await self.gateway.fetch_order(symbol, client_id)
             except RetryableError:
-                found = None
                 await self.sleep(self.lookup_delay_s * (2**attempt))
                 continue
+            answered = True
             if found is not None:
-                return found
+                return found, True
             await self.sleep(self.lookup_delay_s * (2**attempt))
-        return None
+        return None, answered
 
     def apply(self, update: OrderUpdate) -> list[Event]:
         """Turn an order status into engine events (only the quantity not applied yet)."""
@@ -162,24 +198,32 @@ class Executor:
                         update.symbol,
                         f"order {status} with {update.filled} filled",
                         self.now_ms(),
+                        refused=True,
                     )
                 )
         return events
 
-    def _rejected(self, client_id: str, reason: str) -> list[Event]:
+    def _rejected(self, client_id: str, reason: str, refused: bool = False) -> list[Event]:
         fl = self.inflight.pop(client_id)
         row = fl.row.updated(fl.row.filled, "rejected", self.now_ms())
         self.pending_rows.append(row)
-        return [OrderRejected(client_id, row.symbol, reason, self.now_ms())]
+        return [OrderRejected(client_id, row.symbol, reason, self.now_ms(), refused=refused)]
 
     async def poll(self) -> list[Event]:
-        """Re-read every order still open (partial fills, late fills)."""
+        """Re-read every order still open or unknown (partial fills, late fills, late answers)."""
         events: list[Event] = []
         for cid, fl in list(self.inflight.items()):
             try:
                 up = await self.gateway.fetch_order(fl.row.symbol, cid)
-            except RetryableError:
-                continue
+            except (RetryableError, SkipError):
+                continue  # still unknown: asked again next cycle
             if up is not None:
+                fl.misses = 0
                 events += self.apply(up)
+            elif fl.row.status in ("intent", "unknown"):
+                fl.misses += 1  # the exchange answers it has no such order
+                if fl.misses >= NOT_FOUND_TO_REJECT:
+                    events += self._rejected(
+                        cid, "not placed (exchange has no such order)", refused=True
+                    )
         return events

@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,12 +26,13 @@ from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
 from optiflow.adapters.sim.gateway import SimGateway
 from optiflow.app.decision_log import log_decisions, new_near_misses, symbol_loggers
 from optiflow.app.execution import Executor
+from optiflow.app.exit_guard import ExitGuard
 from optiflow.app.protection import Protector
 from optiflow.app.reconcile import reconcile
 from optiflow.app.replay import positions_for_export
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
-from optiflow.domain.errors import RetryableError, SkipError, UserInputError
+from optiflow.domain.errors import RetryableError, SkipError, StoreUnavailable, UserInputError
 from optiflow.domain.events import (
     CancelOrder,
     CandleClosed,
@@ -52,7 +54,7 @@ from optiflow.ports.clock import Clock
 from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.feed import PriceFeed, PriceQuote
 from optiflow.ports.notifier import Notifier
-from optiflow.ports.store import FillRow, OrderRow, StateBatch, Store
+from optiflow.ports.store import FillRow, OrderRow, StateBatch, Store, merge_batches
 
 log = logging.getLogger("optiflow.runtime")
 
@@ -96,11 +98,32 @@ class LiveRuntime:
         self.executor = Executor(orders, self._commit_intent, clock.now_ms)
         self.protector = (
             Protector(
-                orders, self._commit_intent, clock.now_ms, futures=cfg.exchange.market == "futures"
+                orders,
+                self._commit_intent,
+                clock.now_ms,
+                futures=cfg.exchange.market == "futures",
+                retry_ms=self.settings.exit_retry_ms,
+                retry_max_ms=self.settings.exit_retry_max_ms,
             )
             if protect_stops
             else None
         )
+        self.guard = ExitGuard(
+            executor=self.executor,
+            protector=self.protector,
+            gateway=orders,
+            store=store,
+            bot=self._bot,
+            feed=self.feed,
+            tell=self._tell,
+            now_ms=clock.now_ms,
+            price=self._bid,
+            spot=cfg.exchange.market != "futures",
+        )
+        self.store_failed: str | None = None  # why the store cannot commit (no new entries)
+        self._unsaved: list[StateBatch] = []
+        self.start_retry_max_s = cfg.safety.start_retry_max_s
+        self.retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.notes: list[Notify] = []
         self.exits: list[ExitRow] = []
         self.errors: dict[str, int] = {s: 0 for s in cfg.pairs}
@@ -117,8 +140,44 @@ class LiveRuntime:
         self._engine_lock = asyncio.Lock()  # a cycle and a websocket price never interleave
 
     # ---- start-up: starting is recovering ------------------------------------------
+    async def start_when_reachable(self) -> bool:
+        """``start``, retried with back-off while the exchange does not answer; False if stopped."""
+        wait, told = 1.0, False
+        while not self.stop_requested:
+            try:
+                await self.start()
+            except RetryableError as exc:
+                log.warning("the exchange does not answer (%s); retrying in %.0f s", exc, wait)
+                if not told:
+                    told = True
+                    self.notifier.notify(
+                        Notify(
+                            "start_waiting",
+                            "",
+                            f"⏳ {self.cfg.name}: the exchange does not answer ({exc}); "
+                            "starting as soon as it does",
+                            self.clock.now_ms(),
+                        )
+                    )
+                await self._pause(wait)
+                wait = min(wait * 2, self.start_retry_max_s)
+                continue
+            if told:
+                log.info("the exchange answers again: started")
+            return True
+        return False
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep in short slices so a stop request ends the wait at once."""
+        left = seconds
+        while left > 0 and not self.stop_requested:
+            await self.retry_sleep(min(0.2, left))
+            left -= 0.2
+
     async def start(self) -> None:
         """Load markets, restore or create the bot, warm the indicators, reconcile."""
+        self.trackers = {s: FeatureTracker(_spec(self.cfg, self.tf)) for s in self.cfg.pairs}
+        self.last_ts, self.latest = {}, {}
         markets = await self.data.load_markets()
         missing = [p for p in self.cfg.pairs if p not in markets and p not in self.cfg.markets]
         if missing:
@@ -140,7 +199,10 @@ class LiveRuntime:
                 sim_restore(self.orders.sim, loaded.snapshot["sim"], seen)
             self.bot = from_snapshot(self.settings, limits, loaded.snapshot["bot"])
             if self.protector is not None:
-                self.protector.restore(loaded.snapshot.get("stops", {}))
+                self.protector.restore(
+                    loaded.snapshot.get("stops", {}), self.store.orders(("intent", "open"))
+                )
+            self.guard.restore(loaded.snapshot.get("exits", {}))
             self.exits = self.store.exits()
         self.bot.trace = []
         now = self.clock.now_ms()
@@ -182,27 +244,16 @@ class LiveRuntime:
                     continue
                 f = self.trackers[sym].update(c)
                 self.latest[sym], self.last_ts[sym] = f, c.ts
-                await self.feed(CandleClosed(sym, f, spread_pct(book), ob_imbalance=book.imbalance))
+                if self.store_failed is None:  # no new position while nothing can be saved
+                    await self.feed(
+                        CandleClosed(sym, f, spread_pct(book), ob_imbalance=book.imbalance)
+                    )
             self.cycle_info[sym]["last_cycle_ts"] = now
             self.cycle_info[sym]["last_cycle_ms"] = self.clock.now_ms() - t0
-        polled = await self.executor.poll()
-        for ev in polled:
+        for ev in await self.executor.poll():  # late and partial fills, late answers
             await self.feed(ev)
-        if self.protector is not None and polled:
-            # a late (partial) fill changed a position: its exchange stop must follow
-            for sym in sorted({getattr(ev, "symbol", "") for ev in polled} - {""}):
-                for ev in await self.protector.protect(self._bot(), sym):
-                    await self.feed(ev)
-            self._flush_warnings()
-        if self.protector is not None:
-            # a stop that filled between cycles closes its position now, not at the next exit
-            checked = await self.protector.check(self._bot())
-            for ev in checked:
-                await self.feed(ev)
-            for sym in sorted({getattr(ev, "symbol", "") for ev in checked} - {""}):
-                for ev in await self.protector.protect(self._bot(), sym):
-                    await self.feed(ev)
-            self._flush_warnings()
+        # stops that filled or whose state was unknown, exits that waited, stops that follow
+        await self.guard.cycle()
         log_decisions(self._bot(), self.loggers)
         self.cycles += 1
         self.commit()
@@ -218,29 +269,17 @@ class LiveRuntime:
     async def run_commands(self, commands: list[Command]) -> None:
         """Carry out the engine's commands in order (fills are fed back at once)."""
         for cmd in commands:
-            if isinstance(cmd, SubmitOrder):
-                if cmd.side == "sell" and self.protector is not None:
-                    gone = await self.protector.release(self._bot(), cmd.symbol)
-                    for ev in gone:
-                        await self.feed(ev)
-                    still = self._bot().positions.get(cmd.symbol)
-                    if still is None or still.position_id != cmd.position_id:
-                        # the stop closed it (a reactive entry may already hold the symbol)
-                        await self.feed(
-                            OrderRejected(
-                                cmd.client_id,
-                                cmd.symbol,
-                                "position already closed by its stop",
-                                cmd.ts,
-                            )
-                        )
-                        continue
+            if isinstance(cmd, SubmitOrder) and cmd.side == "sell":
+                await self.guard.sell(cmd)  # the stop first, the exit after, unknowns waited out
+            elif isinstance(cmd, SubmitOrder):
+                if self.store_failed is not None:
+                    await self.feed(
+                        OrderRejected(cmd.client_id, cmd.symbol, "the store cannot save", cmd.ts)
+                    )
+                    continue
                 for ev in await self.executor.submit(cmd):
                     await self.feed(ev)
-                if self.protector is not None:
-                    for ev in await self.protector.protect(self._bot(), cmd.symbol):
-                        await self.feed(ev)
-                    self._flush_warnings()
+                await self.guard.protect(cmd.symbol)
             elif isinstance(cmd, CancelOrder):
                 try:
                     await self.orders.cancel_order(cmd.symbol, cmd.client_id)
@@ -302,6 +341,7 @@ class LiveRuntime:
             snap["sim"] = sim_to_snapshot(self.orders.sim)
         if self.protector is not None:
             snap["stops"] = self.protector.snapshot()
+        snap["exits"] = self.guard.snapshot()
         return snap
 
     def _commit_intent(self, rows: list[OrderRow], fills: list[FillRow]) -> None:
@@ -314,21 +354,51 @@ class LiveRuntime:
         """Write the engine state with every result gathered so far, in one transaction."""
         bot = self._bot()
         done_rows, done_fills = self.executor.drain()
+        guard_rows, guard_fills = self.guard.drain()
         exits = tuple(bot.exits)
         bot.exits.clear()
         self.exits.extend(exits)
-        self.store.commit(
-            StateBatch(
-                snapshot=self._snapshot(),
-                cursor={"ts": self.clock.now_ms()},
-                orders=tuple(done_rows + (rows or [])),
-                fills=tuple(done_fills + (fills or [])),
-                exits=exits,
-                notes=tuple(self.notes),
-                near_misses=new_near_misses(bot, self._near),
-            )
+        batch = StateBatch(
+            snapshot=self._snapshot(),
+            cursor={"ts": self.clock.now_ms()},
+            orders=tuple(done_rows + guard_rows + (rows or [])),
+            fills=tuple(done_fills + guard_fills + (fills or [])),
+            exits=exits,
+            notes=tuple(self.notes),
+            near_misses=new_near_misses(bot, self._near),
         )
         self.notes = []
+        self._save(batch)
+
+    def _save(self, batch: StateBatch) -> None:
+        """Commit; if the store cannot, keep the batch, stop new entries and say so loudly."""
+        if self._unsaved:
+            batch = merge_batches([*self._unsaved, batch])
+        try:
+            self.store.commit(batch)
+        except StoreUnavailable as exc:
+            self._unsaved = [batch]
+            if self.store_failed is None:
+                self.store_failed = str(exc)
+                log.error("the store cannot commit (%s): no new positions until it can", exc)
+                self.notifier.notify(
+                    Notify(
+                        "store_failed",
+                        "",
+                        f"🚨 {self.cfg.name}: the state database cannot save ({exc}). No new "
+                        "positions; exits and exchange stops are still managed. Free disk "
+                        "space or fix the state folder.",
+                        self.clock.now_ms(),
+                    )
+                )
+            return
+        self._unsaved = []
+        if self.store_failed is not None:
+            log.warning("the store saves again; entries resume")
+            self.notifier.notify(
+                Notify("store_ok", "", f"✅ {self.cfg.name}: the state database saves again", 0)
+            )
+            self.store_failed = None
 
     def write_files(self, force: bool = False) -> None:
         """Refresh the state files (throttled)."""
@@ -361,11 +431,16 @@ class LiveRuntime:
             self.notifier.notify(note)
 
     def _flush_warnings(self) -> None:
-        if self.protector is not None:
-            for note in self.protector.warnings:
-                self.notes.append(note)
-                self.notifier.notify(note)
-            self.protector.warnings.clear()
+        self.guard.flush()
+
+    def _tell(self, note: Notify) -> None:
+        """Store and send one notification."""
+        self.notes.append(note)
+        self.notifier.notify(note)
+
+    def _bid(self, symbol: str) -> Decimal | None:
+        book = self.books.get(symbol)
+        return Decimal(repr(book.bid)) if book is not None else None
 
     def _bot(self) -> Bot:
         if self.bot is None:
@@ -376,7 +451,8 @@ class LiveRuntime:
         self, max_cycles: int | None = None, on_cycle: Callable[[], None] | None = None
     ) -> None:
         """Start (recover), then cycle every ``interval_s`` until stopped."""
-        await self.start()
+        if not await self.start_when_reachable():
+            return
         consumer: asyncio.Task[None] | None = None
         if self.prices is not None:
             try:

@@ -1,35 +1,117 @@
 """Start-up reconciliation of a live/paper bot with its exchange: starting is recovering.
 
 Orders in flight are looked up by client id and their fills applied; an intent the exchange
-never received is dropped; stops that filled while the bot was down are booked; unknown open
-orders carrying this bot's prefix are adopted and reported; a balance mismatch is reported,
-never guessed.
+answers it never received is dropped, one no lookup answers stays ``unknown`` (never assumed
+failed); exchange stops are settled and stops that filled while the bot was down are booked;
+every open position is checked against the exchange's trades for its own orders and the coins
+the account holds; unknown open orders carrying this bot's prefix are adopted and reported;
+a shortfall of the bot's cash on the exchange is reported, never guessed.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Literal, Protocol
 
+from optiflow.app.execution import Executor
+from optiflow.app.exit_guard import ExitGuard
+from optiflow.app.protection import StopState
+from optiflow.config.models import BotConfig
 from optiflow.domain.errors import RetryableError, SkipError
 from optiflow.domain.events import Event, OrderRejected
-from optiflow.ports.store import OrderRow
+from optiflow.engine.bot import Bot
+from optiflow.engine.settings import EngineSettings
+from optiflow.ports.exchange import ExchangeGateway
+from optiflow.ports.store import OrderRow, Store
 
-if TYPE_CHECKING:
-    from optiflow.app.live import LiveRuntime
+
+class Recovering(Protocol):
+    """What reconciliation needs of a runtime (the live runtime provides it)."""
+
+    cfg: BotConfig
+    settings: EngineSettings
+    mode: Literal["paper", "live"]
+    store: Store
+    orders: ExchangeGateway
+    executor: Executor
+    guard: ExitGuard
+
+    async def feed(self, ev: Event) -> None: ...
+
+    def _bot(self) -> Bot: ...
+
+    def _note(self, kind: str, symbol: str, text: str, immediate: bool = True) -> None: ...
 
 
-async def reconcile(rt: LiveRuntime, recovering: bool) -> None:
+async def reconcile(rt: Recovering, recovering: bool) -> None:
     """Compare the store with the exchange; apply what happened, report what does not add up."""
     bot = rt._bot()
+    found = await _resolve_orders(rt)
+    if rt.guard.protector is not None:
+        protector = rt.guard.protector
+        tracked = {s.client_id for s in protector.stops.values()}
+        for row in rt.store.orders(("intent", "open", "partial", "unknown")):
+            # a stop the snapshot lost track of (older versions): settle it like the others
+            if (
+                row.reason == "protective_stop"
+                and row.client_id not in tracked
+                and row.symbol not in protector.stops
+            ):
+                protector.stops[row.symbol] = _stop_state(row)
+                tracked.add(row.client_id)
+        for symbol in list(protector.stops):
+            for ev in await protector.check(bot, symbol):
+                await rt.feed(ev)
+        for symbol in sorted(bot.positions):
+            await rt.guard.check_backing(symbol, "found at start-up")
+        for symbol in sorted(bot.positions):
+            await rt.guard.protect(symbol)
+        rt.guard.flush()
+    await _adopt(rt)
+    if recovering:
+        rt._note(
+            "recovery",
+            "",
+            f"♻️ {rt.cfg.name} recovered: {len(bot.positions)} "
+            f"position(s) {sorted(bot.positions)}, orders resolved: "
+            f"{'; '.join(found) or 'none'}",
+            immediate=True,
+        )
+    else:
+        rt._note(
+            "start",
+            "",
+            f"▶️ {rt.cfg.name} starting ({rt.mode}) on {', '.join(rt.cfg.pairs)}",
+            immediate=True,
+        )
+    await check_balance(rt)
+
+
+def _stop_state(row: OrderRow) -> StopState:
+    return StopState(
+        row.client_id,
+        row.position_id,
+        row.qty,
+        Decimal(repr(row.ref_price)),
+        "placing" if row.status == "intent" else "open",
+    )
+
+
+async def _resolve_orders(rt: Recovering) -> list[str]:
+    """Look up every order of ours the store left in flight; apply what the exchange says."""
     found = []
-    for row in rt.store.orders(("intent", "open", "partial")):
+    for row in rt.store.orders(("intent", "open", "partial", "unknown")):
         if row.reason == "protective_stop":
             continue
         rt.executor.track(row)
-        up = await rt.executor.resolve(row.symbol, row.client_id)
+        up, known = await rt.executor.resolve(row.symbol, row.client_id)
+        events: list[Event] = []
+        if not known:
+            rt.executor.mark_unknown(row.client_id, "no lookup answered at start-up")
+            found.append(f"{row.client_id}: unknown (lookups fail; blocked until they answer)")
+            continue
         if up is None:
-            events: list[Event] = [
+            events = [
                 OrderRejected(
                     row.client_id, row.symbol, "never reached the exchange", row.ts_updated
                 )
@@ -41,12 +123,11 @@ async def reconcile(rt: LiveRuntime, recovering: bool) -> None:
         found.append(f"{row.client_id}: {'not placed' if up is None else up.state}")
         for ev in events:
             await rt.feed(ev)
-    if rt.protector is not None:
-        for ev in await rt.protector.reconcile(bot):
-            await rt.feed(ev)
-        for ev in await rt.protector.protect_all(bot):
-            await rt.feed(ev)
-        rt._flush_warnings()
+    return found
+
+
+async def _adopt(rt: Recovering) -> None:
+    """Open orders with our prefix that the store does not know: adopt and report them."""
     try:
         open_orders = await rt.orders.fetch_open_orders(None)
     except (RetryableError, SkipError):
@@ -76,27 +157,14 @@ async def reconcile(rt: LiveRuntime, recovering: bool) -> None:
                 f"⚠️ adopted unknown order {o.client_id} "
                 f"({o.side} {o.qty} {o.symbol}, {o.state}): please check it",
             )
-    if recovering:
-        rt._note(
-            "recovery",
-            "",
-            f"♻️ {rt.cfg.name} recovered: {len(bot.positions)} "
-            f"position(s) {sorted(bot.positions)}, orders resolved: "
-            f"{'; '.join(found) or 'none'}",
-            immediate=True,
-        )
-    else:
-        rt._note(
-            "start",
-            "",
-            f"▶️ {rt.cfg.name} starting ({rt.mode}) on {', '.join(rt.cfg.pairs)}",
-            immediate=True,
-        )
-    await check_balance(rt)
 
 
-async def check_balance(rt: LiveRuntime) -> None:
-    """Live only: report a free-balance mismatch with the exchange (never adjust it)."""
+async def check_balance(rt: Recovering) -> None:
+    """Live only: report when the exchange holds less free USDT than this bot's own free cash.
+
+    On an account shared by several bots the exchange holds more than any one bot owns, so
+    only a shortfall says something is wrong; it is reported, never adjusted.
+    """
     bot = rt._bot()
     if rt.mode != "live":
         return
@@ -105,12 +173,13 @@ async def check_balance(rt: LiveRuntime) -> None:
     except (RetryableError, SkipError) as exc:
         rt._note("error", "", f"balance check failed: {exc}")
         return
-    free = balances.get("USDT")
-    tolerance = max(Decimal(1), free / 100) if free is not None else Decimal(0)
-    if free is not None and abs(free - (bot.cash - bot.reserved)) > tolerance:
+    free = balances.get("USDT", Decimal(0))
+    own = bot.cash - bot.reserved
+    tolerance = max(Decimal(1), own / 100)
+    if free < own - tolerance:
         rt._note(
             "balance_mismatch",
             "",
-            f"⚠️ exchange free USDT {free} vs bot's "
-            f"{bot.cash - bot.reserved:.2f}: not adjusted, please check",
+            f"⚠️ exchange free USDT {free} is less than this bot's free cash "
+            f"{own:.2f}: not adjusted, please check",
         )

@@ -250,6 +250,15 @@ class MarketLimitsConfig(_Frozen):
     min_notional: NonNegDecimal = Decimal(0)
 
 
+class SafetyConfig(_Frozen):
+    """Live-safety pacing: how a bot backs off a refused exit and an exchange that is down."""
+
+    exit_retry_s: PosFloat = 30  # first wait after an exit the exchange refused
+    exit_retry_max_s: PosFloat = 900  # the wait doubles per refusal up to this
+    exit_escalate_after: Annotated[int, Field(ge=1)] = 3  # refusals before the 🚨 alert
+    start_retry_max_s: PosFloat = 60  # longest wait between start attempts in an outage
+
+
 class BotConfig(_Frozen):
     """One bot: its pairs, signals, filters, exits, money and exchange settings."""
 
@@ -270,6 +279,7 @@ class BotConfig(_Frozen):
     exits: ExitsConfig = Field(default_factory=ExitsConfig)
     targets: TargetsConfig | None = None
     markets: dict[str, MarketLimitsConfig] = Field(default_factory=dict)
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
 
     @model_validator(mode="after")
     def _rules(self) -> BotConfig:

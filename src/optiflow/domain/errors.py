@@ -33,3 +33,7 @@ class SkipError(OptiFlowError):
 
 class RetryableError(OptiFlowError):
     """Transient; the same call may succeed later (timeouts, 5xx, rate limits)."""
+
+
+class StoreUnavailable(OptiFlowError):
+    """The state store cannot commit now (disk full, read-only): no new risk until it can."""

@@ -59,6 +59,7 @@ class OrderRejected:
     symbol: str
     reason: str
     ts: int
+    refused: bool = False  # the exchange refused it (not: superseded, never sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +82,32 @@ class ProtectiveStopFilled:
     ts: int
 
 
+@dataclass(frozen=True, slots=True)
+class PositionReconciled:
+    """The exchange no longer backs ``qty`` of a position: close it in the books, sell nothing.
+
+    ``reason`` is the exit reason booked (``reconciled`` when nothing on the exchange says
+    what sold it; ``sl`` for a stop fill found only in the exchange's trade history).
+    """
+
+    symbol: str
+    position_id: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    ts: int
+    reason: str = "reconciled"
+    why: str = ""
+
+
 Event = (
-    CandleClosed | PriceTicked | OrderFilled | OrderRejected | StopRequested | ProtectiveStopFilled
+    CandleClosed
+    | PriceTicked
+    | OrderFilled
+    | OrderRejected
+    | StopRequested
+    | ProtectiveStopFilled
+    | PositionReconciled
 )
 
 

@@ -20,6 +20,7 @@ from optiflow.domain.events import (
     Notify,
     OrderFilled,
     OrderRejected,
+    PositionReconciled,
     PriceTicked,
     ProtectiveStopFilled,
     RequestScan,
@@ -52,6 +53,7 @@ REASON_CODES = {
     "manual": "ma",
     "shutdown": "sd",
     "end_of_data": "ed",
+    "reconciled": "rc",
 }
 
 
@@ -82,6 +84,8 @@ class Bot:
         self.equity_points: list[tuple[int, Decimal]] = []
         self.positions_opened = 0
         self._bands: dict[str, tuple[float, float, int | None]] = {}
+        # position id -> (exits refused in a row, no new exit decision before this time)
+        self.exit_block: dict[str, tuple[int, int]] = {}
         # (symbol, close time, primary, confirming, blocked reasons, features): every entry
         # decision, for per-symbol DEBUG logs; None (backtests) records nothing
         self.trace: list[tuple[str, int, bool, bool, tuple[str, ...], CandleClosed]] | None = None
@@ -92,6 +96,7 @@ class Bot:
             OrderRejected: self._on_reject,
             StopRequested: self._on_stop,
             ProtectiveStopFilled: self._on_protective_stop,
+            PositionReconciled: self._on_reconciled,
         }
 
     # ---- queries (no state change) -------------------------------------------------
@@ -253,6 +258,9 @@ class Bot:
         pos = self.positions.get(ev.symbol)
         if pos is None:
             return []
+        blocked = self.exit_block.get(pos.position_id)
+        if blocked is not None and ev.ts < blocked[1]:
+            return []  # the exchange refused this position's last exit: backing off
         band = self._bands.get(ev.symbol)
         if band is None or band[2] is not None and ev.ts >= band[2]:
             band = self._bands[ev.symbol] = ladder.triggers(pos, ev.ts)
@@ -354,8 +362,11 @@ class Bot:
                 reason=info.reason,
             )
         )
-        pos = replace(pos, qty=pos.qty - ev.qty, pending_exit=pos.pending_exit - ev.qty)
+        pos = replace(
+            pos, qty=pos.qty - ev.qty, pending_exit=max(Decimal(0), pos.pending_exit - ev.qty)
+        )
         self._bands.pop(ev.symbol, None)
+        self.exit_block.pop(pos.position_id, None)
         out: list[Command] = [
             Notify(
                 info.reason,
@@ -368,6 +379,8 @@ class Bot:
             self.positions[ev.symbol] = pos
         else:  # closed (a remainder under one lot step is dust the exchange cannot sell)
             del self.positions[ev.symbol]
+            for cid in [c for c, o in self.orders.items() if o.position_id == pos.position_id]:
+                del self.orders[cid]  # exit orders of a closed position can fill no more
             self.last_trade[ev.symbol] = max(self.last_trade.get(ev.symbol, ev.ts), ev.ts)
             if info.reason == "sl" and self.blacklist.record_stop_loss(ev.symbol, ev.ts):
                 out.append(
@@ -402,20 +415,46 @@ class Bot:
             info, OrderFilled(ev.client_id, ev.symbol, "sell", qty, ev.price, ev.fee, ev.ts)
         )
 
+    def _on_reconciled(self, ev: PositionReconciled) -> list[Command]:
+        """Close what the exchange no longer backs, in the books only (nothing is sold)."""
+        pos = self.positions.get(ev.symbol)
+        if pos is None or pos.position_id != ev.position_id:
+            return []
+        qty = min(ev.qty, pos.qty)
+        info = OrderRecord(
+            f"{pos.position_id}-rc", pos.position_id, ev.symbol, "sell", ev.reason, qty
+        )
+        self.positions[ev.symbol] = replace(pos, pending_exit=pos.pending_exit + qty)
+        out = self._exit_filled(
+            info, OrderFilled(info.client_id, ev.symbol, "sell", qty, ev.price, ev.fee, ev.ts)
+        )
+        told = out[0]
+        assert isinstance(told, Notify)
+        out[0] = replace(
+            told,
+            text=f"⚠️ {told.text} of position {pos.position_id}: "
+            f"{ev.why or 'sold outside this bot'}; booked from the exchange's records, "
+            "nothing sold",
+        )
+        return out
+
     def _on_reject(self, ev: OrderRejected) -> list[Command]:
         info = self.orders.pop(ev.client_id, None)
         if info is None:
             return []
+        out: list[Command] = []
         if info.side == "buy":
             self.reserved -= info.reserved
             self.entry_orders.pop(ev.symbol, None)
         else:
             pos = self.positions.get(ev.symbol)
-            if pos is not None:
+            if pos is not None and pos.position_id == info.position_id:
                 self._bands.pop(ev.symbol, None)
                 left = max(Decimal(0), pos.pending_exit - (info.qty - info.filled))
                 self.positions[ev.symbol] = replace(pos, pending_exit=left)
-        return [
+                if ev.refused:
+                    return self._exit_refused(pos, info, ev)
+        return out + [
             Notify(
                 "order_rejected",
                 ev.symbol,
@@ -423,6 +462,36 @@ class Bot:
                 ev.ts,
             )
         ]
+
+    def _exit_refused(self, pos: Position, info: OrderRecord, ev: OrderRejected) -> list[Command]:
+        """Back off a refused exit (doubling waits); tell once, escalate once."""
+        s = self.s
+        n = self.exit_block.get(pos.position_id, (0, 0))[0] + 1
+        wait = min(s.exit_retry_ms * 2 ** (n - 1), s.exit_retry_max_ms)
+        self.exit_block[pos.position_id] = (n, ev.ts + wait)
+        if n == 1:
+            return [
+                Notify(
+                    "order_rejected",
+                    ev.symbol,
+                    f"{info.reason} order {ev.client_id} rejected: {ev.reason}; "
+                    f"retrying in {wait // 1000} s",
+                    ev.ts,
+                )
+            ]
+        if n == s.exit_escalate_after:
+            return [
+                Notify(
+                    "exit_failing",
+                    ev.symbol,
+                    f"🚨 {ev.symbol}: the exchange refused {n} exits of position "
+                    f"{pos.position_id} in a row (last: {ev.reason}). The position is NOT "
+                    "closed: please check the account; retrying every "
+                    f"{min(s.exit_retry_ms * 2**n, s.exit_retry_max_ms) // 1000} s at most",
+                    ev.ts,
+                )
+            ]
+        return []
 
     def _on_stop(self, ev: StopRequested) -> list[Command]:
         out: list[Command] = []

@@ -48,6 +48,9 @@ class EngineSettings:
     blacklist_pause_min: float
     ladder: LadderParams
     near_miss_keep: int = 50
+    exit_retry_ms: int = 30_000  # first back-off after a refused exit
+    exit_retry_max_ms: int = 900_000
+    exit_escalate_after: int = 3
 
 
 def client_prefix(name: str) -> str:
@@ -115,4 +118,7 @@ def settings_from_config(cfg: BotConfig) -> EngineSettings:
             fee_in=fee,
             fee_out=fee,
         ),
+        exit_retry_ms=int(cfg.safety.exit_retry_s * 1000),
+        exit_retry_max_ms=int(cfg.safety.exit_retry_max_s * 1000),
+        exit_escalate_after=cfg.safety.exit_escalate_after,
     )

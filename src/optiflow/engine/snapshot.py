@@ -127,6 +127,7 @@ def to_snapshot(bot: Bot) -> dict[str, Any]:
         "rate_entries": list(bot.rate.entries),
         "blacklist_recent": {k: list(v) for k, v in bot.blacklist.recent.items()},
         "blacklist_until": dict(bot.blacklist.paused_until),
+        "exit_block": {k: list(v) for k, v in bot.exit_block.items()},
         "counters": {
             sym: {
                 "candles": c.candles,
@@ -166,6 +167,7 @@ def from_snapshot(
         k: deque(int(x) for x in v) for k, v in snap["blacklist_recent"].items()
     }
     bot.blacklist.paused_until = {k: int(v) for k, v in snap["blacklist_until"].items()}
+    bot.exit_block = {k: (int(v[0]), int(v[1])) for k, v in snap.get("exit_block", {}).items()}
     for sym, c in snap["counters"].items():
         if sym in bot.counters:
             bot.counters[sym] = SymbolCounters(

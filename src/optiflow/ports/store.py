@@ -96,6 +96,10 @@ class Store(Protocol):
         """Ids of every fill already applied (to never apply one twice)."""
         ...
 
+    def fills(self, client_id: str | None = None) -> list[FillRow]:
+        """Fills, optionally of one order only, oldest first."""
+        ...
+
     def exits(self, since_ts: int | None = None) -> list[ExitRow]:
         """Closed-trade rows, oldest first."""
         ...
@@ -111,3 +115,23 @@ class Store(Protocol):
     def close(self) -> None:
         """Flush and release the database."""
         ...
+
+
+def merge_batches(batches: list[StateBatch]) -> StateBatch:
+    """Several uncommitted batches as one: the latest snapshot, each order's latest row."""
+    orders: dict[str, OrderRow] = {}
+    fills: dict[str, FillRow] = {}
+    for b in batches:
+        orders.update((o.client_id, o) for o in b.orders)
+        fills.update((f.fill_id, f) for f in b.fills)
+    last = batches[-1]
+    cursor = next((b.cursor for b in reversed(batches) if b.cursor is not None), None)
+    return StateBatch(
+        snapshot=last.snapshot,
+        cursor=cursor,
+        orders=tuple(orders.values()),
+        fills=tuple(fills.values()),
+        exits=tuple(e for b in batches for e in b.exits),
+        notes=tuple(n for b in batches for n in b.notes),
+        near_misses=tuple(m for b in batches for m in b.near_misses),
+    )

@@ -12,6 +12,7 @@ back as a string); near-miss values are a JSON list of ``[name, float]`` pairs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -35,7 +36,7 @@ from optiflow.adapters.sqlite.rows import (
     order_from,
     order_params,
 )
-from optiflow.domain.errors import UserInputError
+from optiflow.domain.errors import StoreUnavailable, UserInputError
 from optiflow.domain.events import Notify
 from optiflow.domain.results import ExitRow, NearMiss
 from optiflow.ports.store import FillRow, OrderRow, StateBatch, StoredState
@@ -191,11 +192,15 @@ class SqliteStore:
                     self._prune("near_misses", self.max_near_misses)
                 conn.execute("COMMIT")
                 self._since_checkpoint += 1
-            except BaseException:
+            except BaseException as exc:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 # The counters may be off after a rollback; re-read them.
-                self._counts = {t: self._count(t) for t in self._counts}
+                with contextlib.suppress(sqlite3.Error):
+                    self._counts = {t: self._count(t) for t in self._counts}
+                if isinstance(exc, (sqlite3.OperationalError, OSError)):
+                    raise StoreUnavailable(f"{self.path}: {exc}") from exc
                 raise
 
     def orders(self, statuses: tuple[str, ...] | None = None) -> list[OrderRow]:

@@ -1,0 +1,221 @@
+"""Live safety: a lost stop fill never leaves a ghost position; refused exits back off.
+
+Each scenario runs the live runtime against the fake Binance over real HTTP (ccxt) and ends
+with the same consistency check as the fault suite: no client id sent twice, the books equal
+the exchange's coins, every open position has exactly one exchange stop, the store agrees.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from optiflow.engine.snapshot import to_snapshot  # noqa: E402
+from tests.app.live_support import START, ManualClock, new_fake  # noqa: E402
+from tests.app.test_live_faults import (  # noqa: E402
+    KEY,
+    ORDER,
+    SECRET,
+    Live,
+    assert_consistent,
+    drive,
+    has_position,
+    open_stops,
+    ours,
+)
+from tests.fakes.binance import FakeBinance  # noqa: E402
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBinance]:
+    """A fake Binance with BTC/USDT, 1000 USDT and 700 real candles; unknown hits fail."""
+    fb = new_fake(KEY, SECRET)
+    yield fb
+    fb.stop()
+    assert fb.unknown == [], f"unknown endpoints hit: {fb.unknown}"
+
+
+def market_sells(fake: FakeBinance) -> int:
+    """How many market sell requests reached the exchange."""
+    return len(
+        [
+            p
+            for p in fake.calls("POST", ORDER)
+            if p.get("side") == "SELL" and p.get("type") == "MARKET"
+        ]
+    )
+
+
+def crash_through_stop(fake: FakeBinance, clock: ManualClock) -> None:
+    """Freeze the clock's book and drop the price through the open exchange stop (it fills)."""
+    stop = open_stops(fake)[0]
+    clock.frozen = True
+    fake.ledger.set_book("BTCUSDT", str(stop.stop_price - Decimal("0.02")), str(stop.stop_price))
+    assert stop.status == "FILLED"
+
+
+def test_stop_fill_while_lookups_fail_never_leaves_a_ghost(
+    fake: FakeBinance, tmp_path: Path
+) -> None:
+    """Stop filled, cancel says -2011, lookups down: nothing sold; the SL is booked later."""
+    clock = ManualClock(fake, START)
+    live = Live(fake, clock, tmp_path)
+
+    async def body() -> None:
+        await live.start()
+        await live.until("a position", has_position(live))
+        pos = live.bot.positions["BTC/USDT"]
+        stop = open_stops(fake)[0]
+        crash_through_stop(fake, clock)
+        fake.fail_for(3600, 500, path=ORDER, method="GET")  # order lookups down
+        sells = market_sells(fake)
+        await live.cycles(30)  # the engine wants its SL; the stop's fate is unknown
+        assert market_sells(fake) == sells, "an exit was sent while the stop's state was unknown"
+        assert live.bot.positions["BTC/USDT"].position_id == pos.position_id  # not forgotten
+        kinds = live.told.kinds()
+        assert kinds.count("stop_failed") == 0 and kinds.count("order_rejected") == 0
+        assert kinds.count("exit_waiting") == 1  # said once, not every cycle
+        snap = live.store.load()
+        assert snap is not None and snap.snapshot["stops"]["stops"]["BTC/USDT"][0] == stop.client_id
+        fake.heal()
+        await live.cycles(1)  # the lookup answers: the stop's fill is the SL
+        exits = [e for e in live.store.exits() if e.position_id == pos.position_id]
+        assert [e.reason for e in exits] == ["sl"] and exits[0].qty == stop.qty
+        assert market_sells(fake) == sells, "the position the stop closed was sold again"
+        fills = live.store.fills(stop.client_id)
+        assert [f.qty for f in fills] == [stop.qty]  # the stop's fill is in the fills table
+        row = next(r for r in live.store.orders() if r.client_id == stop.client_id)
+        assert row.status == "filled" and row.filled == stop.qty
+        clock.frozen = False
+        await live.cycles(20)
+        assert_consistent(live)
+        assert_store_matches_exchange(live)
+        await live.close()
+
+    drive(body)
+
+
+def test_restart_books_a_stop_fill_the_snapshot_lost(fake: FakeBinance, tmp_path: Path) -> None:
+    """A store that forgot its stop (older code) finds the fill in the trade history at start."""
+    clock = ManualClock(fake, START)
+    first = Live(fake, clock, tmp_path)
+
+    async def body() -> None:
+        await first.start()
+        await first.until("a position", has_position(first))
+        pos = first.bot.positions["BTC/USDT"]
+        stop = open_stops(fake)[0]
+        first.rt.protector.stops.clear()  # what the old release() did when lookups failed
+        first.rt.commit()
+        await first.close()
+        with first.store.__class__(tmp_path / "bot.sqlite", "Fault") as st:
+            # the old code also left the stop's row as it was: make it look cancelled
+            st._conn.execute(
+                "UPDATE orders SET status = 'cancelled' WHERE client_id = ?", (stop.client_id,)
+            )
+        crash_through_stop(fake, clock)
+        sells = market_sells(fake)
+        second = Live(fake, clock, tmp_path)
+        await second.start()
+        exits = [e for e in second.store.exits() if e.position_id == pos.position_id]
+        assert [e.reason for e in exits] == ["sl"] and exits[0].qty == stop.qty
+        assert "BTC/USDT" not in second.bot.positions
+        assert market_sells(fake) == sells
+        assert [f.qty for f in second.store.fills(stop.client_id)] == [stop.qty]
+        clock.frozen = False
+        await second.cycles(10)
+        assert_consistent(second)
+        await second.close()
+
+    drive(body)
+
+
+def test_position_the_exchange_no_longer_backs_is_reconciled_not_resold(
+    fake: FakeBinance, tmp_path: Path
+) -> None:
+    """Coins gone from the account (sold by hand): closed in the books as reconciled, told once."""
+    clock = ManualClock(fake, START)
+    first = Live(fake, clock, tmp_path)
+
+    async def body() -> None:
+        await first.start()
+        await first.until("a position", has_position(first))
+        pos = first.bot.positions["BTC/USDT"]
+        await first.close()
+        stop = open_stops(fake)[0]
+        fake.ledger.cancel(stop)  # someone cancels the stop and sells the coins by hand
+        fake.ledger.set_balance("BTC", "0")
+        sells = market_sells(fake)
+        second = Live(fake, clock, tmp_path)
+        await second.start()
+        exits = [e for e in second.store.exits() if e.position_id == pos.position_id]
+        assert [e.reason for e in exits] == ["reconciled"] and exits[0].qty == pos.qty
+        assert "BTC/USDT" not in second.bot.positions
+        assert market_sells(fake) == sells
+        told = [n for n in second.told.notes if n.kind == "reconciled"]
+        assert len(told) == 1 and pos.position_id in told[0].text
+        await second.cycles(10)
+        assert_consistent(second)
+        await second.close()
+
+    drive(body)
+
+
+def test_refused_exit_backs_off_and_escalates_once(fake: FakeBinance, tmp_path: Path) -> None:
+    """An exit the exchange keeps refusing: growing waits, told once, escalated once."""
+    clock = ManualClock(fake, START)
+    live = Live(fake, clock, tmp_path)
+
+    async def body() -> None:
+        await live.start()
+        await live.until("a position", has_position(live))
+        pos = live.bot.positions["BTC/USDT"]
+        # every sell is refused: the exchange raised its minimum order size since
+        fake.ledger.markets["BTCUSDT"].min_notional = Decimal(10**9)
+        refusals_before = len(fake.calls("POST", ORDER))
+        await live.until(
+            "the exit decision", lambda: len(fake.calls("POST", ORDER)) > refusals_before
+        )
+        await live.cycles(60)  # an hour of accelerated time
+        # waits of 30 s, 60 s, ... 15 min: 8 exits and as many stop placements in an hour,
+        # not one of each every cycle (120)
+        attempts = len(fake.calls("POST", ORDER)) - refusals_before
+        assert attempts <= 20, f"{attempts} refused requests in an hour: no back-off"
+        kinds = live.told.kinds()
+        assert kinds.count("exit_failing") == 1
+        assert kinds.count("order_rejected") <= 2
+        assert live.bot.positions["BTC/USDT"].position_id == pos.position_id
+        fake.ledger.markets["BTCUSDT"].min_notional = Decimal(5)
+        await live.until("the exit", lambda: "BTC/USDT" not in live.bot.positions, limit=60)
+        assert_consistent(live)
+        await live.close()
+
+    drive(body)
+
+
+def assert_store_matches_exchange(live: Live) -> None:
+    """Every order of the bot at the exchange has a row with its true state and its fills."""
+    rows = {r.client_id: r for r in live.store.orders()}
+    assert not [c for c in rows if c.startswith("cancel_")], "junk cancel rows in the store"
+    status = {"NEW": "open", "PARTIALLY_FILLED": "partial", "FILLED": "filled"}
+    for o in ours(live.fake):
+        row = rows[o.client_id]
+        want = status.get(o.status, "cancelled")
+        assert row.status == want, f"{o.client_id}: store {row.status}, exchange {o.status}"
+        booked = sum((f.qty for f in live.store.fills(o.client_id)), Decimal(0))
+        fee_base = sum(
+            (Decimal(str(t["fee"])) for t in o.fills if t["fee_asset"] == "BTC"), Decimal(0)
+        )
+        assert booked == o.executed - fee_base, f"{o.client_id}: fills {booked} vs {o.executed}"
+    snap = live.store.load()
+    assert snap is not None
+    assert snap.snapshot["bot"] == json.loads(json.dumps(to_snapshot(live.bot)))
