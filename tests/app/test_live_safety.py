@@ -7,8 +7,10 @@ the exchange's coins, every open position has exactly one exchange stop, the sto
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +21,10 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
+from optiflow.domain.errors import StoreUnavailable  # noqa: E402
 from optiflow.engine.snapshot import to_snapshot  # noqa: E402
+from optiflow.ports.store import StateBatch  # noqa: E402
 from tests.app.live_support import START, ManualClock, new_fake  # noqa: E402
 from tests.app.test_live_faults import (  # noqa: E402
     KEY,
@@ -219,3 +224,95 @@ def assert_store_matches_exchange(live: Live) -> None:
     snap = live.store.load()
     assert snap is not None
     assert snap.snapshot["bot"] == json.loads(json.dumps(to_snapshot(live.bot)))
+
+
+def test_start_during_an_outage_waits_and_starts(fake: FakeBinance, tmp_path: Path) -> None:
+    """The exchange down at start: the bot says so once, retries with back-off, then starts."""
+    clock = ManualClock(fake, START)
+    live = Live(fake, clock, tmp_path)
+    fake.fail_for(2.0, 503)  # every endpoint answers 503 for two seconds
+    waits: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(seconds)
+
+    live.rt.retry_sleep = pause
+
+    async def body() -> None:
+        t0 = time.monotonic()
+        await asyncio.wait_for(live.rt.run(max_cycles=1), 30)
+        assert time.monotonic() - t0 >= 2.0
+        kinds = live.told.kinds()
+        assert kinds.count("start_waiting") == 1 and "start" in kinds
+        assert live.rt.cycles == 1
+        await live.close()
+
+    drive(body)
+
+
+def test_stop_during_a_start_outage_is_immediate(fake: FakeBinance, tmp_path: Path) -> None:
+    """SIGTERM while waiting for a dead exchange at start ends the wait at once, no traceback."""
+    clock = ManualClock(fake, START)
+    live = Live(fake, clock, tmp_path)
+    fake.fail_for(600, 503)
+
+    async def body() -> None:
+        task = asyncio.create_task(live.rt.run(max_cycles=1))
+        await asyncio.sleep(1.0)
+        t0 = time.monotonic()
+        live.rt.stop_requested = True
+        await asyncio.wait_for(task, 5)
+        assert time.monotonic() - t0 < 2.0
+        assert live.rt.cycles == 0
+        await live.gw.close()
+        live.store.close()
+
+    drive(body)
+
+
+class FlakyStore(SqliteStore):
+    """A real SQLite store whose commits fail while ``broken`` is set (disk full)."""
+
+    broken = False
+
+    def commit(self, batch: StateBatch) -> None:
+        """Commit, or fail like a full disk."""
+        if self.broken:
+            raise StoreUnavailable(f"{self.path}: database or disk is full")
+        super().commit(batch)
+
+
+def test_store_that_cannot_commit_stops_entries_not_exits(
+    fake: FakeBinance, tmp_path: Path
+) -> None:
+    """Disk full: no new position, the open one is still managed to its exit, all saved later."""
+    clock = ManualClock(fake, START)
+    live = Live(fake, clock, tmp_path)
+    live.store.close()
+    live.store = live.rt.store = live.rt.guard.store = FlakyStore(tmp_path / "bot.sqlite", "Fault")
+
+    async def body() -> None:
+        await live.start()
+        await live.until("a position", has_position(live))
+        pid = live.bot.positions["BTC/USDT"].position_id
+        store = live.store
+        assert isinstance(store, FlakyStore)
+        store.broken = True
+        entries = len([p for p in fake.calls("POST", ORDER) if p.get("side") == "BUY"])
+        await live.until("the exit", lambda: "BTC/USDT" not in live.bot.positions)
+        await live.cycles(20)
+        assert len([p for p in fake.calls("POST", ORDER) if p.get("side") == "BUY"]) == entries
+        kinds = live.told.kinds()
+        assert kinds.count("store_failed") == 1
+        assert not [e for e in store.exits() if e.position_id == pid]  # nothing saved yet
+        store.broken = False
+        await live.cycles(1)
+        assert "store_ok" in live.told.kinds()
+        assert [e for e in store.exits() if e.position_id == pid]  # saved once it could
+        await live.until("a new entry", lambda: bool(live.bot.positions))
+        assert_consistent(live)
+        assert_store_matches_exchange(live)
+        await live.close()
+
+    drive(body)

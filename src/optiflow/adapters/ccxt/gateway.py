@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -242,7 +243,8 @@ class CcxtGateway:
                 raise
             now = await self.fetch_order(symbol, client_id)  # maybe our earlier try cancelled it
             return now if now is not None and now.state == "cancelled" else None
-        return self._order(raw, symbol)
+        # Binance answers a cancel with the cancel request's own id as clientOrderId
+        return replace(self._order(raw, symbol), client_id=client_id)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
         """Open orders of the account (futures: plain and conditional)."""
