@@ -14,7 +14,6 @@ exits react to each websocket price; the cycle's REST book fetch remains the fal
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -30,9 +29,11 @@ from optiflow.app.exit_guard import ExitGuard
 from optiflow.app.protection import Protector
 from optiflow.app.reconcile import reconcile
 from optiflow.app.replay import positions_for_export
+from optiflow.app.saving import Saver
+from optiflow.app.starting import consume_prices, start_when_reachable, stop_prices
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
-from optiflow.domain.errors import RetryableError, SkipError, StoreUnavailable, UserInputError
+from optiflow.domain.errors import RetryableError, SkipError, UserInputError
 from optiflow.domain.events import (
     CancelOrder,
     CandleClosed,
@@ -54,7 +55,7 @@ from optiflow.ports.clock import Clock
 from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.feed import PriceFeed, PriceQuote
 from optiflow.ports.notifier import Notifier
-from optiflow.ports.store import FillRow, OrderRow, StateBatch, Store, merge_batches
+from optiflow.ports.store import FillRow, OrderRow, StateBatch, Store
 
 log = logging.getLogger("optiflow.runtime")
 
@@ -120,8 +121,7 @@ class LiveRuntime:
             price=self._bid,
             spot=cfg.exchange.market != "futures",
         )
-        self.store_failed: str | None = None  # why the store cannot commit (no new entries)
-        self._unsaved: list[StateBatch] = []
+        self.saver = Saver(store, notifier, cfg.name, clock.now_ms)
         self.start_retry_max_s = cfg.safety.start_retry_max_s
         self.retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.notes: list[Notify] = []
@@ -140,40 +140,6 @@ class LiveRuntime:
         self._engine_lock = asyncio.Lock()  # a cycle and a websocket price never interleave
 
     # ---- start-up: starting is recovering ------------------------------------------
-    async def start_when_reachable(self) -> bool:
-        """``start``, retried with back-off while the exchange does not answer; False if stopped."""
-        wait, told = 1.0, False
-        while not self.stop_requested:
-            try:
-                await self.start()
-            except RetryableError as exc:
-                log.warning("the exchange does not answer (%s); retrying in %.0f s", exc, wait)
-                if not told:
-                    told = True
-                    self.notifier.notify(
-                        Notify(
-                            "start_waiting",
-                            "",
-                            f"⏳ {self.cfg.name}: the exchange does not answer ({exc}); "
-                            "starting as soon as it does",
-                            self.clock.now_ms(),
-                        )
-                    )
-                await self._pause(wait)
-                wait = min(wait * 2, self.start_retry_max_s)
-                continue
-            if told:
-                log.info("the exchange answers again: started")
-            return True
-        return False
-
-    async def _pause(self, seconds: float) -> None:
-        """Sleep in short slices so a stop request ends the wait at once."""
-        left = seconds
-        while left > 0 and not self.stop_requested:
-            await self.retry_sleep(min(0.2, left))
-            left -= 0.2
-
     async def start(self) -> None:
         """Load markets, restore or create the bot, warm the indicators, reconcile."""
         self.trackers = {s: FeatureTracker(_spec(self.cfg, self.tf)) for s in self.cfg.pairs}
@@ -244,7 +210,7 @@ class LiveRuntime:
                     continue
                 f = self.trackers[sym].update(c)
                 self.latest[sym], self.last_ts[sym] = f, c.ts
-                if self.store_failed is None:  # no new position while nothing can be saved
+                if self.saver.failed is None:  # no new position while nothing can be saved
                     await self.feed(
                         CandleClosed(sym, f, spread_pct(book), ob_imbalance=book.imbalance)
                     )
@@ -272,7 +238,7 @@ class LiveRuntime:
             if isinstance(cmd, SubmitOrder) and cmd.side == "sell":
                 await self.guard.sell(cmd)  # the stop first, the exit after, unknowns waited out
             elif isinstance(cmd, SubmitOrder):
-                if self.store_failed is not None:
+                if self.saver.failed is not None:
                     await self.feed(
                         OrderRejected(cmd.client_id, cmd.symbol, "the store cannot save", cmd.ts)
                     )
@@ -317,23 +283,6 @@ class LiveRuntime:
                 self.commit()
                 self.write_files()
 
-    async def _consume_prices(self, feed: PriceFeed) -> None:
-        async for quote in feed:
-            if self.stop_requested:
-                return
-            if self.bot is not None and quote.symbol in self.bot.positions:
-                await self.on_price(quote)
-
-    async def _stop_prices(self, feed: PriceFeed, task: asyncio.Task[None]) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(feed.close(), 10)
-        try:
-            await asyncio.wait_for(task, 10)  # an exit already under way completes
-        except (asyncio.CancelledError, TimeoutError):
-            pass
-        except Exception:
-            log.exception("websocket price consumer failed")
-
     # ---- persistence ---------------------------------------------------------------
     def _snapshot(self) -> dict[str, Any]:
         snap: dict[str, Any] = {"bot": to_snapshot(self._bot())}
@@ -368,37 +317,7 @@ class LiveRuntime:
             near_misses=new_near_misses(bot, self._near),
         )
         self.notes = []
-        self._save(batch)
-
-    def _save(self, batch: StateBatch) -> None:
-        """Commit; if the store cannot, keep the batch, stop new entries and say so loudly."""
-        if self._unsaved:
-            batch = merge_batches([*self._unsaved, batch])
-        try:
-            self.store.commit(batch)
-        except StoreUnavailable as exc:
-            self._unsaved = [batch]
-            if self.store_failed is None:
-                self.store_failed = str(exc)
-                log.error("the store cannot commit (%s): no new positions until it can", exc)
-                self.notifier.notify(
-                    Notify(
-                        "store_failed",
-                        "",
-                        f"🚨 {self.cfg.name}: the state database cannot save ({exc}). No new "
-                        "positions; exits and exchange stops are still managed. Free disk "
-                        "space or fix the state folder.",
-                        self.clock.now_ms(),
-                    )
-                )
-            return
-        self._unsaved = []
-        if self.store_failed is not None:
-            log.warning("the store saves again; entries resume")
-            self.notifier.notify(
-                Notify("store_ok", "", f"✅ {self.cfg.name}: the state database saves again", 0)
-            )
-            self.store_failed = None
+        self.saver.save(batch)
 
     def write_files(self, force: bool = False) -> None:
         """Refresh the state files (throttled)."""
@@ -430,9 +349,6 @@ class LiveRuntime:
         if immediate:
             self.notifier.notify(note)
 
-    def _flush_warnings(self) -> None:
-        self.guard.flush()
-
     def _tell(self, note: Notify) -> None:
         """Store and send one notification."""
         self.notes.append(note)
@@ -451,13 +367,13 @@ class LiveRuntime:
         self, max_cycles: int | None = None, on_cycle: Callable[[], None] | None = None
     ) -> None:
         """Start (recover), then cycle every ``interval_s`` until stopped."""
-        if not await self.start_when_reachable():
+        if not await start_when_reachable(self):
             return
         consumer: asyncio.Task[None] | None = None
         if self.prices is not None:
             try:
                 await asyncio.wait_for(self.prices.start(self.cfg.pairs), 30)
-                consumer = asyncio.create_task(self._consume_prices(self.prices), name="prices")
+                consumer = asyncio.create_task(consume_prices(self, self.prices), name="prices")
             except Exception as exc:  # noqa: BLE001 - no websocket: REST cycles carry on
                 log.warning("websocket prices unavailable, REST polling only: %s", exc)
         interval = int(self.cfg.interval_s * 1000)
@@ -474,7 +390,7 @@ class LiveRuntime:
                 await self.clock.sleep_until(nxt)
         finally:
             if self.prices is not None and consumer is not None:
-                await self._stop_prices(self.prices, consumer)
+                await stop_prices(self.prices, consumer)
         self.commit()
         self.write_files(force=True)
 
