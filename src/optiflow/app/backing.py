@@ -34,8 +34,12 @@ async def unbooked_sells(
     store: Store,
     fills: list[FillRow],
     now_ms: int,
+    unsaved: list[FillRow] | None = None,
 ) -> list[Event] | None:
-    """Events booking sells of this position the store lacks; None when the exchange is silent."""
+    """Events booking sells of this position the store lacks; None when the exchange is silent.
+
+    ``unsaved`` are fills already booked by the engine but not committed yet.
+    """
     pos = bot.positions.get(symbol)
     if pos is None:
         return []
@@ -71,7 +75,9 @@ async def unbooked_sells(
         agg[3] = max(agg[3], t.ts)
     events: list[Event] = []
     for cid, (qty, quote, fee, ts) in sold.items():
-        booked = sum((f.qty for f in store.fills(cid)), D0)
+        known = {f.fill_id: f for f in store.fills(cid)}
+        known.update((f.fill_id, f) for f in [*(unsaved or []), *fills] if f.client_id == cid)
+        booked = sum((f.qty for f in known.values()), D0)
         extra = qty - booked
         if extra <= 0:
             continue
@@ -147,10 +153,17 @@ async def reconcile_position(
     now_ms: int,
     why: str,
     feed: Callable[[Event], Any],
+    unsaved: list[FillRow],
 ) -> None:
     """Book the position's unbooked sells, then close what the account no longer holds."""
     events = await unbooked_sells(
-        bot=bot, symbol=symbol, gateway=gateway, store=store, fills=fills, now_ms=now_ms
+        bot=bot,
+        symbol=symbol,
+        gateway=gateway,
+        store=store,
+        fills=fills,
+        now_ms=now_ms,
+        unsaved=unsaved,
     )
     if events is None:
         return

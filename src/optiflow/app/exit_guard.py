@@ -217,6 +217,8 @@ class ExitGuard:
             now_ms=self.now_ms(),
             why=why,
             feed=self.feed,
+            unsaved=self.executor.pending_fills
+            + (self.protector.pending_fills if self.protector is not None else []),
         )
 
     def flush(self) -> None:
