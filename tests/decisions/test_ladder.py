@@ -63,7 +63,7 @@ def test_levels_are_fixed_prices_known_at_entry() -> None:
     """SL, break-even, TP1, TP2, AutoProfit and timeout threshold from the entry price."""
     lv = make_levels(100.0, 1.5, T0, params())
     assert lv.sl == pytest.approx(99.4)
-    assert lv.breakeven == pytest.approx(100.2)
+    assert lv.breakeven == pytest.approx(100 * 1.001 / 0.999)
     assert lv.tp1 == pytest.approx(100.3)
     assert lv.tp2 == pytest.approx(100.6)
     assert lv.auto_profit == pytest.approx(100 * 1.031 / 0.999)
@@ -106,7 +106,7 @@ def test_tp1_closes_half_and_moves_stop_to_breakeven() -> None:
     pos = position(p)
     pos, exits = evaluate(pos, 100.3, T0 + MIN, None, p, STEP)
     assert [(e.reason, e.qty) for e in exits] == [("tp1", Decimal("0.750"))]
-    assert pos.tp1_hit and pos.stop == pytest.approx(100.2) and pos.stop_is_breakeven
+    assert pos.tp1_hit and pos.stop == pytest.approx(100 * 1.001 / 0.999) and pos.stop_is_breakeven
     pos = fill_all(pos)
     pos, exits = evaluate(pos, 100.19, T0 + 2 * MIN, None, p, STEP)
     assert [(e.reason, e.qty) for e in exits] == [("sl_breakeven", Decimal("0.750"))]
