@@ -212,8 +212,9 @@ def evaluate_sweep(
         if new is pos:
             break  # nothing left to close
         pos, cur = new, at
-        # a timeout fired by crossing its threshold (after the deadline) fills at it
-        exits += [replace(d, ref_price=lower) if d.reason == "timeout" else d for d in got]
+        if not up:  # a timeout fired by falling through its threshold fills at it
+            got = [replace(d, ref_price=lower) if d.reason == "timeout" else d for d in got]
+        exits += got
     pos, got = evaluate(pos, price, now, cur, p, amount_step)
     return pos, exits + got
 
