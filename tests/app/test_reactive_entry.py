@@ -15,6 +15,7 @@ from optiflow.config.models import BotConfig
 from optiflow.domain.market import Features
 from optiflow.engine.bot import Bot
 from optiflow.engine.settings import settings_from_config
+from optiflow.marketdata.ticks import BookTickerArrays, TickData, TradeArrays
 
 MIN = 60_000
 T0 = 1_680_000_000_000
@@ -104,3 +105,33 @@ def test_reentry_on_another_symbol_fills_at_its_price_at_the_same_moment(
     tick = loop.bot.limits["ETH/USDT"].price_tick
     assert eth[0].ts_entry == btc[0].ts_exit == T0 + MIN + MIN // 4
     assert eth[0].entry_price == bought(1990.0, tick)
+
+
+def test_with_tick_data_the_reentry_fills_at_the_ask_of_the_exit_moment(
+    make_config: Callable[..., BotConfig],
+) -> None:
+    """A trade through the SL: the exit fills at the SL level, the re-entry at that trade's
+    ask (+ slippage) and time, not at a later trade or the candle's close."""
+    cfg = make_config(max_positions=1, filters={"cooldown": {"enabled": False}})
+    loop = loop_for(cfg, {"BTC/USDT": [(100, 100, 100, 100), (100, 100.5, 99.0, 100.5)]})
+    t1 = T0 + MIN
+    trades = TradeArrays(
+        np.array([T0 + 1_000, t1 + 1_000, t1 + 20_000, t1 + 40_000], np.int64),
+        np.array([100.0, 100.0, 99.0, 100.5]),
+        np.ones(4),
+    )
+    book = BookTickerArrays(
+        np.array([T0, t1 + 1_000, t1 + 20_000, t1 + 40_000], np.int64),
+        np.array([99.99, 99.99, 98.99, 100.49]),
+        np.array([100.01, 100.01, 99.01, 100.51]),
+    )
+    loop.ticks = [TickData("BTC/USDT", trades, book, ((T0, T0 + 2 * MIN - 1),))]
+    loop.close_spread = [0.01]
+    loop.process_bar(0, [0])
+    loop.process_bar(1, [])
+    loop.finish("end_of_data")
+    first, second = loop.bot.exits[0], loop.bot.exits[1]
+    tick = Decimal("0.01")
+    assert first.entry_price == bought(100.01, tick) and first.reason == "sl"
+    assert first.ts_exit == second.ts_entry == t1 + 20_000
+    assert second.entry_price == bought(99.01, tick)  # the ask when 99.0 traded

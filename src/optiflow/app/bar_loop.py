@@ -2,8 +2,10 @@
 
 A candle is played as four prices: open (a jump from the previous close), low, high and
 close (each swept continuously from the one before), so a candle touching both a stop and
-a target resolves the stop first. Both backtest feeds (every candle, or only candles that
-can matter) call the same ``process_bar``; they differ only in which bars they visit.
+a target resolves the stop first. The engine plays each sweep as the levels it crosses.
+A reactive entry (after an exit) fills at the moment of the exit, see ``_buy``. Both
+backtest feeds (every candle, or only candles that can matter) call the same
+``process_bar``; they differ only in which bars they visit.
 
 With tick data (``ticks``), a candle inside a capture is played as its real trades instead
 (see ``tick_paths``), market orders fill at the book's ask/bid, and the candle's
@@ -233,7 +235,9 @@ class BarLoop:
                 res = self.sim.execute_now(
                     cmd.client_id, cmd.symbol, cmd.side, cmd.qty, cmd.ref_price, cmd.ts
                 )
-                at = cmd.ref_price if cmd.ref_price > 0 else self.sim.last_price[cmd.symbol]
+                at = (
+                    cmd.ref_price if cmd.ref_price > 0 else self.sim.last_price.get(cmd.symbol, 0.0)
+                )
                 self._exit_at = (cmd.symbol, at, cmd.ts)
                 self._result(res, t)
             elif isinstance(cmd, CancelOrder):
