@@ -290,7 +290,8 @@ def test_store_that_cannot_commit_stops_entries_not_exits(
     clock = ManualClock(fake, START)
     live = Live(fake, clock, tmp_path)
     live.store.close()
-    live.store = live.rt.store = live.rt.guard.store = FlakyStore(tmp_path / "bot.sqlite", "Fault")
+    flaky = FlakyStore(tmp_path / "bot.sqlite", "Fault")
+    live.store = live.rt.store = live.rt.guard.store = live.rt.saver.store = flaky
 
     async def body() -> None:
         await live.start()

@@ -85,7 +85,12 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
         fills = store.fills()
         filled_ids = [f.client_id for f in fills]
         assert len(filled_ids) == len(set(filled_ids))  # every order filled exactly once
-        assert all(o.status == "filled" for o in orders)
+        # every order ended; an entry may be refused for balance (a reactive entry fills at
+        # the moment of the exit, above its sizing price), then it never filled at all
+        assert all(o.status in ("filled", "rejected") for o in orders)
+        refused = [o for o in orders if o.status == "rejected"]
+        assert all(o.reason == "entry" and o.filled == 0 for o in refused)
+        assert len(refused) < len(orders) // 100
         assert store.integrity_check() == "ok"
         loaded = store.load()
         assert loaded is not None and loaded.snapshot["bot"]["positions"] == []

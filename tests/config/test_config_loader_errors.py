@@ -190,3 +190,11 @@ def test_error_message_names_everything(config_error: Catch) -> None:
     """The str() of the error carries file, field, value and what is allowed."""
     err = config_error({"exits": {"sl_pct": 0}})
     assert str(err) == f"{err.file}: exits.sl_pct = 0: a number > 0"
+
+
+def test_tp1_above_an_explicit_tp2_is_still_refused(
+    config_error: Callable[..., ConfigError],
+) -> None:
+    """The TP2 default never overrides a given tp2_pct: TP1 0.7 with TP2 0.6 is refused."""
+    err = config_error({"exits": {"tp1_pct": 0.7, "tp2_pct": 0.6}})
+    assert err.field == "exits.tp1_pct" and err.value == 0.7

@@ -71,3 +71,18 @@ def test_market_limits_resolution_order(make_config: Make) -> None:
     )
     assert market_limits(cfg, "NEW/USDT") == GENERIC_LIMITS
     assert GENERIC_LIMITS.min_notional == Decimal(5)
+
+
+def test_tp2_defaults_to_twice_tp1(make_config: Make) -> None:
+    """Without exits.tp2_pct, TP2 = 2 x TP1 (SPEC §6); tp1_pct 0.7 alone is accepted."""
+    assert make_config({"exits": {"tp1_pct": 0.7}}).exits.tp2_pct == pytest.approx(1.4)
+    assert make_config({"exits": {"tp1_pct": 0.25}}).exits.tp2_pct == pytest.approx(0.5)
+    assert make_config().exits.tp2_pct == pytest.approx(0.6)  # default TP1 0.3
+
+
+def test_tp2_given_wins_and_tp2_only_keeps_its_default(make_config: Make) -> None:
+    """An explicit tp2_pct is kept; with tp1_pct null (TP2-only) TP2 defaults to 0.6."""
+    assert make_config({"exits": {"tp1_pct": 0.2, "tp2_pct": 0.3}}).exits.tp2_pct == 0.3
+    swing = make_config({"exits": {"tp1_pct": None}}).exits
+    assert swing.tp1_pct is None and swing.tp2_pct == 0.6
+    assert make_config({"exits": {"tp1_pct": None, "tp2_pct": 1.5}}).exits.tp2_pct == 1.5

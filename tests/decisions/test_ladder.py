@@ -7,7 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from optiflow.decisions.ladder import LadderParams, evaluate, make_levels, triggers
+from optiflow.decisions.ladder import (
+    ExitDecision,
+    LadderParams,
+    breakeven_price,
+    evaluate,
+    evaluate_sweep,
+    make_levels,
+    triggers,
+)
 from optiflow.portfolio.position import Position
 
 MIN = 60_000
@@ -63,7 +71,7 @@ def test_levels_are_fixed_prices_known_at_entry() -> None:
     """SL, break-even, TP1, TP2, AutoProfit and timeout threshold from the entry price."""
     lv = make_levels(100.0, 1.5, T0, params())
     assert lv.sl == pytest.approx(99.4)
-    assert lv.breakeven == pytest.approx(100.2)
+    assert lv.breakeven == pytest.approx(100 * 1.001 / 0.999)
     assert lv.tp1 == pytest.approx(100.3)
     assert lv.tp2 == pytest.approx(100.6)
     assert lv.auto_profit == pytest.approx(100 * 1.031 / 0.999)
@@ -106,7 +114,7 @@ def test_tp1_closes_half_and_moves_stop_to_breakeven() -> None:
     pos = position(p)
     pos, exits = evaluate(pos, 100.3, T0 + MIN, None, p, STEP)
     assert [(e.reason, e.qty) for e in exits] == [("tp1", Decimal("0.750"))]
-    assert pos.tp1_hit and pos.stop == pytest.approx(100.2) and pos.stop_is_breakeven
+    assert pos.tp1_hit and pos.stop == pytest.approx(100 * 1.001 / 0.999) and pos.stop_is_breakeven
     pos = fill_all(pos)
     pos, exits = evaluate(pos, 100.19, T0 + 2 * MIN, None, p, STEP)
     assert [(e.reason, e.qty) for e in exits] == [("sl_breakeven", Decimal("0.750"))]
@@ -201,3 +209,107 @@ def test_triggers_bound_every_action() -> None:
     assert deadline == T0 + 60 * MIN
     _, exits = evaluate(pos, (lower + upper) / 2, deadline - 1, None, p, STEP)
     assert exits == []
+
+
+# ---- sweeps: the levels a continuous move crosses, in the order it crosses them ------------
+def decided(exits: list[ExitDecision]) -> list[tuple[str, Decimal, float]]:
+    """(reason, qty, ref price) of each exit decision."""
+    return [(e.reason, e.qty, e.ref_price) for e in exits]
+
+
+def test_sweep_up_plays_steps_tp1_and_steps_and_leaves_nothing_for_tp2() -> None:
+    """Issue 8's example: 100.0 -> 100.7 books step_1, tp1, step_2, step_3 at their levels."""
+    p = params()
+    pos = position(p)
+    s1, s2, s3, _ = pos.levels.steps
+    assert (round(s1, 3), round(s2, 3), round(s3, 3)) == (100.267, 100.334, 100.400)
+    new, exits = evaluate_sweep(pos, 100.7, T0 + MIN, 100.0, p, STEP)
+    assert decided(exits) == [
+        ("step_1", Decimal("0.300"), s1),
+        ("tp1", Decimal("0.750"), pytest.approx(100.3)),
+        ("step_2", Decimal("0.300"), s2),
+        ("step_3", Decimal("0.150"), s3),
+    ]
+    assert new.pending_exit == Decimal("1.5") and new.stop_is_breakeven
+    # the old shortcut judged the sweep once at its end: TP2 closed everything
+    _, once = evaluate(pos, 100.7, T0 + MIN, 100.0, p, STEP)
+    assert decided(once) == [("tp2", Decimal("1.5"), pytest.approx(100.6))]
+
+
+def test_a_jump_over_levels_fills_at_the_price_after_the_jump() -> None:
+    """A gap at the open (no swept_from) is one price: TP2 closes all at the open price."""
+    p = params()
+    _, exits = evaluate_sweep(position(p), 100.7, T0 + MIN, None, p, STEP)
+    assert decided(exits) == [("tp2", Decimal("1.5"), 100.7)]
+    _, exits = evaluate_sweep(position(p), 99.0, T0 + MIN, None, p, STEP)
+    assert decided(exits) == [("sl", Decimal("1.5"), 99.0)]
+
+
+def test_sweep_down_hits_break_even_after_tp1_and_the_sl_otherwise() -> None:
+    """After TP1 a fall closes the rest at break-even; a fresh position's fall at the SL."""
+    p = params(step_levels_usdt=(), step_shares=())
+    pos, exits = evaluate_sweep(position(p), 100.32, T0 + MIN, 100.0, p, STEP)
+    assert decided(exits) == [("tp1", Decimal("0.750"), pytest.approx(100.3))]
+    pos, exits = evaluate_sweep(fill_all(pos), 99.0, T0 + 2 * MIN, 100.32, p, STEP)
+    assert decided(exits) == [("sl_breakeven", Decimal("0.750"), pytest.approx(100.2002002))]
+    _, exits = evaluate_sweep(position(p), 99.0, T0 + 2 * MIN, 100.0, p, STEP)
+    assert decided(exits) == [("sl", Decimal("1.5"), pytest.approx(99.4))]
+
+
+def test_sweep_down_crosses_the_timeout_threshold_before_the_sl() -> None:
+    """Past the timeout deadline, a fall closes at the timeout threshold, not at the SL."""
+    p = params(
+        tp1_pct=None,
+        tp2_pct=5.0,
+        step_levels_usdt=(),
+        step_shares=(),
+        auto_profit_pct=None,
+        timeout_min_pnl_pct=0.1,
+    )
+    pos = position(p)
+    thr = pos.levels.timeout_threshold
+    assert thr == pytest.approx(100 * 1.002 / 0.999)
+    pos, exits = evaluate_sweep(pos, 100.5, T0 + 61 * MIN, None, p, STEP)
+    assert exits == []
+    _, exits = evaluate_sweep(pos, 99.0, T0 + 62 * MIN, 100.5, p, STEP)
+    assert decided(exits) == [("timeout", Decimal("1.5"), thr)]
+
+
+def test_sweep_auto_profit_against_tp1_whichever_comes_first() -> None:
+    """TP1 below AutoProfit: TP1 fires and AutoProfit is off; AutoProfit below TP1 closes all."""
+    p = params(tp2_pct=10.0, step_levels_usdt=(), step_shares=(), auto_profit_pct=0.2)
+    pos = position(p)
+    ap = pos.levels.auto_profit
+    assert ap == pytest.approx(100 * 1.003 / 0.999)  # 100.4004, above TP1 100.3
+    _, exits = evaluate_sweep(pos, 100.5, T0 + MIN, 100.0, p, STEP)
+    assert decided(exits) == [("tp1", Decimal("0.750"), pytest.approx(100.3))]
+    p = replace(p, tp1_pct=0.5)  # TP1 100.5, above AutoProfit
+    _, exits = evaluate_sweep(position(p), 100.6, T0 + MIN, 100.0, p, STEP)
+    assert decided(exits) == [("auto_profit", Decimal("1.5"), ap)]
+
+
+def test_a_deadline_reached_at_the_end_of_a_sweep_acts_after_its_crossings() -> None:
+    """MaxHold at the sweep's end time: TP1 crossed inside the sweep fires first."""
+    p = params(step_levels_usdt=(), step_shares=(), timeout_min=None)
+    _, exits = evaluate_sweep(position(p), 100.35, T0 + 120 * MIN, 100.0, p, STEP)
+    assert decided(exits) == [
+        ("tp1", Decimal("0.750"), pytest.approx(100.3)),
+        ("max_hold", Decimal("0.750"), 100.35),
+    ]
+
+
+# ---- break-even stop: selling there nets zero after both fees, rounded up to the tick ------
+def test_breakeven_nets_zero_after_both_fees_and_rounds_up_to_the_tick() -> None:
+    """entry x (1 + fee) / (1 - fee), then up to the tick: 100 -> 100.2002 -> 100.21."""
+    p = params()
+    assert breakeven_price(100.0, p) == pytest.approx(100.2002002)
+    assert breakeven_price(100.0, p, Decimal("0.01")) == 100.21
+    assert make_levels(100.0, 1.5, T0, p, Decimal("0.01")).breakeven == 100.21
+    # issue 11's ADA case: entry 0.8019, tick 0.0001
+    be = breakeven_price(0.8019, p, Decimal("0.0001"))
+    assert be == 0.8036
+    net = (be - 0.8019) - 0.8019 * 0.001 - be * 0.001  # per unit
+    old = 0.8019 * 1.002  # the old formula, rounded to the nearest tick: a small loss
+    assert net >= 0 and round(old, 4) - 0.8019 - 0.8019 * 0.001 - round(old, 4) * 0.001 < 0
+    # a price already on the tick is never moved
+    assert breakeven_price(100.0, params(fee_in=0.0, fee_out=0.0), Decimal("0.01")) == 100.0

@@ -235,3 +235,47 @@ def test_client_prefixes_differ_for_similar_bot_names() -> None:
     a, b = client_prefix("OptiScalp_Alpha_1"), client_prefix("OptiScalp_Alpha_2")
     assert a != b and a.startswith("ofOptiScalpA") and len(a) <= 16
     assert len(f"{a}-000123-12sl") <= 36  # Binance's limit for client order ids
+
+
+def test_a_sweep_books_each_level_it_crosses_in_order(
+    make_config: Callable[..., BotConfig],
+) -> None:
+    """Issue 8's example through the engine: 100.0 -> 100.7 in one sweep, qty 1.5, 0.1 % fees."""
+    bot = make_bot(make_config())
+    open_position(bot, T0)
+    s1, s2, s3, _ = bot.positions[SYM].levels.steps
+    cmds = orders(bot.handle(PriceTicked(SYM, T0 + 2 * MIN, 100.7, 100.0)))
+    got = [(o.reason, o.qty, round(o.ref_price, 3)) for o in cmds]
+    assert got == [
+        ("step_1", Decimal("0.300"), 100.267),
+        ("tp1", Decimal("0.750"), 100.3),
+        ("step_2", Decimal("0.300"), 100.334),
+        ("step_3", Decimal("0.150"), 100.400),
+    ]
+    assert [o.ref_price for o in cmds] == [s1, cmds[1].ref_price, s2, s3]
+    for o in cmds:
+        fill(bot, o, o.ref_price, T0 + 2 * MIN)
+    assert SYM not in bot.positions and [e.reason for e in bot.exits][-1] == "step_3"
+
+
+def test_a_fall_after_tp1_stops_at_break_even_rounded_up_to_the_tick(
+    make_config: Callable[..., BotConfig],
+) -> None:
+    """TP1 moves the stop to 100 x 1.001 / 0.999 = 100.2002 -> 100.21 (tick 0.01); a sweep
+    down from 100.32 closes the rest there, a jump below closes at the jump's price."""
+    cfg = make_config(exits={"stepwise": {"enabled": False}})
+    bot = make_bot(cfg)
+    open_position(bot, T0)
+    (tp1,) = orders(bot.handle(PriceTicked(SYM, T0 + 2 * MIN, 100.32, 100.0)))
+    fill(bot, tp1, tp1.ref_price, T0 + 2 * MIN)
+    assert bot.positions[SYM].stop == 100.21
+    (be,) = orders(bot.handle(PriceTicked(SYM, T0 + 3 * MIN, 99.0, 100.32)))
+    assert (be.reason, be.qty, be.ref_price) == ("sl_breakeven", Decimal("0.750"), 100.21)
+    fresh = make_bot(cfg)
+    open_position(fresh, T0)
+    (sl,) = orders(fresh.handle(PriceTicked(SYM, T0 + 2 * MIN, 99.0, 100.0)))
+    assert (sl.reason, sl.qty) == ("sl", Decimal("1.5")) and round(sl.ref_price, 6) == 99.4
+    gap = make_bot(cfg)
+    open_position(gap, T0)
+    (jump,) = orders(gap.handle(PriceTicked(SYM, T0 + 2 * MIN, 99.0)))
+    assert (jump.reason, jump.ref_price) == ("sl", 99.0)

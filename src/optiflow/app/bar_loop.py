@@ -2,8 +2,10 @@
 
 A candle is played as four prices: open (a jump from the previous close), low, high and
 close (each swept continuously from the one before), so a candle touching both a stop and
-a target resolves the stop first. Both backtest feeds (every candle, or only candles that
-can matter) call the same ``process_bar``; they differ only in which bars they visit.
+a target resolves the stop first. The engine plays each sweep as the levels it crosses.
+A reactive entry (after an exit) fills at the moment of the exit, see ``_buy``. Both
+backtest feeds (every candle, or only candles that can matter) call the same
+``process_bar``; they differ only in which bars they visit.
 
 With tick data (``ticks``), a candle inside a capture is played as its real trades instead
 (see ``tick_paths``), market orders fill at the book's ask/bid, and the candle's
@@ -99,6 +101,11 @@ class BarLoop:
     on_result: Callable[[OrderFilled | OrderRejected], None] | None = None
     ticks: list[TickData | None] | None = None  # per symbol; None: candles only
     close_spread: list[float] = field(default_factory=list)  # per symbol, with ticks
+    # the latest exit (symbol, price before slippage, time): where a reactive entry fills
+    _exit_at: tuple[str, float, int] | None = field(default=None, init=False)
+    _rescanning: bool = field(default=False, init=False)
+    _reentered_at: float | None = field(default=None, init=False)  # inside the current price
+    _k: int | None = field(default=None, init=False)  # the candle path point being played
 
     def process_bar(
         self,
@@ -132,6 +139,7 @@ class BarLoop:
                 ):
                     quiet.add(sym)
         for k in range(4):
+            self._k = k
             prices_k = d.prices[k]
             for i, sym in enumerate(d.symbols):
                 if sym not in positions and sym not in entry_orders or sym in quiet:
@@ -147,8 +155,8 @@ class BarLoop:
                         self.dispatch(bot.handle(res), t)
                 else:
                     self.sim.last_price[sym] = price
-                swept = None if k == 0 else d.prices[k - 1][i][t]
-                self.dispatch(bot.handle(PriceTicked(sym, ts, price, swept)), t)
+                self.play_price(sym, ts, price, None if k == 0 else d.prices[k - 1][i][t], t)
+        self._k = None
         for i in close_syms:
             row = int(d.rows[i][t])
             if on_close is not None:
@@ -192,7 +200,7 @@ class BarLoop:
                     self.dispatch(bot.handle(res), t)
             else:
                 sim.last_price[sym] = pt.price
-            self.dispatch(bot.handle(PriceTicked(sym, pt.ts, pt.price, pt.swept_from)), t)
+            self.play_price(sym, pt.ts, pt.price, pt.swept_from, t)
         for i in close_syms:
             row = int(d.rows[i][t])
             if on_close is not None:
@@ -207,19 +215,31 @@ class BarLoop:
             ev = CandleClosed(d.symbols[i], self.features(i, row), spread)
             self.dispatch(bot.handle(ev), t)
 
+    def play_price(self, sym: str, ts: int, price: float, swept: float | None, t: int) -> None:
+        """Show the bot one price of the path; a same-symbol reactive entry inside a sweep
+        sees the rest of the sweep from where it entered (the exit's price)."""
+        self._reentered_at = None
+        self.dispatch(self.bot.handle(PriceTicked(sym, ts, price, swept)), t)
+        while self._reentered_at is not None:
+            at, self._reentered_at = self._reentered_at, None
+            if swept is not None and at != price:
+                self.dispatch(self.bot.handle(PriceTicked(sym, ts, price, at)), t)
+
     def dispatch(self, commands: list[Command], t: int) -> None:
         """Carry out the bot's commands (fills are fed back at once)."""
         for cmd in commands:
             if isinstance(cmd, SubmitOrder):
                 if cmd.side == "buy":
-                    self.sim.submit_market(cmd.client_id, cmd.symbol, cmd.side, cmd.qty)
-                else:
-                    res = self.sim.execute_now(
-                        cmd.client_id, cmd.symbol, cmd.side, cmd.qty, cmd.ref_price, cmd.ts
-                    )
-                    if self.on_result is not None:
-                        self.on_result(res)
-                    self.dispatch(self.bot.handle(res), t)
+                    self._buy(cmd, t)
+                    continue
+                res = self.sim.execute_now(
+                    cmd.client_id, cmd.symbol, cmd.side, cmd.qty, cmd.ref_price, cmd.ts
+                )
+                at = (
+                    cmd.ref_price if cmd.ref_price > 0 else self.sim.last_price.get(cmd.symbol, 0.0)
+                )
+                self._exit_at = (cmd.symbol, at, cmd.ts)
+                self._result(res, t)
             elif isinstance(cmd, CancelOrder):
                 self.sim.cancel(cmd.client_id)
             elif isinstance(cmd, RequestScan):
@@ -227,16 +247,48 @@ class BarLoop:
             elif len(self.notifications) < self.keep_notifications:
                 self.notifications.append(cmd)
 
+    def _result(self, res: OrderFilled | OrderRejected, t: int) -> None:
+        if self.on_result is not None:
+            self.on_result(res)
+        self.dispatch(self.bot.handle(res), t)
+
+    def _buy(self, cmd: SubmitOrder, t: int) -> None:
+        """An entry order. A reactive one fills at once, at the moment of the exit: on the
+        symbol just exited at the exit's price (at the ask when quoted), on another symbol of
+        a candle path at that symbol's price at the same point of the path. Any other entry
+        waits for the next price shown (a candle's open or close, or the next trade)."""
+        at, d = self._exit_at, self.data
+        price: float | None = None
+        if self._rescanning and at is not None:
+            if at[0] == cmd.symbol:
+                price = 0.0 if cmd.symbol in self.sim.quotes else at[1]
+            elif self._k is not None:
+                i = d.symbols.index(cmd.symbol)
+                if d.rows[i][t] >= 0 and d.volume[i][t] > 0.0:
+                    price = d.prices[self._k][i][t]
+        if price is None:
+            self.sim.submit_market(cmd.client_id, cmd.symbol, cmd.side, cmd.qty)
+            return
+        assert at is not None
+        res = self.sim.execute_now(cmd.client_id, cmd.symbol, cmd.side, cmd.qty, price, at[2])
+        if isinstance(res, OrderFilled) and at[0] == cmd.symbol:
+            self._reentered_at = at[1]
+        self._result(res, t)
+
     def rescan(self, t: int) -> None:
         """Reactive entry: re-check the latest closed candle of every symbol."""
         d = self.data
-        for i, sym in enumerate(d.symbols):
-            row = int(d.prev_rows[i][t])
-            if row < 0:
-                continue
-            spread = self.close_spread[i] if self.close_spread else self.spread_pct
-            ev: Event = CandleClosed(sym, self.features(i, row), spread, rescan=True)
-            self.dispatch(self.bot.handle(ev), t)
+        self._rescanning = True
+        try:
+            for i, sym in enumerate(d.symbols):
+                row = int(d.prev_rows[i][t])
+                if row < 0:
+                    continue
+                spread = self.close_spread[i] if self.close_spread else self.spread_pct
+                ev: Event = CandleClosed(sym, self.features(i, row), spread, rescan=True)
+                self.dispatch(self.bot.handle(ev), t)
+        finally:
+            self._rescanning = False
 
     def finish(self, reason: str) -> None:
         """Close everything at each symbol's last close (end of data)."""

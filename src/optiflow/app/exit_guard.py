@@ -204,7 +204,14 @@ class ExitGuard:
         self.flush()
 
     async def check_backing(self, symbol: str, why: str) -> None:
-        """Book what the exchange did for this position; close what it no longer backs."""
+        """Book what the exchange did for this position; close what it no longer backs.
+
+        Nothing is concluded while an order of the position (its stop or an exit) has no
+        known outcome: the coins may be locked in it or already sold by it.
+        """
+        pos = self.bot().positions.get(symbol)
+        if pos is None or self.blocked(symbol, pos.position_id):
+            return
         await reconcile_position(
             bot=self.bot(),
             symbol=symbol,

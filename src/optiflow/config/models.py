@@ -213,6 +213,16 @@ class ExitsConfig(_Frozen):
     timeout_min_pnl_pct: float = 1.0
     max_hold_min: PosFloat | None = 120
 
+    @model_validator(mode="before")
+    @classmethod
+    def _tp2_default(cls, data: Any) -> Any:
+        """TP2 defaults to 2 x TP1 (SPEC §6); with ``tp1_pct: null`` it stays 0.6."""
+        if isinstance(data, dict) and "tp2_pct" not in data:
+            tp1 = data.get("tp1_pct", 0.30)
+            if isinstance(tp1, int | float) and not isinstance(tp1, bool) and tp1 > 0:
+                return {**data, "tp2_pct": 2 * tp1}
+        return data
+
     @model_validator(mode="after")
     def _rules(self) -> ExitsConfig:
         """Apply the exit rules."""

@@ -2,12 +2,15 @@
 
 Order on every price event: SL, MaxHold, AutoProfit, TP2, TP1, stepwise, timeout; a
 close-all ends the evaluation; a quantity is never closed twice (pending exits count).
+A sweep (a continuous move) is played as the ordered sequence of the levels it crosses,
+each judged at its own price (``evaluate_sweep``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from optiflow.portfolio.position import Levels, Position, round_step
 
@@ -48,8 +51,23 @@ def price_for_net_pct(entry: float, pct: float, p: LadderParams) -> float:
     return entry * (1.0 + p.fee_in + pct / 100.0) / (1.0 - p.fee_out)
 
 
-def make_levels(entry: float, qty0: float, ts_entry: int, p: LadderParams) -> Levels:
-    """Compute every trigger of a new position from its fill."""
+def breakeven_price(entry: float, p: LadderParams, price_tick: Decimal = Decimal(0)) -> float:
+    """The price at which selling nets zero after both fees, rounded up to the price tick.
+
+    entry x (1 + entry fee) / (1 - exit fee); never rounded down, so a break-even stop
+    filled at its level never loses.
+    """
+    price = entry * (1.0 + p.fee_in) / (1.0 - p.fee_out)
+    if price_tick <= 0:
+        return price
+    ticks = (Decimal(repr(price)) / price_tick).to_integral_value(rounding=ROUND_CEILING)
+    return float(ticks * price_tick)
+
+
+def make_levels(
+    entry: float, qty0: float, ts_entry: int, p: LadderParams, price_tick: Decimal = Decimal(0)
+) -> Levels:
+    """Compute every trigger of a new position from its fill (``price_tick``: the symbol's)."""
     steps = (
         tuple(
             (float(level) / qty0 + entry * (1.0 + p.fee_in)) / (1.0 - p.fee_out)
@@ -60,7 +78,7 @@ def make_levels(entry: float, qty0: float, ts_entry: int, p: LadderParams) -> Le
     )
     return Levels(
         sl=entry * (1.0 - p.sl_pct / 100.0),
-        breakeven=entry * (1.0 + p.fee_in + p.fee_out),
+        breakeven=breakeven_price(entry, p, price_tick),
         tp1=None if p.tp1_pct is None else entry * (1.0 + p.tp1_pct / 100.0),
         tp2=entry * (1.0 + p.tp2_pct / 100.0),
         steps=steps,
@@ -154,6 +172,51 @@ def evaluate(
     if not exits:
         return pos, []
     return replace(pos, pending_exit=pos.qty - rest), exits
+
+
+def evaluate_sweep(
+    pos: Position,
+    price: float,
+    now: int,
+    swept_from: float | None,
+    p: LadderParams,
+    amount_step: Decimal,
+) -> tuple[Position, list[ExitDecision]]:
+    """Decide the exits for the price moving to ``price`` (continuously from ``swept_from``).
+
+    A sweep is played as the levels it crosses, in the order it crosses them, each judged
+    by ``evaluate`` at its own price (so TP1 and the steps below TP2 fire before TP2, and a
+    break-even stop above the SL fires first); the end price is judged last, at ``now``.
+    The crossings happen before the sweep's end: a deadline reached inside the sweep acts
+    at its end price. A jump (no ``swept_from``) is judged once, at ``price``.
+    """
+    if swept_from is None or swept_from == price:
+        return evaluate(pos, price, now, swept_from, p, amount_step)
+    up = price > swept_from
+    lv = pos.levels
+    # the clock of the crossings: just before the end, and never at a MaxHold deadline
+    inside = now - 1 if lv.max_hold_at is None else min(now - 1, lv.max_hold_at - 1)
+    exits: list[ExitDecision] = []
+    cur = swept_from
+    while True:
+        lower, upper, _ = triggers(pos, inside)
+        if up and cur < upper < price:
+            at = upper  # every upward rule fires at its level (>=)
+        elif not up and price < lower < cur:
+            at = math.nextafter(lower, -INF)  # just under: the stop (<=) and timeout (<)
+            if at <= price:
+                break
+        else:
+            break
+        new, got = evaluate(pos, at, inside, cur, p, amount_step)
+        if new is pos:
+            break  # nothing left to close
+        pos, cur = new, at
+        if not up:  # a timeout fired by falling through its threshold fills at it
+            got = [replace(d, ref_price=lower) if d.reason == "timeout" else d for d in got]
+        exits += got
+    pos, got = evaluate(pos, price, now, cur, p, amount_step)
+    return pos, exits + got
 
 
 def _close_all(

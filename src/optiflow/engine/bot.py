@@ -266,7 +266,7 @@ class Bot:
             band = self._bands[ev.symbol] = ladder.triggers(pos, ev.ts)
         if band[0] < ev.price < band[1] and (band[2] is None or ev.ts < band[2]):
             return []  # inside the trigger band: the ladder cannot act
-        new, decisions = ladder.evaluate(
+        new, decisions = ladder.evaluate_sweep(
             pos, ev.price, ev.ts, ev.swept_from, self.s.ladder, self.limits[ev.symbol].amount_step
         )
         if new is not pos:
@@ -312,14 +312,14 @@ class Bot:
                 pos.entry_fee + ev.fee,
             )
         entry = cost / qty0
-        levels = ladder.make_levels(
-            float(entry), float(qty0), ev.ts if pos is None else pos.ts_entry, self.s.ladder
-        )
+        ts_entry = ev.ts if pos is None else pos.ts_entry
+        tick = self.limits[ev.symbol].price_tick
+        levels = ladder.make_levels(float(entry), float(qty0), ts_entry, self.s.ladder, tick)
         self._bands.pop(ev.symbol, None)
         self.positions[ev.symbol] = Position(
             position_id=info.position_id,
             symbol=ev.symbol,
-            ts_entry=ev.ts if pos is None else pos.ts_entry,
+            ts_entry=ts_entry,
             entry_price=entry,
             qty0=qty0,
             qty=qty0,
