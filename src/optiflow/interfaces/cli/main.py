@@ -18,8 +18,28 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="OptiFlow: crypto scalping bots — backtest, replay, paper, live.",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_app, name="data")
+
+
+def _print_version(value: bool) -> None:
+    """``--version``: print the version and stop."""
+    if value:
+        print(f"optiflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """OptiFlow: crypto scalping bots — backtest, replay, paper, live."""
 
 
 def _console() -> Console:
@@ -107,6 +127,13 @@ def run(
     websocket: Annotated[
         bool, typer.Option(help="Websocket prices where ccxt.pro has them (REST stays).")
     ] = True,
+    accept_config_change: Annotated[
+        bool,
+        typer.Option(
+            "--accept-config-change",
+            help="Resume a replay whose config changed since its state was saved.",
+        ),
+    ] = False,
 ) -> None:
     """Run one bot through the live runtime; starting is recovering."""
     from optiflow.interfaces.cli.run import run_command
@@ -123,6 +150,7 @@ def run(
             live,
             secrets,
             websocket=websocket,
+            accept_config_change=accept_config_change,
         )
     )
 
