@@ -28,6 +28,7 @@ from optiflow.app.execution import Executor
 from optiflow.app.protection import Protector
 from optiflow.app.reconcile import reconcile
 from optiflow.app.replay import positions_for_export
+from optiflow.app.staleness import StaleWatch
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
 from optiflow.domain.errors import RetryableError, SkipError, UserInputError
@@ -115,6 +116,7 @@ class LiveRuntime:
         self.prices = prices
         self.ws_ticks = 0  # websocket prices fed to the engine between cycles
         self._engine_lock = asyncio.Lock()  # a cycle and a websocket price never interleave
+        self.staleness = StaleWatch(self.tf)
 
     # ---- start-up: starting is recovering ------------------------------------------
     async def start(self) -> None:
@@ -184,6 +186,9 @@ class LiveRuntime:
                 self.latest[sym], self.last_ts[sym] = f, c.ts
                 await self.feed(CandleClosed(sym, f, spread_pct(book), ob_imbalance=book.imbalance))
             self.cycle_info[sym]["last_cycle_ts"] = now
+            if stale := self.staleness.check(sym, self.last_ts.get(sym), now, self.cycle_info[sym]):
+                log.warning("%s", stale)
+                self._note("stale_data", sym, stale)
             self.cycle_info[sym]["last_cycle_ms"] = self.clock.now_ms() - t0
         polled = await self.executor.poll()
         for ev in polled:

@@ -189,8 +189,8 @@ CASES: list[Case] = [
     ),
     Case(
         "download-api-base-url-not-url",
-        lambda t: ["data", "download", "--pairs", "BTC/USDT", "--from", "2023-04-01",
-                   "--to", "2023-04-02", "--out", str(t / "d"), "--api-base-url", "nope"],  # fmt: skip
+        lambda t: ["data", "download", "--pairs", "BTC/USDT", "--from", "2023-04-01", "--to",
+                   "2023-04-02", "--out", str(t / "d"), "--api-base-url", "nope"],  # fmt: skip
         ("--api-base-url", "'nope'", "http://"),
     ),
     Case(

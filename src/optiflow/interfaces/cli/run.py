@@ -208,6 +208,9 @@ async def _serve(runtime: Runtime, notifier: Notifier, name: str) -> None:
         if not runtime.stop_requested:
             notifier.notify(Notify("shutdown", "", f"🛑 Bot shutting down… ({name})", 0))
         runtime.stop_requested = True
+        interrupt = getattr(getattr(runtime, "clock", None), "interrupt", None)
+        if interrupt is not None:
+            interrupt()  # the sleep between cycles ends now, not at the next cycle
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)

@@ -72,9 +72,7 @@ def price_svg(
             f'<line x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
             f'class="grid"/><text x="{_LEFT - 6}" y="{y(v) + 4:.1f}" class="yl">{_fmt(v)}</text>'
         )
-    path = " ".join(
-        f"M{x(t):.1f},{y(h):.1f}V{max(y(lo_) , y(h) + 0.6):.1f}" for t, lo_, h in cols
-    )
+    path = " ".join(f"M{x(t):.1f},{y(h):.1f}V{max(y(lo_), y(h) + 0.6):.1f}" for t, lo_, h in cols)
     parts.append(f'<path d="{path}" stroke="{_GREY}" stroke-width="1" fill="none"/>')
     entries = {(r.position_id, r.ts_entry, r.entry_price) for r in exits if r.symbol == symbol}
     for _, t, price in sorted(entries, key=lambda e: e[1]):
