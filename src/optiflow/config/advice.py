@@ -13,6 +13,13 @@ _CANDLE_MODES = ("backtest", "replay")
 def config_warnings(cfg: BotConfig, mode: str) -> list[str]:
     """Every warning about ``cfg`` for a run in ``mode`` (backtest, replay, paper, live)."""
     out: list[str] = []
+    cap = cfg.capital
+    if cap.stake_usdt is not None and cap.stake_usdt > cap.starting_balance_usdt:
+        out.append(
+            f"capital.stake_usdt {cap.stake_usdt} is above capital.starting_balance_usdt "
+            f"{cap.starting_balance_usdt}: every entry is capped at the free balance, so the "
+            f"first one stakes at most {cap.starting_balance_usdt} (the fee figures use that)"
+        )
     table = fee_table(cfg)
     if table.warning:
         out.append(table.warning)

@@ -69,7 +69,6 @@ class CapitalConfig(_Frozen):
     def _rules(self) -> CapitalConfig:
         """Apply the capital rules."""
         rules.rule_exactly_one_stake(self.stake_usdt, self.stake_fraction)
-        rules.rule_stake_within_balance(self.stake_usdt, self.starting_balance_usdt)
         return self
 
 

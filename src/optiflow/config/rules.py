@@ -150,17 +150,6 @@ def rule_long_only_engine(direction: str) -> None:
         )
 
 
-def rule_stake_within_balance(stake_usdt: Decimal | None, balance: Decimal) -> None:
-    """A fixed stake is not larger than the starting balance (it could never be placed)."""
-    if stake_usdt is not None and stake_usdt > balance:
-        raise violation(
-            "stake_usdt",
-            str(stake_usdt),
-            f"a stake <= capital.starting_balance_usdt ({balance}); a larger one could never "
-            "be placed in full",
-        )
-
-
 def rule_url(field: str, value: str | None, schemes: tuple[str, ...]) -> None:
     """A base URL has one of ``schemes`` and a host, e.g. https://testnet.binance.vision."""
     if value is None:

@@ -210,16 +210,6 @@ CASES: list[Case] = [
         ("exchange.id", "'krakn'", "did you mean kraken?"),
     ),
     Case(
-        "stake-above-balance",
-        lambda t: check(t, capital={"stake_usdt": 500}),
-        ("capital.stake_usdt", "'500'", "starting_balance_usdt (400)"),
-    ),
-    Case(
-        "stake-above-balance-backtest",
-        lambda t: bt(t, capital={"stake_usdt": 500}),
-        ("capital.stake_usdt", "starting_balance_usdt (400)"),
-    ),
-    Case(
         "ob-imbalance-only-backtest",
         lambda t: bt(t, signals={"confirming": ["ob_imbalance"]}),
         ("bot.json", "signals.confirming", "order book", "--ticks"),
@@ -294,4 +284,4 @@ def test_bad_input_is_one_clear_line_exit_2(case: Case, tmp_path: Path) -> None:
 def test_the_table_counts_every_case() -> None:
     """The table holds a case for every mistake of issue 11 (ids are unique)."""
     ids = [c.id for c in CASES]
-    assert len(ids) == len(set(ids)) and len(ids) >= 27
+    assert len(ids) == len(set(ids)) and len(ids) >= 25
