@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from optiflow.domain.results import BotRun
+from optiflow.domain.results import BotRun, NearMiss
 
 MS_PER_DAY = 86_400_000
 
@@ -41,8 +41,8 @@ def run_notes(run: BotRun, days: Decimal) -> tuple[str, ...]:
     ruined = ruin_ts(run)
     if ruined is not None:
         notes.append(
-            f"RUINED: balance fell below the minimum order "
-            f"({run.extra['min_order_usdt']} USDT) on {_day(ruined)}; no trade after that"
+            f"RUINED: balance fell below the minimum order (with fees: "
+            f"{run.extra['min_order_usdt']} USDT) on {_day(ruined)}; no trade after that"
         )
     active = {_day(row.ts_exit) for row in run.exits}
     idle = f"; the {_days(run.ts_end - ruined)} after the ruin count as idle" if ruined else ""
@@ -60,3 +60,11 @@ def run_notes(run: BotRun, days: Decimal) -> tuple[str, ...]:
 def _days(ms: int) -> str:
     """A duration in ms as days with one decimal."""
     return f"{ms / MS_PER_DAY:.1f} days"
+
+
+def latest_per_kind(near: tuple[NearMiss, ...], n: int) -> tuple[NearMiss, ...]:
+    """The latest ``n`` near misses of each kind (filter, one_group), newest first."""
+    newest = sorted(near, key=lambda nm: nm.ts, reverse=True)
+    kinds = sorted({nm.kind for nm in near})
+    picked = [nm for kind in kinds for nm in [m for m in newest if m.kind == kind][:n]]
+    return tuple(sorted(picked, key=lambda nm: nm.ts, reverse=True))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from optiflow.app.run_notes import run_notes
+from optiflow.app.run_notes import latest_per_kind, run_notes
 from optiflow.domain.results import (
     EXIT_REASONS,
     FILTER_REASONS,
@@ -317,7 +317,7 @@ def summarize(run: BotRun) -> BotSummary:
         SymbolFigures(n, _with_all_reasons(stats.get(n, SymbolStats())), sym_fills[n], sym_pnl[n])
         for n in names
     ]
-    latest = sorted(run.near_misses, key=lambda nm: nm.ts, reverse=True)[:LATEST_NEAR_MISSES]
+    latest = latest_per_kind(run.near_misses, LATEST_NEAR_MISSES)
     return BotSummary(
         bot=run.bot,
         symbols=run.symbols,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,8 @@ from optiflow.config.models import BotConfig
 from optiflow.config.presets import find_config
 from optiflow.domain.errors import UserInputError
 from optiflow.domain.results import BotRun
+from optiflow.engine.bot import Bot
+from optiflow.engine.settings import settings_from_config
 from optiflow.interfaces.cli.paths import writable_folder
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.interfaces.report.console import print_run_report
@@ -29,9 +31,11 @@ from optiflow.marketdata.ticks import TickData, load_tick_folder
 
 
 def min_order_usdt(cfg: BotConfig) -> Decimal:
-    """The smallest order the bot may place on its cheapest pair (notional filter, exchange)."""
-    floor = cfg.filters.notional.min_usdt if cfg.filters.notional.enabled else Decimal(0)
-    return min(max(floor, market_limits(cfg, p).min_notional) for p in cfg.pairs)
+    """Cash the smallest order on the cheapest pair needs (floor plus the engine's fee buffer)."""
+    limits = {p: market_limits(cfg, p) for p in cfg.pairs}
+    bot = Bot(settings_from_config(cfg), limits)
+    need = min(bot.order_floor(p) for p in cfg.pairs) * (1 + bot.entry_cost_rate)
+    return need.quantize(Decimal("0.01"), rounding=ROUND_UP)
 
 
 def covered_candles(candles: CandleArrays, tick: TickData) -> int:
