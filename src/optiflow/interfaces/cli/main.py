@@ -48,8 +48,17 @@ def _console() -> Console:
 
 
 def _bundled_data() -> Path:
-    """The candle folder shipped with the repository."""
-    return Path(__file__).resolve().parents[4] / "data" / "binance_spot_1m"
+    """The candle folder shipped with the repository; a UserInputError naming --data if absent."""
+    folder = Path(__file__).resolve().parents[4] / "data" / "binance_spot_1m"
+    if not folder.is_dir():
+        from optiflow.domain.errors import UserInputError
+
+        raise UserInputError(
+            f"no --data given and the bundled candle folder {folder} is not there (an installed "
+            "package ships no market data): give --data DIR, a folder of BASE-QUOTE_1m.csv[.gz] "
+            "files (optiflow data download writes them)"
+        )
+    return folder
 
 
 @app.command()
@@ -142,7 +151,7 @@ def run(
         run_command(
             config,
             mode,
-            data or _bundled_data(),
+            data or (_bundled_data() if mode == "replay" else Path(".")),
             speed,
             when_from,
             when_to,
