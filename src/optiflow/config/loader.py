@@ -78,16 +78,21 @@ def config_hash(cfg: BotConfig) -> str:
 
 def check_exchange_id(exchange_id: str, file: str) -> None:
     """Refuse an exchange id ccxt does not know, with a did-you-mean from ``ccxt.exchanges``."""
+    allowed = exchange_id_problem(exchange_id)
+    if allowed is not None:
+        raise ConfigError(file, "exchange.id", exchange_id, allowed)
+
+
+def exchange_id_problem(exchange_id: str) -> str | None:
+    """None for an id in ``ccxt.exchanges``; else what is allowed, with a did-you-mean."""
     import ccxt  # type: ignore[import-untyped]
 
     known: list[str] = list(ccxt.exchanges)
     if exchange_id in known:
-        return
+        return None
     close = difflib.get_close_matches(exchange_id, known, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
-    raise ConfigError(
-        file, "exchange.id", exchange_id, f"a ccxt exchange id{hint}, e.g. binance, kraken, okx"
-    )
+    return f"a ccxt exchange id{hint}, e.g. binance, kraken, okx"
 
 
 class _DuplicateKeyError(ValueError):

@@ -154,6 +154,12 @@ CASES: list[Case] = [
                    "--to", "2023-04-02", "--out", str(a_file(t) / "d")],  # fmt: skip
         ("--out", "is under the file"),
     ),
+    Case(
+        "download-unknown-exchange",
+        lambda t: ["data", "download", "--pairs", "BTC/USDT", "--from", "2023-04-01", "--to",
+                   "2023-04-02", "--out", str(t / "d"), "--exchange", "binanse"],  # fmt: skip
+        ("--exchange", "'binanse'", "did you mean binance?"),
+    ),
     # ---- data files ----
     Case("corrupt-gzip", corrupt_gzip, ("BTC-USDT_1m.csv.gz", "corrupt")),
     Case(
@@ -284,4 +290,4 @@ def test_bad_input_is_one_clear_line_exit_2(case: Case, tmp_path: Path) -> None:
 def test_the_table_counts_every_case() -> None:
     """The table holds a case for every mistake of issue 11 (ids are unique)."""
     ids = [c.id for c in CASES]
-    assert len(ids) == len(set(ids)) and len(ids) >= 25
+    assert len(ids) == len(set(ids)) and len(ids) >= 26

@@ -79,6 +79,10 @@ def download(
                 f"--api-base-url {api_base_url!r}: a URL starting with http:// or https:// "
                 "and a host, e.g. https://testnet.binance.vision"
             )
+    from optiflow.config.loader import exchange_id_problem
+
+    if (allowed := exchange_id_problem(exchange)) is not None:
+        raise UserInputError(f"--exchange {exchange!r}: {allowed}")
     writable_folder("--out", out)
     try:
         spec = ExchangeSpec(
