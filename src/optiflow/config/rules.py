@@ -152,7 +152,7 @@ def rule_long_only_engine(direction: str) -> None:
 
 def rule_url(field: str, value: str | None, schemes: tuple[str, ...]) -> None:
     """A base URL has one of ``schemes`` and a host, e.g. https://testnet.binance.vision."""
-    if value is None:
+    if not value:  # null or "": not set
         return
     parsed = urlsplit(value)
     if parsed.scheme not in schemes or not parsed.netloc:

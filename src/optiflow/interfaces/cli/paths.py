@@ -10,7 +10,9 @@ from optiflow.domain.errors import UserInputError
 
 
 def writable_folder(flag: str, path: Path) -> Path:
-    """Create ``path`` as a folder (parents too) and prove it is writable; else UserInputError."""
+    """Prove ``path`` is, or can become, a writable folder (nothing is created); else
+    UserInputError naming the flag, the path and what is in the way."""
+    existing = path
     for part in (path, *path.parents):
         if part.exists():
             if not part.is_dir():
@@ -18,10 +20,10 @@ def writable_folder(flag: str, path: Path) -> Path:
                 raise UserInputError(
                     f"{flag} {path}: {where}; give a folder (new or existing) to write into"
                 )
+            existing = part
             break
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".optiflow-probe-", dir=path)
+        fd, probe = tempfile.mkstemp(prefix=".optiflow-probe-", dir=existing)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
