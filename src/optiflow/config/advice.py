@@ -112,8 +112,9 @@ def _dead_steps(cfg: BotConfig) -> list[str]:
             rest = Decimal(0) if i == n else rest - min(rest, ex.stepwise.shares[i - 1])
     if not dead:
         return []
+    closers = f"TP1 (share {ex.tp1_share}), " if ex.tp1_pct is not None else ""
     return [
-        f"exits.stepwise: {', '.join(dead)} can never fire: TP1 (share {ex.tp1_share}), "
-        "TP2 and the earlier steps close the whole position before its price "
-        f"(shares {', '.join(str(s) for s in ex.stepwise.shares)})"
+        f"exits.stepwise: {', '.join(dead)} can never fire: {closers}TP2 and the earlier "
+        f"steps close the whole position before its price (shares "
+        f"{', '.join(str(s) for s in ex.stepwise.shares)})"
     ]
