@@ -22,7 +22,8 @@ def test_check_config_prints_levels_and_win_rates() -> None:
     assert "OptiScalp_A" in out and "+0.0997 %" in out and "+$0.1496" in out
     assert "Round-trip taker fee: 0.2 %" in out
     assert "TP1 vs SL: 88.9 %" in out and "TP2 vs SL: 66.7 %" in out
-    assert "WARNING" not in out
+    assert "does not clear" not in out  # the only warning: step 4 can never fire
+    assert "WARNING exits.stepwise: step_4 can never fire" in out
 
 
 def test_check_config_warns_when_tp1_does_not_clear_fees() -> None:

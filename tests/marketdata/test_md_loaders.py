@@ -194,9 +194,8 @@ def test_bad_json_is_rejected(tmp_path: Path, payload: str, match: str) -> None:
 
 
 def test_load_folder_picks_one_file_per_symbol_and_slices(tmp_path: Path) -> None:
-    """load_folder prefers CSV over JSON and slices to [ts_from, ts_to) by open time."""
+    """load_folder takes the one file of each symbol and slices to [ts_from, ts_to)."""
     write(tmp_path / "BTC-USDT_1m.csv", HEADER + "\n".join(GOOD_ROWS))
-    write(tmp_path / "BTC_USDT-1m.json", "not even json")
     write(tmp_path / "ETH-USDT_1m.csv.gz", HEADER + "\n".join(GOOD_ROWS))
     out = load_folder(tmp_path, ["BTC/USDT"], T0 + 60_000, T0 + 120_000)
     assert list(out) == ["BTC/USDT"] and out["BTC/USDT"].ts.tolist() == [T0 + 60_000]

@@ -42,7 +42,7 @@ def candidate_mask(s: EngineSettings, f: Features, spread_pct: float) -> np.ndar
 def bulk_counters(
     s: EngineSettings, symbol: str, f: Features, spread_pct: float, rows: np.ndarray
 ) -> tuple[SymbolCounters, list[NearMiss]]:
-    """Counters (and the latest filter near misses) over the candles selected by ``rows``."""
+    """Counters and the latest near misses (each kind) over the candles selected by ``rows``."""
     prim, conf, blocks = _classify(s, f, spread_pct)
     passes = prim & conf & rows
     nblocked = np.sum(np.stack(blocks), axis=0) if blocks else np.zeros(len(rows), int)
@@ -69,6 +69,18 @@ def bulk_counters(
                 symbol,
                 "filter",
                 reason,
+                signal_values(fr) + (("spread_pct", spread_pct),),
+            )
+        )
+    keep = s.near_miss_keep
+    for row in np.flatnonzero((prim ^ conf) & rows)[-keep:].tolist() if keep else []:
+        fr = features_at(f, row)
+        near.append(
+            NearMiss(
+                int(fr.ts) + s.timeframe_ms,
+                symbol,
+                "one_group",
+                "no_confirming" if prim[row] else "no_primary",
                 signal_values(fr) + (("spread_pct", spread_pct),),
             )
         )

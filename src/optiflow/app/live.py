@@ -30,6 +30,7 @@ from optiflow.app.protection import Protector
 from optiflow.app.reconcile import reconcile
 from optiflow.app.replay import positions_for_export
 from optiflow.app.saving import Saver
+from optiflow.app.staleness import StaleWatch
 from optiflow.app.starting import consume_prices, start_when_reachable, stop_prices
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
@@ -138,6 +139,7 @@ class LiveRuntime:
         self.prices = prices
         self.ws_ticks = 0  # websocket prices fed to the engine between cycles
         self._engine_lock = asyncio.Lock()  # a cycle and a websocket price never interleave
+        self.staleness = StaleWatch(self.tf)
 
     # ---- start-up: starting is recovering ------------------------------------------
     async def start(self) -> None:
@@ -215,6 +217,9 @@ class LiveRuntime:
                         CandleClosed(sym, f, spread_pct(book), ob_imbalance=book.imbalance)
                     )
             self.cycle_info[sym]["last_cycle_ts"] = now
+            if stale := self.staleness.check(sym, self.last_ts.get(sym), now, self.cycle_info[sym]):
+                log.warning("%s", stale)
+                self._note("stale_data", sym, stale)
             self.cycle_info[sym]["last_cycle_ms"] = self.clock.now_ms() - t0
         for ev in await self.executor.poll():  # late and partial fills, late answers
             await self.feed(ev)

@@ -24,7 +24,9 @@ from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
 from optiflow.app.backtest import feature_spec, new_loop, prepare
 from optiflow.app.bar_loop import BarLoop
 from optiflow.app.decision_log import log_decisions, new_near_misses, symbol_loggers
+from optiflow.config.loader import config_hash
 from optiflow.config.models import BotConfig
+from optiflow.domain.errors import UserInputError
 from optiflow.domain.events import (
     CancelOrder,
     Command,
@@ -178,9 +180,11 @@ class ReplayRuntime:
         commit_every: int = 200,
         files_every_s: float = 1.0,
         commit_interval_s: float = 0.05,
+        accept_config_change: bool = False,
     ) -> None:
         """Prepare the bot, the simulated exchange and the candles."""
         self.cfg, self.store, self.state_dir, self.notifier = cfg, store, state_dir, notifier
+        self.config_hash, self.accept_config_change = config_hash(cfg), accept_config_change
         self.now_s, self.commit_every, self.files_every_s = now_s, commit_every, files_every_s
         # a step with trades is committed at once unless the last commit is under this old;
         # then the next ones join it (a crash redoes them identically; nothing was announced)
@@ -223,6 +227,7 @@ class ReplayRuntime:
             )
             return 0
         snap = loaded.snapshot
+        self._check_config(snap.get("config_hash"))
         if snap.get("done"):
             return len(d.ts)
         self.loop.bot = from_snapshot(self.settings, self.loop.bot.limits, snap["bot"])
@@ -244,6 +249,22 @@ class ReplayRuntime:
         )
         return start
 
+    def _check_config(self, stored: object) -> None:
+        """Refuse to resume with a config other than the one the stored state was made with."""
+        if stored is None or stored == self.config_hash:
+            return
+        if not self.accept_config_change:
+            raise UserInputError(
+                f"{self.cfg.name}: the config changed since this replay's state was saved "
+                f"(hash {stored} -> {self.config_hash}); resuming would mix two configs. Rerun "
+                "with --accept-config-change to resume under the new config, or start over"
+            )
+        self._notify(
+            "config_change",
+            f"⚠️ {self.cfg.name}: config changed (hash {stored} -> {self.config_hash}); "
+            "resuming under the new config (--accept-config-change)",
+        )
+
     def _notify(self, kind: str, text: str) -> None:
         """Record a bot-level note; start and recovery are also announced at once."""
         ts = int(self.loop.data.ts[0]) if len(self.loop.data.ts) else 0
@@ -260,6 +281,7 @@ class ReplayRuntime:
         self._exits.extend(exits)
         ts = int(loop.data.ts[t]) if t >= 0 else -1
         snapshot: dict[str, Any] = {"bot": to_snapshot(loop.bot), "sim": sim_to_snapshot(loop.sim)}
+        snapshot["config_hash"] = self.config_hash
         if done:
             snapshot["done"] = True
         self.store.commit(

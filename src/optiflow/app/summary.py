@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from optiflow.app.run_notes import latest_per_kind, run_notes
 from optiflow.domain.results import (
     EXIT_REASONS,
     FILTER_REASONS,
@@ -46,16 +47,13 @@ def dec_str(value: Decimal | None, places: int = 4) -> str | None:
     if value is None:
         return None
     rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
-    if rounded.is_zero():
-        rounded = rounded.copy_abs()
+    rounded = rounded.copy_abs() if rounded.is_zero() else rounded
     return format(rounded, "f")
 
 
 def _pct(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
     """Return part / whole in percent, or None when whole is zero."""
-    if whole == 0:
-        return None
-    return Decimal(part) * _HUNDRED / Decimal(whole)
+    return None if whole == 0 else Decimal(part) * _HUNDRED / Decimal(whole)
 
 
 _PAIR_MAPS = frozenset({"rejections", "daily_pnl", "values"})
@@ -165,6 +163,7 @@ class BotSummary:
     near_miss_filter: int
     latest_near_misses: tuple[NearMiss, ...]
     candles_processed: int
+    notes: tuple[str, ...] = ()  # ruin, what PnL/day averages over, config warnings
 
     def to_dict(self) -> JsonDict:
         """Return every figure as JSON-ready plain types (money to 4 decimals, % to 2)."""
@@ -318,7 +317,7 @@ def summarize(run: BotRun) -> BotSummary:
         SymbolFigures(n, _with_all_reasons(stats.get(n, SymbolStats())), sym_fills[n], sym_pnl[n])
         for n in names
     ]
-    latest = sorted(run.near_misses, key=lambda nm: nm.ts, reverse=True)[:LATEST_NEAR_MISSES]
+    latest = latest_per_kind(run.near_misses, LATEST_NEAR_MISSES)
     return BotSummary(
         bot=run.bot,
         symbols=run.symbols,
@@ -342,6 +341,7 @@ def summarize(run: BotRun) -> BotSummary:
         near_miss_filter=sum(s.near_miss_filter for _, s in run.stats),
         latest_near_misses=tuple(latest),
         candles_processed=run.candles_processed,
+        notes=run_notes(run, days),
     )
 
 

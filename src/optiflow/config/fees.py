@@ -54,10 +54,11 @@ def _dec(x: float) -> Decimal:
 
 
 def config_stake(cfg: BotConfig) -> Decimal:
-    """The stake per trade: capital.stake_usdt, or stake_fraction x starting balance."""
+    """The stake per trade: capital.stake_usdt (capped at the starting balance, as every run
+    caps it at the free balance), or stake_fraction x starting balance."""
     cap = cfg.capital
     if cap.stake_usdt is not None:
-        return cap.stake_usdt
+        return min(cap.stake_usdt, cap.starting_balance_usdt)
     fraction = _dec(cap.stake_fraction if cap.stake_fraction is not None else 1.0)
     return fraction * cap.starting_balance_usdt
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
 import types
@@ -62,9 +63,62 @@ def parse_config(data: object, *, file: str = "<config>") -> BotConfig:
     if not isinstance(data, Mapping):
         raise ConfigError(file, "(top level)", type(data).__name__, "a JSON object {...}")
     try:
-        return BotConfig.model_validate(data)
+        cfg = BotConfig.model_validate(data)
     except ValidationError as exc:
         raise config_error_from_validation(exc, file, data) from None
+    check_exchange_id(cfg.exchange.id, file)
+    return cfg
+
+
+def config_hash(cfg: BotConfig) -> str:
+    """A short, stable fingerprint of every setting of a config (keys sorted)."""
+    text = json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def check_exchange_id(exchange_id: str, file: str) -> None:
+    """Refuse an exchange id ccxt does not know, with a did-you-mean from ``ccxt.exchanges``."""
+    allowed = exchange_id_problem(exchange_id)
+    if allowed is not None:
+        raise ConfigError(file, "exchange.id", exchange_id, allowed)
+
+
+def exchange_id_problem(exchange_id: str) -> str | None:
+    """None for an id in ``ccxt.exchanges``; else what is allowed, with a did-you-mean."""
+    import ccxt  # type: ignore[import-untyped]
+
+    known: list[str] = list(ccxt.exchanges)
+    if exchange_id in known:
+        return None
+    close = difflib.get_close_matches(exchange_id, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"a ccxt exchange id{hint}, e.g. binance, kraken, okx"
+
+
+class _DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice."""
+
+    def __init__(self, key: str, first: object, second: object) -> None:
+        self.key, self.first, self.second = key, first, second
+        super().__init__(key)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` that refuses a key given twice in one object."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key, out[key], value)
+        out[key] = value
+    return out
+
+
+def _excerpt(doc: str, pos: int, width: int = 30) -> str:
+    """A short excerpt of ``doc`` around character ``pos``, the position marked with >>> <<<."""
+    lo, hi = max(0, pos - width), min(len(doc), pos + width)
+    before = ("…" if lo > 0 else "") + doc[lo:pos]
+    after = doc[pos:hi] + ("…" if hi < len(doc) else "")
+    return " ".join(f"{before}>>>{after}".split())
 
 
 def _read_json(path: Path) -> object:
@@ -81,26 +135,50 @@ def _read_json(path: Path) -> object:
     except OSError as exc:
         raise ConfigError(file, "(file)", file, f"a readable file ({exc.strerror})") from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKeyError as exc:
+        raise ConfigError(
+            file,
+            exc.key,
+            exc.second,
+            f"each key at most once in an object; {exc.key!r} is given twice "
+            f"(first {exc.first!r}), remove one",
+        ) from None
     except json.JSONDecodeError as exc:
-        line_text = exc.doc.splitlines()[exc.lineno - 1] if exc.doc.strip() else ""
+        line_text = exc.doc.splitlines()[exc.lineno - 1].strip() if exc.doc.strip() else ""
+        if len(line_text) > 80:  # a minified file: the position and a short excerpt
+            line_text = _excerpt(exc.doc, exc.pos)
         raise ConfigError(
             file,
             f"line {exc.lineno}, column {exc.colno}",
-            line_text.strip(),
-            f"valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
+            line_text,
+            f"valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}, "
+            f"character {exc.pos})",
         ) from None
 
 
 def config_error_from_validation(exc: ValidationError, file: str, data: object) -> ConfigError:
     """Translate the first pydantic error (deterministic order) into a ConfigError."""
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    field, value, allowed = _describe(first, data)
-    more = len(errors) - 1
-    if more:
-        allowed += f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
+    errors = _root_causes(exc.errors(include_url=False))
+    field, value, allowed = _describe(errors[0], data)
+    others = [_describe(e, data) for e in errors[1:]]
+    if others:
+        allowed += "; also: " + "; ".join(f"{f} = {v!r}: {a}" for f, v, a in others)
     return ConfigError(file, field, value, allowed)
+
+
+def _root_causes(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Drop errors that only follow from an earlier one inside them (a bad list item makes
+    the list "too short"): every problem left is one the message can name."""
+    kept: list[ErrorDetails] = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        inner = any(
+            len(tuple(o["loc"])) > len(loc) and tuple(o["loc"])[: len(loc)] == loc for o in errors
+        )
+        if not (inner and err["type"] in ("too_short", "missing")):
+            kept.append(err)
+    return kept or errors
 
 
 def _describe(err: ErrorDetails, data: object) -> tuple[str, object, str]:

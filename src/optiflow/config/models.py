@@ -38,6 +38,13 @@ class ExchangeConfig(_Frozen):
     api_base_url: str | None = None
     ws_base_url: str | None = None
 
+    @model_validator(mode="after")
+    def _rules(self) -> ExchangeConfig:
+        """Base URLs are real URLs."""
+        rules.rule_url("api_base_url", self.api_base_url, ("http", "https"))
+        rules.rule_url("ws_base_url", self.ws_base_url, ("ws", "wss"))
+        return self
+
 
 class CapitalConfig(_Frozen):
     """Starting balance and the stake per trade: a fixed USDT amount or a fraction of equity."""
@@ -295,7 +302,6 @@ class BotConfig(_Frozen):
     def _rules(self) -> BotConfig:
         """Apply the bot-wide rules."""
         rules.rule_unique_items("pairs", self.pairs)
-        rules.rule_short_needs_futures(self.direction, self.exchange.market)
         rules.rule_long_only_engine(self.direction)
         rules.rule_market_overrides_in_pairs(tuple(self.markets), self.pairs)
         return self

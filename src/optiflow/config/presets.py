@@ -10,8 +10,10 @@ _PREFIX = "runtime_config_"
 
 
 def default_configs_dir() -> Path:
-    """The repository's ``configs/`` folder (src/optiflow/config/ -> repo root)."""
-    return Path(__file__).resolve().parents[3] / "configs"
+    """The repository's ``configs/`` folder, or the copy shipped in the package (pip install .)."""
+    repo = Path(__file__).resolve().parents[3] / "configs"
+    shipped = Path(__file__).resolve().parents[1] / "presets"
+    return repo if repo.is_dir() or not shipped.is_dir() else shipped
 
 
 def _normal(name: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from pydantic_core import PydanticCustomError
 
@@ -139,24 +140,24 @@ def rule_min_le_max(field_min: str, low: Decimal, field_max: str, high: Decimal)
 
 
 def rule_long_only_engine(direction: str) -> None:
-    """The engine trades long positions only (short on futures is not built yet)."""
+    """The engine trades long positions only, on spot and on futures (short is not built)."""
     if direction != "long":
         raise violation(
             "direction",
             direction,
-            '"long" (short and both directions on futures are not supported yet; '
-            "a bot never trades a direction its config does not allow)",
+            '"long": the engine trades long positions only, on spot and on futures; '
+            '"short" and "both" are not built yet (and would need exchange.market = "futures")',
         )
 
 
-def rule_short_needs_futures(direction: str, market: str) -> None:
-    """Short selling needs a futures market; spot bots are long-only."""
-    if direction != "long" and market != "futures":
-        raise violation(
-            "direction",
-            direction,
-            f'"long" on a {market} market; "short"/"both" need exchange.market = "futures"',
-        )
+def rule_url(field: str, value: str | None, schemes: tuple[str, ...]) -> None:
+    """A base URL has one of ``schemes`` and a host, e.g. https://testnet.binance.vision."""
+    if not value:  # null or "": not set
+        return
+    parsed = urlsplit(value)
+    if parsed.scheme not in schemes or not parsed.netloc:
+        starts = " or ".join(s + "://" for s in schemes)
+        raise violation(field, value, f"a URL starting with {starts} and a host")
 
 
 def rule_market_overrides_in_pairs(overrides: Sequence[str], pairs: Sequence[str]) -> None:

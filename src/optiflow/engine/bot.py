@@ -151,6 +151,13 @@ class Bot:
         if not (prim and conf):
             if not ev.rescan and (prim or conf):
                 c.near_miss_one_group += 1
+                self.near_misses.add_lazy(
+                    now,
+                    sym,
+                    "one_group",
+                    "no_confirming" if prim else "no_primary",
+                    lambda: signal_values(f) + (("spread_pct", ev.spread_pct),),
+                )
             if self.trace is not None:
                 self.trace.append((sym, now, bool(prim), bool(conf), (), ev))
             return []

@@ -13,6 +13,7 @@ import io
 import json
 import re
 import warnings
+import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy.typing as npt
 
 from optiflow.domain.errors import DataError
 from optiflow.marketdata.candles import CandleArrays, gap_report, resample
-from optiflow.marketdata.validate import check_candles, diagnose_csv
+from optiflow.marketdata.validate import check_candles, diagnose_csv, header_columns
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -66,13 +67,29 @@ def timeframe_to_ms(tf: str) -> int:
     return int(m.group(1)) * _UNIT_MS[m.group(2)]
 
 
+def _tf_or_none(tf: str) -> int | None:
+    """Milliseconds of a timeframe text, or None when it is not one we understand."""
+    try:
+        return timeframe_to_ms(tf)
+    except ValueError:
+        return None
+
+
+def _tf_text(ms: int) -> str:
+    """A step in ms as the largest whole unit: 300000 -> '5m'."""
+    for unit, size in sorted(_UNIT_MS.items(), key=lambda kv: -kv[1]):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms} ms"
+
+
 def _read_bytes(path: Path) -> bytes:
     """File contents, gunzipped when the name ends in ``.gz``."""
     try:
         raw = path.read_bytes()
         return gzip.decompress(raw) if path.name.endswith(".gz") else raw
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path}: cannot read file: {exc}") from exc
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read file (corrupt or not gzip data): {exc}") from None
 
 
 def _decode(path: Path, raw: bytes) -> str:
@@ -100,6 +117,7 @@ def _parse_csv(path: Path, raw: bytes) -> tuple[FloatArray, int]:
             f"{path}: line 1: expected at least 6 columns "
             f"(timestamp_ms,open,high,low,close,volume), found {ncols}"
         )
+    columns = header_columns(path, first) if header else list(range(6))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
@@ -107,7 +125,7 @@ def _parse_csv(path: Path, raw: bytes) -> tuple[FloatArray, int]:
                 io.BytesIO(raw),
                 delimiter=",",
                 skiprows=1 if header else 0,
-                usecols=range(6),
+                usecols=columns,
                 dtype=np.float64,
                 ndmin=2,
             )
@@ -166,6 +184,11 @@ def load_candles(path: Path, *, symbol: str | None = None) -> CandleArrays:
     if len(ts) >= 2:
         diffs = np.sort(np.diff(ts))
         tf = int(diffs[len(diffs) // 2])  # median step (upper middle for an even count)
+        if parsed is not None and _tf_or_none(parsed[1]) not in (None, tf):
+            raise DataError(
+                f"{path}: the name says {parsed[1]} candles but they are "
+                f"{_tf_text(tf)} apart (median step); rename the file to its real timeframe"
+            )
     elif parsed is not None:
         tf = timeframe_to_ms(parsed[1])
     else:
@@ -176,7 +199,7 @@ def load_candles(path: Path, *, symbol: str | None = None) -> CandleArrays:
 
 
 def _pick(symbol: str, files: list[tuple[Path, str]]) -> Path:
-    """The one file to use for ``symbol``: prefer 1m, then CSV over JSON."""
+    """The one file to use for ``symbol``: prefer 1m; a CSV and a JSON for it is an error."""
     tfs = {tf for _, tf in files}
     if len(tfs) > 1:
         if "1m" not in tfs:
@@ -184,7 +207,13 @@ def _pick(symbol: str, files: list[tuple[Path, str]]) -> Path:
             raise DataError(f"{symbol}: files with different timeframes, none 1m: {listed}")
         files = [f for f in files if f[1] == "1m"]
     csvs = [f for f in files if ".csv" in f[0].name]
-    files = csvs or files
+    jsons = [f for f in files if ".json" in f[0].name]
+    if csvs and jsons:
+        listed = ", ".join(sorted(p.name for p, _ in files))
+        raise DataError(
+            f"{symbol}: both a CSV and a freqtrade JSON file hold its candles: {listed}; "
+            "keep one of them in the folder"
+        )
     if len(files) > 1:
         listed = ", ".join(sorted(p.name for p, _ in files))
         raise DataError(f"{symbol}: several candidate files, keep one: {listed}")

@@ -32,6 +32,18 @@ def diagnose_csv(path: Path, text: str, header: bool, ncols: int) -> None:
                 ) from None
 
 
+def header_columns(path: Path, header: str) -> list[int]:
+    """Positions of timestamp_ms, open, high, low, close, volume in a CSV header (by name)."""
+    names = [n.strip().strip('"').lower() for n in header.split(",")]
+    missing = [c for c in _COLUMNS if c not in names]
+    if missing:
+        raise DataError(
+            f"{path}: line 1: header {header!r} lacks column(s) {', '.join(missing)}; "
+            f"expected the columns {','.join(_COLUMNS)} (in any order; extra columns are ignored)"
+        )
+    return [names.index(c) for c in _COLUMNS]
+
+
 def _fail(path: Path, unit: str, first: int, idx: int, problem: str) -> DataError:
     """A DataError for data row ``idx`` (0-based) of ``path``."""
     return DataError(f"{path}: {unit} {first + idx}: {problem}")
@@ -77,6 +89,10 @@ def check_candles(
     _, o, h, lo, c, v = (data[:, j] for j in range(6))
     checks = (
         (h < lo, "high < low"),
+        (o > h, "open > high"),
+        (o < lo, "open < low"),
+        (c > h, "close > high"),
+        (c < lo, "close < low"),
         ((o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0), "price <= 0"),
         (v < 0, "negative volume"),
     )
@@ -84,6 +100,6 @@ def check_candles(
         bad = np.flatnonzero(mask)
         if len(bad):
             i = int(bad[0])
-            values = ", ".join(f"{n}={data[i, j]!r}" for j, n in enumerate(_COLUMNS) if j)
+            values = ", ".join(f"{n}={float(data[i, j])!r}" for j, n in enumerate(_COLUMNS) if j)
             raise _fail(path, unit, first, i, f"{problem} ({values})")
     return ts

@@ -56,7 +56,11 @@ Values = tuple[tuple[str, float], ...]
 
 @dataclass(slots=True)
 class NearMissLog:
-    """Keeps the latest ``keep`` near misses, ordered by (time, symbol order).
+    """Keeps the latest ``keep`` near misses of each kind, ordered by (time, symbol order).
+
+    Kinds are ``filter`` (1+1 passed, one filter blocked) and ``one_group`` (only the
+    primary or only the confirming group passed); each kind keeps its own latest ones, so
+    the frequent one-group misses never push the filter misses out.
 
     Values may be given lazily (a function), so a fast feed that records thousands of
     near misses only computes the values of the few that are finally kept.
@@ -77,15 +81,22 @@ class NearMissLog:
     ) -> None:
         """Record a near miss whose values may be computed later."""
         self.items.append((ts, self.order.get(symbol, 0), symbol, kind, reason, values))
-        if len(self.items) > 4 * self.keep:
-            self.items.sort(key=lambda it: (it[0], it[1]))
-            del self.items[: len(self.items) - self.keep]
+        if len(self.items) > 8 * self.keep:
+            self.items = self._kept()
+
+    def _kept(self) -> list[tuple[int, int, str, str, str, Values | Callable[[], Values]]]:
+        """The latest ``keep`` items of each kind, oldest first."""
+        ordered = sorted(self.items, key=lambda it: (it[0], it[1]))
+        kept = []
+        for kind in sorted({it[3] for it in ordered}):
+            kept += [it for it in ordered if it[3] == kind][-self.keep :]
+        return sorted(kept, key=lambda it: (it[0], it[1]))
 
     def latest(self) -> list[NearMiss]:
-        """The latest ``keep`` near misses, oldest first."""
+        """The latest ``keep`` near misses of each kind, oldest first."""
         if not self.keep:
             return []
-        ordered = sorted(self.items, key=lambda it: (it[0], it[1]))[-self.keep :]
+        ordered = self._kept()
         return [
             NearMiss(ts, sym, kind, reason, v() if callable(v) else v)
             for ts, _, sym, kind, reason, v in ordered

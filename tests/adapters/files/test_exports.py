@@ -169,6 +169,8 @@ def test_monitoring_summary_has_per_symbol_counters_and_health(tmp_path: Path) -
         "errors": 1,
         "last_cycle_time": "2023-11-14T22:13:20.000Z",
         "last_cycle_ms": 1.25,
+        "stale": False,
+        "last_candle_age_s": None,
     }
     assert data["symbols"]["ETH/USDT"]["candles"] == 0
     assert data["symbols"]["ETH/USDT"]["last_cycle_time"] is None

@@ -168,3 +168,33 @@ def test_live_keys_never_reach_logs_or_files(tmp_path: Path, fake_url: str) -> N
         if path.is_file():
             data = path.read_bytes()
             assert KEY.encode() not in data and SECRET.encode() not in data, path
+
+
+def test_sigterm_while_sleeping_between_cycles_stops_within_2s(
+    tmp_path: Path, fake_url: str
+) -> None:
+    """A paper bot asleep in its 20 s interval stops within 2 s of SIGTERM, exit 0."""
+    cfg = json.loads(write_config(tmp_path, fake_url).read_text())
+    cfg["interval_s"] = 20
+    path = tmp_path / "slow.json"
+    path.write_text(json.dumps(cfg))
+    state = tmp_path / "state"
+    cmd = [sys.executable, "-m", "optiflow.interfaces.cli.main", "run", str(path),
+           "--mode", "paper", "--state-dir", str(state), "--no-websocket"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO
+    )
+    summary = state / "debug_monitoring_summary.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if summary.exists() and '"cycles": 1' in summary.read_text():
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)  # well inside the 20 s sleep
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    took = time.monotonic() - t0
+    assert proc.returncode == 0, out[-2000:]
+    assert took < 2.0, f"stopped after {took:.1f} s"
+    assert "stopped cleanly" in out

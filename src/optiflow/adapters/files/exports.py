@@ -261,6 +261,8 @@ def _symbol_block(stats: SymbolStats, runtime: Mapping[str, Any]) -> dict[str, A
         "errors": int(runtime.get("errors", 0) or 0),
         "last_cycle_time": _iso_or_none(runtime.get("last_cycle_ts")),
         "last_cycle_ms": runtime.get("last_cycle_ms"),
+        "stale": bool(runtime.get("stale", False)),  # no new closed candle for 3 timeframes
+        "last_candle_age_s": runtime.get("last_candle_age_s"),
     }
 
 

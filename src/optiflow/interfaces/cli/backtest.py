@@ -3,22 +3,49 @@
 from __future__ import annotations
 
 import time
+from decimal import ROUND_UP, Decimal
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from optiflow.app.backtest import run_backtest
 from optiflow.app.summary import summarize, summarize_fleet
+from optiflow.config.advice import book_only_confirming, config_warnings
 from optiflow.config.loader import load_config
+from optiflow.config.markets import market_limits
+from optiflow.config.models import BotConfig
 from optiflow.config.presets import find_config
 from optiflow.domain.errors import UserInputError
 from optiflow.domain.results import BotRun
+from optiflow.engine.bot import Bot
+from optiflow.engine.settings import settings_from_config
+from optiflow.interfaces.cli.paths import writable_folder
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.interfaces.report.console import print_run_report
 from optiflow.interfaces.report.files import write_outputs
+from optiflow.marketdata.candles import CandleArrays
 from optiflow.marketdata.loaders import load_folder
-from optiflow.marketdata.ticks import load_tick_folder
+from optiflow.marketdata.ticks import TickData, load_tick_folder
+
+
+def min_order_usdt(cfg: BotConfig) -> Decimal:
+    """Cash the smallest order on the cheapest pair needs (floor plus the engine's fee buffer)."""
+    limits = {p: market_limits(cfg, p) for p in cfg.pairs}
+    bot = Bot(settings_from_config(cfg), limits)
+    need = min(bot.order_floor(p) for p in cfg.pairs) * (1 + bot.entry_cost_rate)
+    return need.quantize(Decimal("0.01"), rounding=ROUND_UP)
+
+
+def covered_candles(candles: CandleArrays, tick: TickData) -> int:
+    """How many of the symbol's candles lie wholly inside a tick capture span."""
+    ts, n = candles.ts, 0
+    for lo, hi in tick.spans:
+        a = int(np.searchsorted(ts, lo, side="left"))
+        b = int(np.searchsorted(ts, hi - candles.timeframe_ms + 1, side="right"))
+        n += max(0, b - a)
+    return n
 
 
 def backtest_command(
@@ -41,6 +68,12 @@ def backtest_command(
         raise UserInputError(f"--from {when_from} must be before --to {when_to}")
     if not data.is_dir():
         raise UserInputError(f"--data {data}: not a folder of candle files")
+    if out is not None:
+        writable_folder("--out", out)
+    for path, cfg in zip(configs, cfgs, strict=True):
+        problem = book_only_confirming(cfg) if ticks is None else None
+        if problem:
+            raise UserInputError(f"{find_config(path)}: {problem}")
     symbols = sorted({p for c in cfgs for p in c.pairs})
     candles = load_folder(data, symbols, ts_from, ts_to)
     tick_data = None
@@ -51,10 +84,21 @@ def backtest_command(
         if not tick_data:
             raise UserInputError(f"--ticks {ticks}: no tick files for {', '.join(symbols)}")
         for sym, tick in tick_data.items():
+            covered = covered_candles(candles[sym], tick)
+            use = (
+                f"{covered} covered candles use them (every-candle feed)"
+                if covered
+                else "[bold yellow]unused[/bold yellow]: no candle of the backtest lies inside "
+                "their capture time"
+            )
             console.print(
                 f"ticks {sym}: {len(tick.trades.ts)} trades, {len(tick.book.ts)} book updates, "
-                f"{len(tick.spans)} capture(s); covered candles use them (every-candle feed)"
+                f"{len(tick.spans)} capture(s); {use}"
             )
+    warnings = {c.name: config_warnings(c, "backtest") for c in cfgs}
+    for name, texts in warnings.items():
+        for text in texts:
+            console.print(f"[bold yellow]WARNING[/bold yellow] {name}: {text}")
     runs: list[BotRun] = []
     with Progress(
         TextColumn("{task.description}"),
@@ -76,12 +120,14 @@ def backtest_command(
                 cfg, candles, fast=not every_candle, progress=progress, ticks=tick_data
             )
             run.extra["engine_seconds"] = round(time.perf_counter() - t0, 4)
+            run.extra["warnings"] = warnings[cfg.name]
+            run.extra["min_order_usdt"] = str(min_order_usdt(cfg))
             bar.update(task, completed=1, total=1)
             runs.append(run)
     summaries = [summarize(r) for r in runs]
     fleet = summarize_fleet(runs) if len(runs) > 1 else None
     print_run_report(console, summaries, fleet)
     if out is not None:
-        written = write_outputs(out, runs, summaries, fleet)
+        written = write_outputs(out, runs, summaries, fleet, candles)
         console.print("wrote " + ", ".join(str(p) for p in written))
     return runs

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from optiflow.config.advice import config_warnings
 from optiflow.config.fees import FeeTable, fee_table
 from optiflow.config.loader import load_config
 from optiflow.config.models import BotConfig
@@ -58,5 +59,5 @@ def check_config_command(path: Path, console: Console) -> None:
     if cfg.exits.tp1_pct is not None:
         console.print(f"Break-even win rate TP1 vs SL: {_winrate(table.breakeven_winrate_tp1)}")
     console.print(f"Break-even win rate TP2 vs SL: {_winrate(table.breakeven_winrate_tp2)}")
-    if table.warning:
-        console.print(f"[bold yellow]WARNING[/bold yellow] {table.warning}")
+    for text in config_warnings(cfg, cfg.mode):
+        console.print(f"[bold yellow]WARNING[/bold yellow] {text}")

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -22,6 +23,7 @@ from rich.progress import (
 
 from optiflow.domain.errors import RetryableError, UserInputError
 from optiflow.interfaces.cli.errors import user_errors_exit_2
+from optiflow.interfaces.cli.paths import writable_folder
 from optiflow.interfaces.cli.timeparse import parse_when
 
 data_app = typer.Typer(no_args_is_help=True, help="Market data: download candle history.")
@@ -70,6 +72,18 @@ def download(
     symbols = list(dict.fromkeys(normalize_pair(p) for p in pairs.split(",") if p.strip()))
     if not symbols:
         raise UserInputError("--pairs: give at least one pair, e.g. BTC/USDT")
+    if api_base_url is not None:
+        parsed = urlsplit(api_base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise UserInputError(
+                f"--api-base-url {api_base_url!r}: a URL starting with http:// or https:// "
+                "and a host, e.g. https://testnet.binance.vision"
+            )
+    from optiflow.config.loader import exchange_id_problem
+
+    if (allowed := exchange_id_problem(exchange)) is not None:
+        raise UserInputError(f"--exchange {exchange!r}: {allowed}")
+    writable_folder("--out", out)
     try:
         spec = ExchangeSpec(
             exchange,

@@ -18,8 +18,28 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="OptiFlow: crypto scalping bots — backtest, replay, paper, live.",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_app, name="data")
+
+
+def _print_version(value: bool) -> None:
+    """``--version``: print the version and stop."""
+    if value:
+        print(f"optiflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """OptiFlow: crypto scalping bots — backtest, replay, paper, live."""
 
 
 def _console() -> Console:
@@ -28,8 +48,17 @@ def _console() -> Console:
 
 
 def _bundled_data() -> Path:
-    """The candle folder shipped with the repository."""
-    return Path(__file__).resolve().parents[4] / "data" / "binance_spot_1m"
+    """The candle folder shipped with the repository; a UserInputError naming --data if absent."""
+    folder = Path(__file__).resolve().parents[4] / "data" / "binance_spot_1m"
+    if not folder.is_dir():
+        from optiflow.domain.errors import UserInputError
+
+        raise UserInputError(
+            f"no --data given and the bundled candle folder {folder} is not there (an installed "
+            "package ships no market data): give --data DIR, a folder of BASE-QUOTE_1m.csv[.gz] "
+            "files (optiflow data download writes them)"
+        )
+    return folder
 
 
 @app.command()
@@ -107,6 +136,13 @@ def run(
     websocket: Annotated[
         bool, typer.Option(help="Websocket prices where ccxt.pro has them (REST stays).")
     ] = True,
+    accept_config_change: Annotated[
+        bool,
+        typer.Option(
+            "--accept-config-change",
+            help="Resume a replay whose config changed since its state was saved.",
+        ),
+    ] = False,
 ) -> None:
     """Run one bot through the live runtime; starting is recovering."""
     from optiflow.interfaces.cli.run import run_command
@@ -115,7 +151,7 @@ def run(
         run_command(
             config,
             mode,
-            data or _bundled_data(),
+            data or (_bundled_data() if mode == "replay" else Path(".")),
             speed,
             when_from,
             when_to,
@@ -123,6 +159,7 @@ def run(
             live,
             secrets,
             websocket=websocket,
+            accept_config_change=accept_config_change,
         )
     )
 

@@ -22,12 +22,14 @@ from optiflow.adapters.sim.gateway import SimGateway
 from optiflow.adapters.sqlite.store import SqliteStore
 from optiflow.app.live import LiveRuntime
 from optiflow.app.replay import ReplayRuntime
+from optiflow.config.advice import book_only_confirming, config_warnings
 from optiflow.config.loader import load_config
 from optiflow.config.models import BotConfig
 from optiflow.config.presets import find_config
 from optiflow.domain.errors import UserInputError
 from optiflow.domain.events import Notify
 from optiflow.engine.settings import settings_from_config
+from optiflow.interfaces.cli.paths import writable_folder
 from optiflow.interfaces.cli.secrets import ENV_KEY, ENV_SECRET, ApiKeys, load_keys
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
@@ -64,9 +66,11 @@ def run_command(
     live: bool,
     secrets: Path | None = None,
     websocket: bool = True,
+    accept_config_change: bool = False,
 ) -> int:
     """Start a bot; returns the process exit code (0 after a clean stop)."""
-    cfg = load_config(find_config(config))
+    path = find_config(config)
+    cfg = load_config(path)
     if mode not in ("replay", "paper", "live"):
         raise UserInputError(f"--mode {mode}: one of replay, paper, live")
     if mode == "live" and not (cfg.mode == "live" and live):
@@ -76,7 +80,15 @@ def run_command(
         )
     if mode != "live" and live:
         raise UserInputError("--live only applies to --mode live")
-    folder = state_dir or default_state_dir(cfg.name)
+    if mode != "live" and secrets is not None:
+        raise UserInputError(
+            f"--secrets {secrets}: only for --mode live (API keys are never used by {mode})"
+        )
+    if accept_config_change and mode != "replay":
+        raise UserInputError("--accept-config-change only applies to --mode replay")
+    if mode == "replay" and (problem := book_only_confirming(cfg)):
+        raise UserInputError(f"{path}: {problem}")
+    folder = writable_folder("--state-dir", state_dir or default_state_dir(cfg.name))
     if mode == "replay":
         if speed < 0:
             raise UserInputError(f"--speed {speed}: must be 0 (as fast as possible) or more")
@@ -90,11 +102,22 @@ def run_command(
             "or --secrets FILE (JSON, chmod 600)"
         )
     setup_logging(folder / "logs", cfg.name, list(cfg.pairs))
+    for text in config_warnings(cfg, mode):
+        log.warning("%s: WARNING %s", cfg.name, text)
     notifier = ConsoleNotifier(cfg.name)
     store = SqliteStore(folder / "bot.sqlite", cfg.name)
     runtime: Runtime
     if mode == "replay":
-        runtime = ReplayRuntime(cfg, candles, store, folder, notifier, speed, time.monotonic)
+        runtime = ReplayRuntime(
+            cfg,
+            candles,
+            store,
+            folder,
+            notifier,
+            speed,
+            time.monotonic,
+            accept_config_change=accept_config_change,
+        )
     else:
         runtime = build_live_runtime(cfg, mode, keys, store, notifier, folder, websocket)
     try:
@@ -185,6 +208,9 @@ async def _serve(runtime: Runtime, notifier: Notifier, name: str) -> None:
         if not runtime.stop_requested:
             notifier.notify(Notify("shutdown", "", f"🛑 Bot shutting down… ({name})", 0))
         runtime.stop_requested = True
+        interrupt = getattr(getattr(runtime, "clock", None), "interrupt", None)
+        if interrupt is not None:
+            interrupt()  # the sleep between cycles ends now, not at the next cycle
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)

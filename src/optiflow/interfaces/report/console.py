@@ -209,6 +209,10 @@ def print_run_report(
             console.print(_latest_near_misses(summaries))
     if fleet is not None:
         console.print(_fleet_line(fleet))
+    for s in summaries:
+        for note in s.notes:
+            loud = note.startswith(("RUINED", "WARNING"))
+            console.print(Text(f"{s.bot}: {note}", style="bold red" if loud else "dim"))
     console.print(
         Text(
             f"All PnL figures are {PNL_NOTE} as modelled by the backtest; "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from optiflow.adapters.files.exports import TRADES_HEADER, write_atomic
 from optiflow.app.summary import BotSummary, FleetSummary, iso_utc
 from optiflow.domain.results import BotRun
 from optiflow.interfaces.report.html import render_html
+from optiflow.marketdata.candles import CandleArrays
 
 
 def _plain(value: Decimal) -> str:
@@ -60,11 +61,12 @@ def write_outputs(
     runs: Sequence[BotRun],
     summaries: Sequence[BotSummary],
     fleet: FleetSummary | None,
+    prices: Mapping[str, CandleArrays] | None = None,
 ) -> list[Path]:
     """Write trades.csv, summary.json and report.html into out_dir; return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     return [
         write_atomic(out_dir / "trades.csv", trades_csv(runs)),
         write_atomic(out_dir / "summary.json", summary_json(summaries, fleet)),
-        write_atomic(out_dir / "report.html", render_html(summaries, fleet, runs)),
+        write_atomic(out_dir / "report.html", render_html(summaries, fleet, runs, prices)),
     ]

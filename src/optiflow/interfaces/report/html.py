@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from html import escape
+
+import numpy as np
 
 from optiflow.app.summary import BotSummary, FleetSummary, fleet_equity_curve, iso_utc
 from optiflow.domain.results import FILTER_REASONS, BotRun
@@ -16,7 +18,9 @@ from optiflow.interfaces.report.fmt import (
     target_range,
     verdict,
 )
+from optiflow.interfaces.report.price_chart import price_svg
 from optiflow.interfaces.report.svg import daily_svg, equity_svg, reasons_svg
+from optiflow.marketdata.candles import CandleArrays
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;
@@ -159,13 +163,42 @@ def _charts(col: _Col, curve: Sequence[tuple[int, Decimal]]) -> str:
         [
             equity_svg(curve, f"{name}: equity ($, {PNL_NOTE})"),
             daily_svg(col.daily_pnl, band, f"{name}: daily PnL by UTC day vs target band"),
-            reasons_svg(col.trades.exit_reasons, f"{name}: exit reasons (fills · net PnL)"),
+            reasons_svg(col.trades.exit_reasons, f"{name}: exit reasons by net PnL (fills)"),
         ]
     )
 
 
+def _prices(
+    summary: BotSummary, run: BotRun | None, prices: Mapping[str, CandleArrays] | None
+) -> list[str]:
+    """One price chart per pair with the bot's entries and exits marked."""
+    exits = run.exits if run else ()
+    out: list[str] = []
+    for sym in summary.symbols:
+        c = (prices or {}).get(sym)
+        if c is None:
+            continue
+        lo = int(np.searchsorted(c.ts, summary.ts_start, side="left"))
+        hi = int(np.searchsorted(c.ts, summary.ts_end, side="left"))
+        title = f"{summary.bot} {sym}: price (low–high), ▲ entries, ● exits (green gain, red loss)"
+        out.append(price_svg(sym, c.ts[lo:hi], c.low[lo:hi], c.high[lo:hi], exits, title))
+    return out
+
+
+def _notes(summary: BotSummary) -> str:
+    """The run's notes: ruin and warnings in red, the PnL/day basis plain."""
+    return "".join(
+        f'<p class="{"below" if n.startswith(("RUINED", "WARNING")) else "note"}">'
+        f"{escape(n)}</p>"
+        for n in summary.notes
+    )
+
+
 def render_html(
-    summaries: Sequence[BotSummary], fleet: FleetSummary | None, runs: Sequence[BotRun]
+    summaries: Sequence[BotSummary],
+    fleet: FleetSummary | None,
+    runs: Sequence[BotRun],
+    prices: Mapping[str, CandleArrays] | None = None,
 ) -> str:
     """Render a single offline HTML page with key figures, charts and tables."""
     by_bot = {r.bot: r for r in runs}
@@ -199,7 +232,9 @@ def render_html(
             f"{escape(num(s.days, 2))} days · start "
             f"{escape(money(s.starting_balance, signed=False))} · final "
             f"{escape(money(s.final_balance, signed=False))}</p>",
+            _notes(s),
             _charts(s, curve),
+            *_prices(s, run, prices),
             "<h3>Per symbol</h3>",
             _symbols(s),
             "<h3>Latest near misses</h3>",

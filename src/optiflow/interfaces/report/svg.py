@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -55,18 +56,42 @@ def _open(title: str, height: int = HEIGHT) -> list[str]:
     ]
 
 
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round tick values (1, 2, 2.5 or 5 x 10^k apart) covering [lo, hi] with about ``count``."""
+    span = hi - lo if hi - lo > 1e-12 else max(abs(hi), 1.0)
+    raw = span / max(count - 1, 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    first = math.floor(lo / step + 1e-9) * step
+    ticks = [first]
+    while ticks[-1] < hi - 1e-9 * step:
+        ticks.append(first + step * len(ticks))
+    return [round(t, 10) for t in ticks]
+
+
+def nice_range(lo: float, hi: float) -> tuple[float, float]:
+    """The range [lo, hi] widened to the outer round ticks."""
+    ticks = nice_ticks(lo, hi)
+    return ticks[0], ticks[-1]
+
+
 def _y_ticks(lo: float, hi: float, k: float, c: float, count: int = 5) -> list[str]:
-    """Draw horizontal grid lines with $ labels."""
+    """Draw horizontal grid lines with $ labels at round values."""
     parts = []
-    for i in range(count):
-        value = lo + (hi - lo) * i / (count - 1)
+    for value in nice_ticks(lo, hi, count):
         y = k * value + c
         parts.append(
             f'<line x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
             f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" class="yl">'
-            f"{escape(money(Decimal(str(round(value, 2))), signed=False))}</text>"
+            f"{escape(_tick_money(value))}</text>"
         )
     return parts
+
+
+def _tick_money(value: float) -> str:
+    """A round tick as money without needless decimals: $975, $57.5, $0.25."""
+    text = f"{abs(value):,.6f}".rstrip("0").rstrip(".")
+    return ("-$" if value < 0 else "$") + text
 
 
 def _x_label(x: float, text: str, anchor: str = "middle") -> str:
@@ -88,6 +113,7 @@ def equity_svg(curve: Sequence[tuple[int, Decimal]], title: str) -> str:
     lo, hi = min(p[1] for p in points), max(p[1] for p in points)
     if hi - lo < 1e-9:
         lo, hi = lo - 1.0, hi + 1.0
+    lo, hi = nice_range(lo, hi)
     kx, cx = _scale(t0, t1, _LEFT, WIDTH - _RIGHT)
     ky, cy = _scale(lo, hi, HEIGHT - _BOTTOM, _TOP)
     parts += _y_ticks(lo, hi, ky, cy)
@@ -114,7 +140,7 @@ def daily_svg(
         return "".join([*parts, "</svg>"])
     values = [float(v) for _, v in daily]
     extra = [float(band[0]), float(band[1])] if band else []
-    lo, hi = min([0.0, *values, *extra]), max([0.0, *values, *extra])
+    lo, hi = nice_range(min([0.0, *values, *extra]), max([0.0, *values, *extra]))
     ky, cy = _scale(lo, hi, HEIGHT - _BOTTOM, _TOP)
     parts += _y_ticks(lo, hi, ky, cy)
     plot_w = WIDTH - _LEFT - _RIGHT
@@ -148,7 +174,7 @@ def daily_svg(
 
 
 def reasons_svg(reasons: Sequence[ReasonFigure], title: str) -> str:
-    """Render exit reasons as horizontal bars labelled with fill count and net PnL."""
+    """Render exit reasons as bars sized by net PnL (green gain, red loss), fills as label."""
     shown = [r for r in reasons if r.count > 0]
     row_h = 22
     height = _TOP + 14 + row_h * max(len(shown), 1)
@@ -158,10 +184,10 @@ def reasons_svg(reasons: Sequence[ReasonFigure], title: str) -> str:
         return "".join([*parts, "</svg>"])
     label_w, text_w = 110, 200
     bar_max = WIDTH - _RIGHT - label_w - text_w
-    top_count = max(r.count for r in shown)
+    top_pnl = max(abs(float(r.pnl)) for r in shown) or 1.0
     for i, r in enumerate(shown):
         y = _TOP + 6 + i * row_h
-        width = max(bar_max * r.count / top_count, 1.0)
+        width = max(bar_max * abs(float(r.pnl)) / top_pnl, 1.0)
         colour = _GREEN if r.pnl >= 0 else _RED
         parts.append(
             f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end" class="yl">'
@@ -169,6 +195,6 @@ def reasons_svg(reasons: Sequence[ReasonFigure], title: str) -> str:
             f'<rect x="{label_w}" y="{y}" width="{width:.1f}" height="{row_h - 6}" '
             f'fill="{colour}"/>'
             f'<text x="{label_w + width + 6:.1f}" y="{y + 13}" class="xl">'
-            f"{r.count} fills · {escape(money(r.pnl))}</text>"
+            f"{escape(money(r.pnl))} · {r.count} fills</text>"
         )
     return "".join([*parts, "</svg>"])
