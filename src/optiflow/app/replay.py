@@ -25,6 +25,7 @@ from optiflow.app.backtest import feature_spec, new_loop, prepare
 from optiflow.app.bar_loop import BarLoop
 from optiflow.app.decision_log import log_decisions, new_near_misses, symbol_loggers
 from optiflow.config.models import BotConfig
+from optiflow.domain.errors import UserInputError
 from optiflow.domain.events import (
     CancelOrder,
     Command,
@@ -109,9 +110,12 @@ class RecordingLoop(BarLoop):
         """Note an exchange result against its order."""
         row = self.open_rows.get(res.client_id)
         if isinstance(res, OrderFilled):
+            # the order's cumulative filled quantity names the fill: the same on a redone
+            # step, and different for two partial fills of one order
+            done = (row.filled if row is not None else Decimal(0)) + res.qty
             self.step.fills.append(
                 FillRow(
-                    f"{res.client_id}#{len(self.sim.ledger)}",
+                    f"{res.client_id}#{format(done.normalize(), 'f')}",
                     res.client_id,
                     res.symbol,
                     res.side,
@@ -197,6 +201,7 @@ class ReplayRuntime:
         self.loop.open_rows = {}
         self.loop.bot.trace = []
         self.stop_requested = False
+        self.already_finished = False  # set by recover(): nothing to do, nothing is written
         self.symbol_runtime: dict[str, dict[str, Any]] = {
             s: {"errors": 0, "last_cycle_ts": None, "last_cycle_ms": None} for s in cfg.pairs
         }
@@ -224,6 +229,7 @@ class ReplayRuntime:
             return 0
         snap = loaded.snapshot
         if snap.get("done"):
+            self.already_finished = True
             return len(d.ts)
         self.loop.bot = from_snapshot(self.settings, self.loop.bot.limits, snap["bot"])
         self.loop.bot.trace = []
@@ -262,21 +268,32 @@ class ReplayRuntime:
         snapshot: dict[str, Any] = {"bot": to_snapshot(loop.bot), "sim": sim_to_snapshot(loop.sim)}
         if done:
             snapshot["done"] = True
-        self.store.commit(
-            StateBatch(
-                snapshot=snapshot,
-                cursor={"ts": ts, "iso": iso_utc(ts) if ts >= 0 else None},
-                orders=tuple(step.orders.values()),
-                fills=tuple(step.fills),
-                exits=exits,
-                notes=tuple(step.notes),
-                near_misses=new_near_misses(loop.bot, self._near),
-            )
-        )
+        try:
+            self.store.commit(self._batch(snapshot, ts, exits))
+        except Exception as exc:  # noqa: BLE001 - replay: no money at stake, stop clearly
+            at = iso_utc(ts) if ts >= 0 else "the start"
+            raise UserInputError(
+                f"{self.cfg.name}: cannot save the replay state ({type(exc).__name__}: {exc}); "
+                f"replay stopped at {at}; fix the state folder {self.state_dir} (space, "
+                "permissions) and run again: it resumes from the last saved candle"
+            ) from None
         for note in step.notes:
             if note.kind not in IMMEDIATE:
                 self.notifier.notify(note)
         loop.step = StepLog()
+
+    def _batch(self, snapshot: dict[str, Any], ts: int, exits: tuple[ExitRow, ...]) -> StateBatch:
+        """The step's store transaction."""
+        loop, step = self.loop, self.loop.step
+        return StateBatch(
+            snapshot=snapshot,
+            cursor={"ts": ts, "iso": iso_utc(ts) if ts >= 0 else None},
+            orders=tuple(step.orders.values()),
+            fills=tuple(step.fills),
+            exits=exits,
+            notes=tuple(step.notes),
+            near_misses=new_near_misses(loop.bot, self._near),
+        )
 
     def write_files(self, force: bool = False) -> None:
         """Refresh the human/tool state files (at most every ``files_every_s``)."""
@@ -292,11 +309,18 @@ class ReplayRuntime:
             stats={s: c.frozen() for s, c in bot.counters.items()},
             symbol_runtime=self.symbol_runtime,
             info={"name": self.cfg.name, "mode": "replay", "cash": str(bot.cash)},
+            on_error=self._files_problem,
         )
+
+    def _files_problem(self, text: str) -> None:
+        """The state files cannot be written (once per outage): tell the operator."""
+        self.notifier.notify(Notify("files", "", text, int(self.loop.data.ts[0])))
 
     async def run(self) -> None:
         """Replay from the recovered position to the end of the data (or a stop request)."""
         start = self.recover()
+        if self.already_finished:
+            return  # a finished replay is left exactly as it is (start over: state reset)
         d, loop = self.loop.data, self.loop
         loop.on_result = loop.record_result
         last_commit, committed_at, pending = start - 1, -1e9, False
