@@ -332,7 +332,17 @@ class ReplayRuntime:
             t0 = self.now_s()
             present = [i for i in range(len(d.symbols)) if d.rows[i][t] >= 0]
             before = (len(loop.step.orders), len(loop.bot.exits))
-            loop.process_bar(t, present)
+            try:
+                loop.process_bar(t, present)
+            except ValueError as exc:
+                if "duplicate client order id" not in str(exc):
+                    raise
+                raise UserInputError(
+                    f"{self.cfg.name}: the state database in {self.state_dir} already holds "
+                    f"orders past its saved position ({exc}; two processes wrote to it?); "
+                    f"repair it with: optiflow state repair {self.cfg.name} --state-dir "
+                    f"{self.state_dir}"
+                ) from None
             self.log_decisions()
             took = (self.now_s() - t0) * 1000
             for i in present:
