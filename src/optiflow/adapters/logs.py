@@ -175,7 +175,7 @@ def setup_logging(
     """
     if total_bytes is not None:
         files = (1 + len(symbols)) * (backup_count + 1)
-        max_bytes = max(64 * 1024, total_bytes // files)
+        max_bytes = max(16 * 1024, total_bytes // files)
     close_logging()
     root, ours = logging.getLogger(), logging.getLogger("optiflow")
     root.setLevel(logging.INFO)

@@ -20,7 +20,7 @@ from optiflow.domain.errors import UserInputError
 
 LOCK_FILE = "bot.lock"
 SEQ_FILE = "commit_seq"
-MIN_FREE_BYTES = 5 * 1024 * 1024
+MIN_FREE_BYTES = 2 * 1024 * 1024
 DB_FILES = ("bot.sqlite", "bot.sqlite-wal", "bot.sqlite-shm", "bot.sqlite-journal")
 STATE_FILES = ("active_trades.json", "tp_performance.csv", "debug_monitoring_summary.json")
 
