@@ -17,7 +17,13 @@ from optiflow.adapters.ccxt.ratelimit import FileWeightBudget
 from optiflow.adapters.ccxt.ws_feed import WsPriceFeed, supports_websocket
 from optiflow.adapters.clock import RealClock
 from optiflow.adapters.console_notifier import ConsoleNotifier
-from optiflow.adapters.files.statedir import SEQ_FILE, StateDirLock, probe_writable, wipe_state
+from optiflow.adapters.files.statedir import (
+    LOCK_FILE,
+    SEQ_FILE,
+    StateDirLock,
+    probe_writable,
+    wipe_state,
+)
 from optiflow.adapters.files.write_errors import set_file_error_hook
 from optiflow.adapters.logs import DEFAULT_TOTAL_MB, setup_logging
 from optiflow.adapters.sim.exchange import SimExchange
@@ -133,7 +139,7 @@ def run_command(
 
 def confirm_wipe(name: str, folder: Path, yes: bool, flag: str) -> None:
     """Ask before wiping a bot's state (a TTY); without one, `--yes` is required."""
-    if yes:
+    if yes or not has_state(folder):
         return
     if not sys.stdin.isatty():
         raise UserInputError(
@@ -143,6 +149,11 @@ def confirm_wipe(name: str, folder: Path, yes: bool, flag: str) -> None:
     answer = input(f"Delete the state of bot {name} in {folder} (database, files, logs)? [y/N] ")
     if answer.strip().lower() not in ("y", "yes"):
         raise UserInputError(f"{flag}: not confirmed; nothing changed")
+
+
+def has_state(folder: Path) -> bool:
+    """True when the folder holds anything a wipe would delete."""
+    return any(p.name != LOCK_FILE for p in folder.iterdir()) if folder.is_dir() else False
 
 
 def replay_finished(store: SqliteStore) -> bool:
