@@ -15,6 +15,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from tests.interfaces.cli.state_support import (  # noqa: E402
+    cli,
+    exchange_config,
+    fake_binance,
     fill_up,
     mounted_tmpfs,
     one_line_error,
@@ -85,3 +88,26 @@ def test_immutable_state_folder_is_caught_before_sqlite_opens(tmp_path: Path) ->
         assert str(state) in line and "not writable" in line
     finally:
         subprocess.run(["chattr", "-i", str(state)], check=True)
+
+
+def test_paper_bot_keeps_cycling_when_a_state_file_cannot_be_written(tmp_path: Path) -> None:
+    """active_trades.json cannot be replaced (a folder sits at its path): the paper bot warns
+    once, keeps trading and writing the other files, and stops cleanly with exit 0."""
+    state = tmp_path / "state"
+    (state / "active_trades.json").mkdir(parents=True)
+    with fake_binance() as url:
+        cfg = exchange_config(tmp_path, url, "paper")
+        proc = start(cli("run", str(cfg), "--mode", "paper", "--state-dir", str(state)))
+        summary = state / "debug_monitoring_summary.json"
+        deadline = time.monotonic() + 90
+        while not (summary.exists() and '"cycles": 3' in summary.read_text()):
+            assert proc.poll() is None, proc.communicate()[0][-3000:]
+            assert time.monotonic() < deadline, "the bot stopped cycling"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out[-3000:]
+    assert "Traceback" not in out
+    warnings = [ln for ln in out.splitlines() if "cannot be written" in ln and "WARNING" in ln]
+    assert len(warnings) == 1, out[-3000:]
+    assert "Is a directory" in warnings[0]

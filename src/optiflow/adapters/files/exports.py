@@ -333,7 +333,8 @@ def _write_all(
     info: Mapping[str, Any],
     days: Iterable[date] | None,
 ) -> list[Path]:
-    """Render and write every file (raises OSError on the first that fails)."""
+    """Render and write every file; one that fails does not keep the others from being
+    written (the first OSError is raised at the end)."""
     folder.mkdir(parents=True, exist_ok=True)
     open_ids = [str(p.get("position_id")) for p in positions]
     texts: list[tuple[Path, str]] = [
@@ -344,7 +345,17 @@ def _write_all(
     grouped = exits_by_day(exits)
     wanted = sorted(grouped) if days is None else sorted(set(days) & set(grouped))
     texts += [(folder / trades_file_name(d), trades_day_csv(grouped[d])) for d in wanted]
-    return [path for path, text in texts if write_if_changed(path, text)]
+    written: list[Path] = []
+    failed: OSError | None = None
+    for path, text in texts:
+        try:
+            if write_if_changed(path, text):
+                written.append(path)
+        except OSError as exc:
+            failed = failed or exc
+    if failed is not None:
+        raise failed
+    return written
 
 
 __all__ = [
