@@ -43,7 +43,8 @@ class SeqFile:
             raise UserInputError(
                 f"{self.db_path}: the state database went backwards: seq {db_seq} < recorded "
                 f"{recorded} (in {self.path}); it lost committed transactions — restore it "
-                "from a backup or run `optiflow state reset`"
+                "from a backup or run `optiflow state reset` (to accept it as it is, after "
+                f"a power loss for example, delete {self.path.name})"
             )
         self.seq = db_seq
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
