@@ -111,6 +111,7 @@ class QuietRotatingFileHandler(RotatingFileHandler):
         self.failing = False
         self.write_errors = 0
         self._said_at = -1e9
+        self._announced = False
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write the record; on success after failures, say the log works again."""
@@ -118,7 +119,9 @@ class QuietRotatingFileHandler(RotatingFileHandler):
         super().emit(record)
         if self.failing and self.write_errors == before:
             self.failing = False
-            _stderr_line(f"log file {self.baseFilename}: writing again")
+            if self._announced:  # at most one failure and one recovery line a minute
+                self._announced = False
+                _stderr_line(f"log file {self.baseFilename}: writing again")
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging API
         """A failed write: free room, drop the stream, say so at most once a minute."""
@@ -131,8 +134,8 @@ class QuietRotatingFileHandler(RotatingFileHandler):
             with contextlib.suppress(Exception):
                 stream.close()
         now = time.monotonic()
-        if not self.failing or now - self._said_at >= self.quiet_s:
-            self._said_at = now
+        if now - self._said_at >= self.quiet_s:
+            self._said_at, self._announced = now, True
             _stderr_line(f"log file {self.baseFilename}: write failed ({exc}); retrying")
         self.failing = True
 
