@@ -88,8 +88,7 @@ class StateDirLock:
                 raise
             pid = read_pid(self.path)
             raise UserInputError(
-                f"bot {self.bot_name} is already running (pid {pid if pid else '?'}); "
-                f"state folder {self.path.parent} is locked by {self.path}"
+                f"bot {self.bot_name} is already running (pid {pid if pid else '?'})"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
