@@ -9,9 +9,13 @@ not even inside a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Sequence
 from logging.handlers import RotatingFileHandler
@@ -19,6 +23,7 @@ from pathlib import Path
 
 MAX_BYTES = 5 * 1024 * 1024
 BACKUP_COUNT = 5
+DEFAULT_TOTAL_MB = 50  # what ``optiflow run`` lets one bot's logs take by default
 MASK = "***"
 MIN_SECRET_LEN = 4  # shorter values would mask ordinary words
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -91,11 +96,66 @@ def _remove_ours(logger: logging.Logger) -> None:
             handler.close()
 
 
+class QuietRotatingFileHandler(RotatingFileHandler):
+    """A rotating file that never stops the bot: a failed write (full disk, read-only
+    folder) is reported on stderr at most once a minute, without a traceback; on a full
+    disk its own backups are deleted to make room, and writing resumes when it can."""
+
+    quiet_s = 60.0
+
+    def __init__(self, path: Path, max_bytes: int, backup_count: int) -> None:
+        """Open `path` lazily (a folder that cannot take it does not stop the start)."""
+        super().__init__(
+            path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8", delay=True
+        )
+        self.failing = False
+        self.write_errors = 0
+        self._said_at = -1e9
+        self._announced = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record; on success after failures, say the log works again."""
+        before = self.write_errors
+        super().emit(record)
+        if self.failing and self.write_errors == before:
+            self.failing = False
+            if self._announced:  # at most one failure and one recovery line a minute
+                self._announced = False
+                _stderr_line(f"log file {self.baseFilename}: writing again")
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging API
+        """A failed write: free room, drop the stream, say so at most once a minute."""
+        exc = sys.exc_info()[1]
+        self.write_errors += 1
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            self._drop_backups()
+        stream, self.stream = self.stream, None  # type: ignore[assignment]
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
+        now = time.monotonic()
+        if now - self._said_at >= self.quiet_s:
+            self._said_at, self._announced = now, True
+            _stderr_line(f"log file {self.baseFilename}: write failed ({exc}); retrying")
+        self.failing = True
+
+    def _drop_backups(self) -> None:
+        """Delete this log's rotated files (oldest debug detail goes first on a full disk)."""
+        for i in range(1, self.backupCount + 1):
+            with contextlib.suppress(OSError):
+                os.remove(f"{self.baseFilename}.{i}")
+
+
+def _stderr_line(text: str) -> None:
+    """One line on stderr that can itself fail silently."""
+    with contextlib.suppress(Exception):
+        sys.stderr.write(mask_secrets(text) + "\n")
+        sys.stderr.flush()
+
+
 def _rotating(path: Path, max_bytes: int, backup_count: int) -> logging.Handler:
-    """A DEBUG rotating file handler (UTF-8)."""
-    handler = RotatingFileHandler(
-        path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8"
-    )
+    """A DEBUG rotating file handler (UTF-8) that survives a full or read-only disk."""
+    handler = QuietRotatingFileHandler(path, max_bytes, backup_count)
     handler.setLevel(logging.DEBUG)
     return _mark(handler)
 
@@ -108,11 +168,17 @@ def setup_logging(
     *,
     max_bytes: int = MAX_BYTES,
     backup_count: int = BACKUP_COUNT,
+    total_bytes: int | None = None,
 ) -> None:
     """Install the console handler and (with `log_dir`) the bot and per-symbol files.
 
+    With `total_bytes` every file (bot.log, one per symbol) and its `backup_count`
+    rotations share that budget: no file grows past ``total / (files x (backups + 1))``.
     Calling it again replaces everything a previous call installed (one bot per process).
     """
+    if total_bytes is not None:
+        files = (1 + len(symbols)) * (backup_count + 1)
+        max_bytes = max(16 * 1024, total_bytes // files)
     close_logging()
     root, ours = logging.getLogger(), logging.getLogger("optiflow")
     root.setLevel(logging.INFO)
@@ -142,7 +208,9 @@ def close_logging() -> None:
 
 __all__ = [
     "BACKUP_COUNT",
+    "DEFAULT_TOTAL_MB",
     "MAX_BYTES",
+    "QuietRotatingFileHandler",
     "SecretFilter",
     "close_logging",
     "mask_secrets",

@@ -111,9 +111,12 @@ class RecordingLoop(BarLoop):
         """Note an exchange result against its order."""
         row = self.open_rows.get(res.client_id)
         if isinstance(res, OrderFilled):
+            # the order's cumulative filled quantity names the fill: the same on a redone
+            # step, and different for two partial fills of one order
+            done = (row.filled if row is not None else Decimal(0)) + res.qty
             self.step.fills.append(
                 FillRow(
-                    f"{res.client_id}#{len(self.sim.ledger)}",
+                    f"{res.client_id}#{format(done.normalize(), 'f')}",
                     res.client_id,
                     res.symbol,
                     res.side,
@@ -201,6 +204,7 @@ class ReplayRuntime:
         self.loop.open_rows = {}
         self.loop.bot.trace = []
         self.stop_requested = False
+        self.already_finished = False  # set by recover(): nothing to do, nothing is written
         self.symbol_runtime: dict[str, dict[str, Any]] = {
             s: {"errors": 0, "last_cycle_ts": None, "last_cycle_ms": None} for s in cfg.pairs
         }
@@ -229,6 +233,7 @@ class ReplayRuntime:
         snap = loaded.snapshot
         self._check_config(snap.get("config_hash"))
         if snap.get("done"):
+            self.already_finished = True
             return len(d.ts)
         self.loop.bot = from_snapshot(self.settings, self.loop.bot.limits, snap["bot"])
         self.loop.bot.trace = []
@@ -284,21 +289,32 @@ class ReplayRuntime:
         snapshot["config_hash"] = self.config_hash
         if done:
             snapshot["done"] = True
-        self.store.commit(
-            StateBatch(
-                snapshot=snapshot,
-                cursor={"ts": ts, "iso": iso_utc(ts) if ts >= 0 else None},
-                orders=tuple(step.orders.values()),
-                fills=tuple(step.fills),
-                exits=exits,
-                notes=tuple(step.notes),
-                near_misses=new_near_misses(loop.bot, self._near),
-            )
-        )
+        try:
+            self.store.commit(self._batch(snapshot, ts, exits))
+        except Exception as exc:  # noqa: BLE001 - replay: no money at stake, stop clearly
+            at = iso_utc(ts) if ts >= 0 else "the start"
+            raise UserInputError(
+                f"{self.cfg.name}: cannot save the replay state ({type(exc).__name__}: {exc}); "
+                f"replay stopped at {at}; fix the state folder {self.state_dir} (space, "
+                "permissions) and run again: it resumes from the last saved candle"
+            ) from None
         for note in step.notes:
             if note.kind not in IMMEDIATE:
                 self.notifier.notify(note)
         loop.step = StepLog()
+
+    def _batch(self, snapshot: dict[str, Any], ts: int, exits: tuple[ExitRow, ...]) -> StateBatch:
+        """The step's store transaction."""
+        loop, step = self.loop, self.loop.step
+        return StateBatch(
+            snapshot=snapshot,
+            cursor={"ts": ts, "iso": iso_utc(ts) if ts >= 0 else None},
+            orders=tuple(step.orders.values()),
+            fills=tuple(step.fills),
+            exits=exits,
+            notes=tuple(step.notes),
+            near_misses=new_near_misses(loop.bot, self._near),
+        )
 
     def write_files(self, force: bool = False) -> None:
         """Refresh the human/tool state files (at most every ``files_every_s``)."""
@@ -314,11 +330,18 @@ class ReplayRuntime:
             stats={s: c.frozen() for s, c in bot.counters.items()},
             symbol_runtime=self.symbol_runtime,
             info={"name": self.cfg.name, "mode": "replay", "cash": str(bot.cash)},
+            on_error=self._files_problem,
         )
+
+    def _files_problem(self, text: str) -> None:
+        """The state files cannot be written (once per outage): tell the operator."""
+        self.notifier.notify(Notify("files", "", text, int(self.loop.data.ts[0])))
 
     async def run(self) -> None:
         """Replay from the recovered position to the end of the data (or a stop request)."""
         start = self.recover()
+        if self.already_finished:
+            return  # a finished replay is left exactly as it is (start over: state reset)
         d, loop = self.loop.data, self.loop
         loop.on_result = loop.record_result
         last_commit, committed_at, pending = start - 1, -1e9, False
@@ -330,7 +353,17 @@ class ReplayRuntime:
             t0 = self.now_s()
             present = [i for i in range(len(d.symbols)) if d.rows[i][t] >= 0]
             before = (len(loop.step.orders), len(loop.bot.exits))
-            loop.process_bar(t, present)
+            try:
+                loop.process_bar(t, present)
+            except ValueError as exc:
+                if "duplicate client order id" not in str(exc):
+                    raise
+                raise UserInputError(
+                    f"{self.cfg.name}: the state database in {self.state_dir} already holds "
+                    f"orders past its saved position ({exc}; two processes wrote to it?); "
+                    f"repair it with: optiflow state repair {self.cfg.name} --state-dir "
+                    f"{self.state_dir}"
+                ) from None
             self.log_decisions()
             took = (self.now_s() - t0) * 1000
             for i in present:

@@ -19,13 +19,18 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from optiflow.adapters.files.write_errors import (
+    report_failure,
+    report_success,
+    set_file_error_hook,
+)
 from optiflow.domain.results import ExitRow, SymbolStats
 
 ACTIVE_TRADES = "active_trades.json"
@@ -299,13 +304,39 @@ def write_state_files(
     symbol_runtime: Mapping[str, Mapping[str, Any]],
     info: Mapping[str, Any],
     days: Iterable[date] | None = None,
+    on_error: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Refresh every state file in `folder`; return the paths actually (re)written.
 
     `exits` is every exit row of the bot (positions still open are left out of
     tp_performance.csv). `days` limits which trades_*.csv files are rendered (the UTC days
     touched since the last call); None renders all days. Unchanged files are not rewritten.
+
+    These files are conveniences: a write that fails (read-only folder, full disk) never
+    raises. The first failure is logged once as a WARNING and reported once to `on_error`
+    (or the hook given to `set_file_error_hook`); each later call retries, and the
+    recovery is logged.
     """
+    try:
+        written = _write_all(folder, positions, exits, stats, symbol_runtime, info, days)
+    except OSError as exc:
+        report_failure(folder, exc, on_error)
+        return []
+    report_success(folder)
+    return written
+
+
+def _write_all(
+    folder: Path,
+    positions: Sequence[Mapping[str, Any]],
+    exits: Sequence[ExitRow],
+    stats: Mapping[str, SymbolStats],
+    symbol_runtime: Mapping[str, Mapping[str, Any]],
+    info: Mapping[str, Any],
+    days: Iterable[date] | None,
+) -> list[Path]:
+    """Render and write every file; one that fails does not keep the others from being
+    written (the first OSError is raised at the end)."""
     folder.mkdir(parents=True, exist_ok=True)
     open_ids = [str(p.get("position_id")) for p in positions]
     texts: list[tuple[Path, str]] = [
@@ -316,7 +347,17 @@ def write_state_files(
     grouped = exits_by_day(exits)
     wanted = sorted(grouped) if days is None else sorted(set(days) & set(grouped))
     texts += [(folder / trades_file_name(d), trades_day_csv(grouped[d])) for d in wanted]
-    return [path for path, text in texts if write_if_changed(path, text)]
+    written: list[Path] = []
+    failed: OSError | None = None
+    for path, text in texts:
+        try:
+            if write_if_changed(path, text):
+                written.append(path)
+        except OSError as exc:
+            failed = failed or exc
+    if failed is not None:
+        raise failed
+    return written
 
 
 __all__ = [
@@ -330,6 +371,7 @@ __all__ = [
     "iso_utc",
     "monitoring_summary_json",
     "read_active_trades",
+    "set_file_error_hook",
     "tp_performance_csv",
     "trades_day_csv",
     "trades_file_name",

@@ -102,6 +102,35 @@ def _pragma_int(conn: sqlite3.Connection, name: str) -> int:
     return int(conn.execute(f"PRAGMA {name}").fetchone()[0])
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+CORRUPT_HINTS = ("malformed", "not a database", "corrupt")
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """True when an sqlite3 error says the file itself is damaged (not busy, not full)."""
+    return isinstance(exc, sqlite3.DatabaseError) and any(
+        h in str(exc).lower() for h in CORRUPT_HINTS
+    )
+
+
+def corrupt_error(path: Path, exc: BaseException) -> UserInputError:
+    """One clear line for a damaged (or foreign, non-SQLite) database file."""
+    try:
+        with path.open("rb") as fh:
+            sqlite_file = fh.read(16) == SQLITE_HEADER
+    except OSError:
+        sqlite_file = False
+    what = (
+        "the state database is corrupt"
+        if sqlite_file
+        else "corrupt or not an OptiFlow state database (no SQLite header)"
+    )
+    return UserInputError(
+        f"{path}: {what} ({exc}); restore it from a backup, or move it away "
+        "(or run `optiflow state reset`) to start the bot over"
+    )
+
+
 def check_ownership(conn: sqlite3.Connection, path: Path) -> int:
     """Return the schema version of an OptiFlow database (0 = empty); raise if it is not ours."""
     try:
@@ -109,7 +138,7 @@ def check_ownership(conn: sqlite3.Connection, path: Path) -> int:
         version = _pragma_int(conn, "user_version")
         tables = _tables(conn)
     except sqlite3.DatabaseError as exc:
-        raise UserInputError(f"{path}: not an OptiFlow state database ({exc})") from exc
+        raise corrupt_error(path, exc) from None
     if app_id == 0:
         if tables:
             found = ", ".join(sorted(tables)[:5])

@@ -19,7 +19,16 @@ import threading
 from pathlib import Path
 from typing import Literal
 
-from optiflow.adapters.sqlite.migrations import SCHEMA_VERSION, check_ownership, migrate
+from optiflow.adapters.sqlite.commit_seq import SeqFile
+from optiflow.adapters.sqlite.migrations import (
+    SCHEMA_VERSION,
+    check_ownership,
+    corrupt_error,
+    is_corruption,
+    migrate,
+)
+from optiflow.adapters.sqlite.repair import find_problems
+from optiflow.adapters.sqlite.repair import repair as repair_store
 from optiflow.adapters.sqlite.rows import (
     EXIT_COLS,
     INSERT_EXIT,
@@ -65,8 +74,14 @@ class SqliteStore:
         durability: Durability = "process",
         max_notes: int = 10_000,
         max_near_misses: int = 1_000,
+        seq_path: Path | None = None,
     ) -> None:
-        """Open (creating or migrating) the bot's database; raise UserInputError if not ours."""
+        """Open (creating or migrating) the bot's database; raise UserInputError if not ours.
+
+        With `seq_path` the number of the latest commit is also kept in that small file,
+        outside the WAL: a database found behind it lost committed transactions (a
+        truncated or deleted WAL) and is refused instead of silently rolled back.
+        """
         self.path = Path(path)
         self.bot_name = bot_name
         self.max_notes = max_notes
@@ -79,10 +94,22 @@ class SqliteStore:
         self._conn = _connect(self.path)
         try:
             self._open(durability)
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            if is_corruption(exc):
+                raise corrupt_error(self.path, exc) from None
+            raise
         except BaseException:
             self._conn.close()
             raise
         self._since_checkpoint = 0
+        self._seq = SeqFile(seq_path, self.path) if seq_path is not None else None
+        if self._seq is not None:
+            try:
+                self._seq.check(self._db_seq())
+            except BaseException:
+                self._conn.close()
+                raise
         # Rows beyond the bound are pruned once this many extra ones have accumulated.
         self._counts = {
             "notes": self._count("notes"),
@@ -118,6 +145,11 @@ class SqliteStore:
                 f"{self.path}: this state database belongs to bot {row[0]!r}, "
                 f"not {self.bot_name!r}; give each bot its own state file"
             )
+
+    def _db_seq(self) -> int:
+        """The commit sequence the database holds (0 before the first commit)."""
+        row = self._conn.execute("SELECT seq FROM snapshot WHERE id = 1").fetchone()
+        return 0 if row is None else int(row[0])
 
     def _count(self, table: str) -> int:
         """Number of rows in one of the bounded tables."""
@@ -192,6 +224,8 @@ class SqliteStore:
                     self._prune("near_misses", self.max_near_misses)
                 conn.execute("COMMIT")
                 self._since_checkpoint += 1
+                if self._seq is not None:
+                    self._seq.committed()  # never raises: the database stays the truth
             except BaseException as exc:
                 if conn.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
@@ -267,6 +301,16 @@ class SqliteStore:
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             self._since_checkpoint = 0
 
+    def problems(self) -> list[str]:
+        """What two writers left behind (duplicates, replay rows past the snapshot)."""
+        with self._lock:
+            return find_problems(self._conn)
+
+    def repair(self) -> list[str]:
+        """Remove what ``problems`` reports, in one transaction; say what was done."""
+        with self._lock:
+            return repair_store(self._conn)
+
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` verdict ("ok" when healthy)."""
         with self._lock:
@@ -283,6 +327,8 @@ class SqliteStore:
                 self._conn.execute("PRAGMA optimize")
             finally:
                 self._conn.close()
+                if self._seq is not None:
+                    self._seq.close()
 
     def __enter__(self) -> SqliteStore:
         """Use the store as a context manager."""

@@ -143,6 +143,14 @@ def run(
             help="Resume a replay whose config changed since its state was saved.",
         ),
     ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", help="Delete the bot's state first (asks; --yes skips)."),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm --fresh without asking.")] = False,
+    log_max_mb: Annotated[
+        float, typer.Option("--log-max-mb", help="Total size of the bot's log files, MB.")
+    ] = 50.0,
 ) -> None:
     """Run one bot through the live runtime; starting is recovering."""
     from optiflow.interfaces.cli.run import run_command
@@ -160,6 +168,9 @@ def run(
             secrets,
             websocket=websocket,
             accept_config_change=accept_config_change,
+            fresh=fresh,
+            yes=yes,
+            log_max_mb=log_max_mb,
         )
     )
 
@@ -167,20 +178,26 @@ def run(
 @app.command("state")
 @user_errors_exit_2
 def state(
-    action: Annotated[str, typer.Argument(help="show")],
+    action: Annotated[str, typer.Argument(help="show, reset or repair")],
     config: Annotated[str, typer.Argument(help="Config file or preset name.")],
     state_dir: Annotated[
         Path | None, typer.Option(help="State folder (default state/<bot>).")
     ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="reset: confirm without asking.")] = False,
 ) -> None:
-    """Inspect a bot's stored state: ``optiflow state show CONFIG``."""
-    from optiflow.interfaces.cli.state import state_show
+    """A bot's stored state: ``show`` it, ``reset`` it (start over) or ``repair`` it."""
+    from optiflow.interfaces.cli.state import state_repair, state_reset, state_show
 
-    if action != "show":
+    if action == "show":
+        state_show(config, state_dir, _console())
+    elif action == "reset":
+        state_reset(config, state_dir, yes)
+    elif action == "repair":
+        state_repair(config, state_dir)
+    else:
         from optiflow.domain.errors import UserInputError
 
-        raise UserInputError(f"state {action!r}: unknown action; allowed: show")
-    state_show(config, state_dir, _console())
+        raise UserInputError(f"state {action!r}: unknown action; allowed: show, reset, repair")
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -16,9 +17,18 @@ from optiflow.adapters.ccxt.ratelimit import FileWeightBudget
 from optiflow.adapters.ccxt.ws_feed import WsPriceFeed, supports_websocket
 from optiflow.adapters.clock import RealClock
 from optiflow.adapters.console_notifier import ConsoleNotifier
-from optiflow.adapters.logs import setup_logging
+from optiflow.adapters.files.statedir import (
+    LOCK_FILE,
+    SEQ_FILE,
+    StateDirLock,
+    probe_writable,
+    wipe_state,
+)
+from optiflow.adapters.files.write_errors import set_file_error_hook
+from optiflow.adapters.logs import DEFAULT_TOTAL_MB, setup_logging
 from optiflow.adapters.sim.exchange import SimExchange
 from optiflow.adapters.sim.gateway import SimGateway
+from optiflow.adapters.sqlite.migrations import corrupt_error, is_corruption
 from optiflow.adapters.sqlite.store import SqliteStore
 from optiflow.app.live import LiveRuntime
 from optiflow.app.replay import ReplayRuntime
@@ -67,6 +77,9 @@ def run_command(
     secrets: Path | None = None,
     websocket: bool = True,
     accept_config_change: bool = False,
+    fresh: bool = False,
+    yes: bool = False,
+    log_max_mb: float = DEFAULT_TOTAL_MB,
 ) -> int:
     """Start a bot; returns the process exit code (0 after a clean stop)."""
     path = find_config(config)
@@ -101,29 +114,96 @@ def run_command(
             f"live trading needs API keys: set {ENV_KEY} and {ENV_SECRET}, "
             "or --secrets FILE (JSON, chmod 600)"
         )
-    setup_logging(folder / "logs", cfg.name, list(cfg.pairs))
-    for text in config_warnings(cfg, mode):
-        log.warning("%s: WARNING %s", cfg.name, text)
-    notifier = ConsoleNotifier(cfg.name)
-    store = SqliteStore(folder / "bot.sqlite", cfg.name)
-    runtime: Runtime
-    if mode == "replay":
-        runtime = ReplayRuntime(
-            cfg,
-            candles,
-            store,
-            folder,
-            notifier,
-            speed,
-            time.monotonic,
-            accept_config_change=accept_config_change,
+    if log_max_mb <= 0:
+        raise UserInputError(f"--log-max-mb {log_max_mb}: must be more than 0")
+    probe_writable(folder)  # before anything (SQLite's -shm mapping included) touches it
+    with StateDirLock(folder, cfg.name):
+        if fresh:
+            confirm_wipe(cfg.name, folder, yes, "--fresh")
+            gone = wipe_state(folder)
+            print(f"{cfg.name}: started fresh; removed {', '.join(gone) or 'nothing'}")
+        store = open_store(folder, cfg.name, config)
+        try:
+            if mode == "replay" and replay_finished(store):
+                print(
+                    f"{cfg.name}: the replay in {folder} is finished; nothing changed. "
+                    f"To start over: optiflow state reset {config} --state-dir {folder}, "
+                    "or run again with --fresh"
+                )
+                return 0
+            setup_logging(
+                folder / "logs", cfg.name, list(cfg.pairs), total_bytes=int(log_max_mb * 2**20)
+            )
+            for text in config_warnings(cfg, mode):
+                log.warning("%s: WARNING %s", cfg.name, text)
+            notifier = ConsoleNotifier(cfg.name)
+            set_file_error_hook(lambda text: notifier.notify(Notify("files", "", text, 0)))
+            runtime: Runtime
+            if mode == "replay":
+                runtime = ReplayRuntime(
+                    cfg,
+                    candles,
+                    store,
+                    folder,
+                    notifier,
+                    speed,
+                    time.monotonic,
+                    accept_config_change=accept_config_change,
+                )
+            else:
+                runtime = build_live_runtime(cfg, mode, keys, store, notifier, folder, websocket)
+            return serve_protected(runtime, notifier, cfg.name)
+        finally:
+            set_file_error_hook(None)
+            store.close()
+
+
+def confirm_wipe(name: str, folder: Path, yes: bool, flag: str) -> None:
+    """Ask before wiping a bot's state (a TTY); without one, `--yes` is required."""
+    if yes or not has_state(folder):
+        return
+    if not sys.stdin.isatty():
+        raise UserInputError(
+            f"{flag} deletes the state of bot {name} in {folder} (database, state files, "
+            "logs); not a terminal, so confirm with --yes"
         )
-    else:
-        runtime = build_live_runtime(cfg, mode, keys, store, notifier, folder, websocket)
+    answer = input(f"Delete the state of bot {name} in {folder} (database, files, logs)? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise UserInputError(f"{flag}: not confirmed; nothing changed")
+
+
+def has_state(folder: Path) -> bool:
+    """True when the folder holds anything a wipe would delete."""
+    return any(p.name != LOCK_FILE for p in folder.iterdir()) if folder.is_dir() else False
+
+
+def replay_finished(store: SqliteStore) -> bool:
+    """True when the store holds a replay that ran to the end of its data."""
+    loaded = store.load()
+    return loaded is not None and bool(loaded.snapshot.get("done"))
+
+
+def open_store(folder: Path, name: str, config: str) -> SqliteStore:
+    """Open the bot's database with its commit sequence; damage is one clear line."""
+    path = folder / "bot.sqlite"
     try:
-        return serve_protected(runtime, notifier, cfg.name)
-    finally:
+        store = SqliteStore(path, name, seq_path=folder / SEQ_FILE)
+    except sqlite3.Error as exc:
+        raise UserInputError(f"{path}: cannot open the state database ({exc})") from None
+    try:
+        problems = store.problems()
+    except sqlite3.Error as exc:
         store.close()
+        if is_corruption(exc):
+            raise corrupt_error(path, exc) from None
+        raise UserInputError(f"{path}: cannot read the state database ({exc})") from None
+    if problems:
+        store.close()
+        raise UserInputError(
+            f"{path}: the state database holds {'; '.join(problems)} (two processes wrote "
+            f"to it?); repair it with: optiflow state repair {config} --state-dir {folder}"
+        )
+    return store
 
 
 def serve_protected(runtime: Runtime, notifier: Notifier, name: str) -> int:
@@ -135,11 +215,20 @@ def serve_protected(runtime: Runtime, notifier: Notifier, name: str) -> int:
         asyncio.run(_serve(runtime, notifier, name))
     except UserInputError:
         raise
+    except sqlite3.DatabaseError as exc:
+        if not is_corruption(exc):
+            return _crashed(notifier, name, exc)
+        raise UserInputError(f"{name}: the state database is corrupt ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - runtime protection: log, announce, exit non-zero
-        log.exception("unexpected error, stopping")
-        notifier.notify(Notify("crash", "", f"💥 {name} crashed: {type(exc).__name__}: {exc}", 0))
-        return 1
+        return _crashed(notifier, name, exc)
     return 0
+
+
+def _crashed(notifier: Notifier, name: str, exc: Exception) -> int:
+    """Log with the traceback and announce an unexpected error; the exit code is 1."""
+    log.error("unexpected error, stopping", exc_info=exc)
+    notifier.notify(Notify("crash", "", f"💥 {name} crashed: {type(exc).__name__}: {exc}", 0))
+    return 1
 
 
 def build_live_runtime(

@@ -1,4 +1,4 @@
-"""``optiflow state show``: what a bot's store holds, for humans."""
+"""``optiflow state show|reset|repair``: a bot's stored state, for humans."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from rich.console import Console
 from rich.table import Table
 
 from optiflow.adapters.files.exports import iso_utc
+from optiflow.adapters.files.statedir import StateDirLock, wipe_state
 from optiflow.adapters.sqlite.store import SqliteStore
 from optiflow.config.loader import load_config
 from optiflow.config.presets import find_config
 from optiflow.domain.errors import UserInputError
-from optiflow.interfaces.cli.run import default_state_dir
+from optiflow.interfaces.cli.run import confirm_wipe, default_state_dir
 
 
 def state_show(config: str, state_dir: Path | None, console: Console) -> None:
@@ -92,3 +93,35 @@ def state_show(config: str, state_dir: Path | None, console: Console) -> None:
         console.print(c)
     finally:
         store.close()
+
+
+def state_reset(config: str, state_dir: Path | None, yes: bool) -> None:
+    """Delete a bot's database, state files and logs (refused while the bot runs)."""
+    cfg = load_config(find_config(config))
+    folder = state_dir or default_state_dir(cfg.name)
+    if not folder.is_dir():
+        print(f"{cfg.name}: no state folder {folder}; nothing to reset")
+        return
+    with StateDirLock(folder, cfg.name):
+        confirm_wipe(cfg.name, folder, yes, "state reset")
+        gone = wipe_state(folder)
+    print(f"{cfg.name}: state reset in {folder}; removed {', '.join(gone) or 'nothing'}")
+
+
+def state_repair(config: str, state_dir: Path | None) -> None:
+    """Remove what two processes on one state folder left behind; say what was done."""
+    cfg = load_config(find_config(config))
+    folder = state_dir or default_state_dir(cfg.name)
+    db = folder / "bot.sqlite"
+    if not db.exists():
+        raise UserInputError(f"{db}: no state yet for bot {cfg.name}; nothing to repair")
+    with StateDirLock(folder, cfg.name):
+        store = SqliteStore(db, cfg.name)
+        try:
+            done = store.repair()
+        finally:
+            store.close()
+    if not done:
+        print(f"{cfg.name}: {db} is consistent; nothing to repair")
+    for line in done:
+        print(f"{cfg.name}: {line}")
