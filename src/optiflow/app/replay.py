@@ -232,7 +232,8 @@ class ReplayRuntime:
             return 0
         snap = loaded.snapshot
         self._check_config(snap.get("config_hash"))
-        if snap.get("done"):
+        cursor_ts = int((loaded.cursor or {}).get("ts", -1))
+        if snap.get("done") and (not len(d.ts) or int(d.ts[-1]) <= cursor_ts):
             self.already_finished = True
             return len(d.ts)
         self.loop.bot = from_snapshot(self.settings, self.loop.bot.limits, snap["bot"])

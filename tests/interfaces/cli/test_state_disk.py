@@ -54,7 +54,7 @@ def test_full_disk_at_start_is_one_line(tmp_path: Path) -> None:
 def test_disk_filling_up_during_a_replay_stops_it_cleanly(tmp_path: Path) -> None:
     """Logs, state files and finally the store run out of room: no traceback, exit 2 with
     the reason, and after space is freed the replay resumes and finishes."""
-    with mounted_tmpfs(tmp_path / "mnt", "12m") as mnt:
+    with mounted_tmpfs(tmp_path / "mnt", "20m") as mnt:
         state = mnt / "state"
         r = run([*replay_args(state, end="2023-04-12"), "--log-max-mb", "400"])
         assert r.returncode == 2, r.stderr[-3000:]

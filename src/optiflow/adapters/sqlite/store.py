@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -50,6 +51,7 @@ from optiflow.domain.events import Notify
 from optiflow.domain.results import ExitRow, NearMiss
 from optiflow.ports.store import FillRow, OrderRow, StateBatch, StoredState
 
+log = logging.getLogger("optiflow.store")
 Durability = Literal["process", "power"]
 
 
@@ -296,9 +298,16 @@ class SqliteStore:
         return [near_miss_from(r) for r in reversed(rows)]
 
     def checkpoint(self) -> None:
-        """Move the WAL into the database file (call it off the hot path, e.g. per cycle)."""
+        """Move the WAL into the database file (call it off the hot path, e.g. per cycle).
+
+        A checkpoint that cannot run (disk full) is skipped: the WAL stays valid and the
+        next commit reports a store that cannot write.
+        """
         with self._lock:
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.OperationalError as exc:
+                log.warning("%s: WAL checkpoint skipped (%s)", self.path, exc)
             self._since_checkpoint = 0
 
     def problems(self) -> list[str]:

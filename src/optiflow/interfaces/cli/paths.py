@@ -28,6 +28,6 @@ def writable_folder(flag: str, path: Path) -> Path:
         os.unlink(probe)
     except OSError as exc:
         raise UserInputError(
-            f"{flag} {path}: cannot write there ({exc.strerror}); give a folder you can write to"
+            f"{flag} {path}: not writable ({exc.strerror}); give a folder you can write to"
         ) from None
     return path

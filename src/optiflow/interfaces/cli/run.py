@@ -42,6 +42,7 @@ from optiflow.engine.settings import settings_from_config
 from optiflow.interfaces.cli.paths import writable_folder
 from optiflow.interfaces.cli.secrets import ENV_KEY, ENV_SECRET, ApiKeys, load_keys
 from optiflow.interfaces.cli.timeparse import parse_when
+from optiflow.marketdata.candles import CandleArrays
 from optiflow.marketdata.loaders import load_folder
 from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.feed import PriceFeed
@@ -124,7 +125,9 @@ def run_command(
             print(f"{cfg.name}: started fresh; removed {', '.join(gone) or 'nothing'}")
         store = open_store(folder, cfg.name, config)
         try:
-            if mode == "replay" and replay_finished(store):
+            if mode == "replay" and replay_finished(
+                store, last_bar_ts(candles, settings_from_config(cfg).timeframe_ms)
+            ):
                 print(
                     f"{cfg.name}: the replay in {folder} is finished; nothing changed. "
                     f"To start over: optiflow state reset {config} --state-dir {folder}, "
@@ -177,10 +180,22 @@ def has_state(folder: Path) -> bool:
     return any(p.name != LOCK_FILE for p in folder.iterdir()) if folder.is_dir() else False
 
 
-def replay_finished(store: SqliteStore) -> bool:
-    """True when the store holds a replay that ran to the end of its data."""
+def last_bar_ts(candles: dict[str, CandleArrays], timeframe_ms: int) -> int | None:
+    """Open time of the latest bar the replay would play (None without data)."""
+    ends = [int(a.ts[-1]) for a in candles.values() if len(a.ts)]
+    return max(ends) // timeframe_ms * timeframe_ms if ends else None
+
+
+def replay_finished(store: SqliteStore, last_ts: int | None = None) -> bool:
+    """True when the store holds a replay that ran to the end of the data (``last_ts``).
+
+    A finished replay given more data (a later ``--to``) is not finished: it resumes.
+    """
     loaded = store.load()
-    return loaded is not None and bool(loaded.snapshot.get("done"))
+    if loaded is None or not loaded.snapshot.get("done"):
+        return False
+    cursor = int((loaded.cursor or {}).get("ts", -1))
+    return last_ts is None or last_ts <= cursor
 
 
 def open_store(folder: Path, name: str, config: str) -> SqliteStore:
