@@ -23,6 +23,7 @@ if str(REPO) not in sys.path:
 
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
 from optiflow.domain.errors import StoreUnavailable  # noqa: E402
+from optiflow.domain.events import PriceTicked  # noqa: E402
 from optiflow.engine.snapshot import to_snapshot  # noqa: E402
 from optiflow.ports.store import StateBatch  # noqa: E402
 from tests.app.live_support import START, ManualClock, new_fake  # noqa: E402
@@ -315,5 +316,31 @@ def test_store_that_cannot_commit_stops_entries_not_exits(
         assert_consistent(live)
         assert_store_matches_exchange(live)
         await live.close()
+
+    drive(body)
+
+
+def test_exit_decided_but_never_sent_is_decided_again_after_a_crash(
+    fake: FakeBinance, tmp_path: Path
+) -> None:
+    """Crash between an exit decision and its order: the restart frees the quantity, sells once."""
+    clock = ManualClock(fake, START)
+    first = Live(fake, clock, tmp_path)
+
+    async def body() -> None:
+        await first.start()
+        await first.until("a position", has_position(first))
+        pos = first.bot.positions["BTC/USDT"]
+        # the engine decides its SL (a price far below) and the process dies before sending
+        cmds = first.bot.handle(PriceTicked("BTC/USDT", clock.now, float(pos.levels.sl) * 0.99))
+        assert [type(c).__name__ for c in cmds] == ["SubmitOrder"]
+        first.rt.commit()  # e.g. the stop's cancel intent was saved with this state
+        await first.close()
+        second = Live(fake, clock, tmp_path)
+        await second.start()
+        assert second.bot.positions["BTC/USDT"].pending_exit == 0  # nothing held for ever
+        await second.until("the exit", lambda: "BTC/USDT" not in second.bot.positions)
+        assert_consistent(second)
+        await second.close()
 
     drive(body)

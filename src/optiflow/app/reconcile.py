@@ -21,6 +21,7 @@ from optiflow.domain.errors import RetryableError, SkipError
 from optiflow.domain.events import Event, OrderRejected
 from optiflow.engine.bot import Bot
 from optiflow.engine.settings import EngineSettings
+from optiflow.ports.clock import Clock
 from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.store import OrderRow, Store
 
@@ -35,6 +36,7 @@ class Recovering(Protocol):
     orders: ExchangeGateway
     executor: Executor
     guard: ExitGuard
+    clock: Clock
 
     async def feed(self, ev: Event) -> None: ...
 
@@ -47,6 +49,7 @@ async def reconcile(rt: Recovering, recovering: bool) -> None:
     """Compare the store with the exchange; apply what happened, report what does not add up."""
     bot = rt._bot()
     found = await _resolve_orders(rt)
+    await _drop_unsent(rt)
     if rt.guard.protector is not None:
         protector = rt.guard.protector
         tracked = {s.client_id for s in protector.stops.values()}
@@ -124,6 +127,22 @@ async def _resolve_orders(rt: Recovering) -> list[str]:
         for ev in events:
             await rt.feed(ev)
     return found
+
+
+async def _drop_unsent(rt: Recovering) -> None:
+    """Engine orders the store never recorded and no exit waits for were never sent.
+
+    (A crash between the decision and its intent's commit.) The engine is told, so it
+    decides again instead of holding their quantity pending for ever.
+    """
+    bot = rt._bot()
+    rows = {r.client_id for r in rt.store.orders()}
+    waiting = {c.client_id for cmds in rt.guard.deferred.values() for c in cmds}
+    for cid, rec in list(bot.orders.items()):
+        if cid not in rows and cid not in waiting and cid not in rt.executor.inflight:
+            await rt.feed(
+                OrderRejected(cid, rec.symbol, "never sent (restart)", rt.clock.now_ms())
+            )
 
 
 async def _adopt(rt: Recovering) -> None:
