@@ -18,6 +18,7 @@ DEFAULT_SPACE = Path(__file__).with_name("default_space.json")
 LEVELS_SCALE = "exits.stepwise.levels_scale"  # multiplies the config's stepwise levels
 TP2_RATIO = "exits.tp2_over_tp1"  # TP2 as a multiple of TP1 (always above it when > 1)
 DERIVED = (LEVELS_SCALE, TP2_RATIO)
+ONLY = "$only"  # a space file with "$only": true replaces the default space instead of editing it
 JOINED = frozenset({"signals.primary", "signals.confirming"})  # "a+b" -> ("a", "b")
 KINDS = ("float", "int", "categorical")
 Value = float | int | str | bool
@@ -219,7 +220,11 @@ def load_space(cfg: BotConfig, path: Path | None = None) -> Space:
     """The default space, narrowed or widened by ``path`` (null removes a field); validated."""
     entries = _read(DEFAULT_SPACE)
     if path is not None:
-        entries = {**entries, **_read(path)}
+        own = _read(path)
+        only = own.pop(ONLY, False)
+        if not isinstance(only, bool):
+            raise UserInputError(f"{path}: {ONLY} = {only!r}: true or false")
+        entries = own if only else {**entries, **own}
     file = str(path) if path is not None else str(DEFAULT_SPACE)
     params = []
     for key, entry in entries.items():

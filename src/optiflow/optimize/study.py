@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import optuna
 
@@ -48,13 +49,24 @@ def check_storage(url: str) -> optuna.storages.RDBStorage:
             f"--storage {safe_url(url) if '://' in url else url!r}: not a storage URL; "
             "allowed: sqlite:///PATH, postgresql://USER:PASSWORD@HOST:PORT/DB, mysql://..."
         )
-    try:
-        return make_storage(url)
-    except Exception as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "@" in url:
-            reason = reason.replace(url, safe_url(url))
-        raise UserInputError(f"--storage {safe_url(url)}: cannot open: {reason}") from None
+    for attempt in range(4):  # hosts starting together race to create the tables: retry
+        try:
+            return make_storage(url)
+        except Exception as exc:
+            text = str(exc).lower()
+            if attempt < 3 and "connect" not in text and "import" not in text:
+                time.sleep(0.5 + attempt)
+                continue
+            _unusable(url, exc)
+    raise AssertionError("unreachable")
+
+
+def _unusable(url: str, exc: Exception) -> NoReturn:
+    """Raise the UserInputError for a storage that cannot be opened (password masked)."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "@" in url:
+        reason = reason.replace(url, safe_url(url))
+    raise UserInputError(f"--storage {safe_url(url)}: cannot open: {reason}") from None
 
 
 def fingerprint(job: Job) -> str:

@@ -137,10 +137,22 @@ def load(job: Job, worker: int) -> optuna.Study:
     )
 
 
+def _die_with_parent() -> None:
+    """Linux: get SIGTERM (a clean stop) if the parent dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def work(job: Job, data: Mapping[str, CandleArrays], worker: int) -> None:
     """A worker process: run trials until the study has ``n_trials`` finished ones."""
     quiet()
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    _die_with_parent()
     code = 0
     try:
         ev = Evaluator(data, job.ts_from, job.ts_to)

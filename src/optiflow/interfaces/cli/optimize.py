@@ -29,7 +29,7 @@ from optiflow.optimize.driver import OptimizeResult, Request, run_optimize
 from optiflow.optimize.folds import slice_data
 from optiflow.optimize.scoring import OBJECTIVES, Rules
 from optiflow.optimize.space import load_space
-from optiflow.optimize.study import default_storage, safe_url
+from optiflow.optimize.study import check_storage, default_storage, safe_url
 
 _STUDY_RE = re.compile(r"[A-Za-z0-9_.-]{1,60}")
 
@@ -90,6 +90,8 @@ def optimize_command(
     space = load_space(base, space_file)
     rules = Rules(objective, min_trades, max_drawdown)
     url = storage or default_storage(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    check_storage(url).engine.dispose()
     candles = load_folder(data, base.pairs, ts_from, ts_to)
     start = max(int(a.ts[0]) for a in candles.values())
     end = min(int(a.ts[-1]) + a.timeframe_ms for a in candles.values())
@@ -97,7 +99,6 @@ def optimize_command(
         raise UserInputError(f"--data {data}: the pairs of {base.name} share less than an hour")
     candles = slice_data(candles, start, end)
     req = Request(base, space, rules, trials, workers, walk_forward, url, name, seed, prune)
-    folder.mkdir(parents=True, exist_ok=True)
     console.print(
         f"optimize {base.name}: {len(space)} parameters, {trials} trials"
         + (f" per fold x {walk_forward} folds" if walk_forward else "")
