@@ -117,7 +117,7 @@ def make_storage(url: str) -> optuna.storages.RDBStorage:
 
 def quiet() -> None:
     """Optuna's info logging and experimental-feature warnings off (the CLI reports)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
