@@ -96,6 +96,44 @@ def backtest(
     )
 
 
+@app.command()
+@user_errors_exit_2
+def optimize(
+    config: Annotated[str, typer.Argument(help="Config file or preset name.")],
+    data: Annotated[Path | None, typer.Option(help="Candle folder (default: bundled).")] = None,
+    when_from: Annotated[str | None, typer.Option("--from", help="Start, ISO 8601 UTC.")] = None,
+    when_to: Annotated[str | None, typer.Option("--to", help="End (exclusive), UTC.")] = None,
+    trials: Annotated[int, typer.Option(help="Finished trials per study (per fold).")] = 100,
+    jobs: Annotated[
+        int | None, typer.Option(help="Worker processes here (default: the cores).")
+    ] = None,
+    walk_forward: Annotated[
+        int, typer.Option("--walk-forward", help="K folds tested unseen (0: none).")
+    ] = 0,
+    objective: Annotated[
+        str, typer.Option(help="net_per_day, sharpe or net_over_drawdown.")
+    ] = "net_per_day",
+    space: Annotated[Path | None, typer.Option(help="JSON file narrowing the space.")] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL (default: SQLite in --out).")
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="Study name (default: bot name).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
+    min_trades: Annotated[int, typer.Option(help="Fewer closed trades: rejected.")] = 20,
+    max_drawdown: Annotated[float, typer.Option(help="Max drawdown %: above, rejected.")] = 25.0,
+    seed: Annotated[int | None, typer.Option(help="Sampler seed (repeatable runs).")] = None,
+    prune: Annotated[bool, typer.Option(help="Stop hopeless trials early.")] = True,
+) -> None:
+    """Search a bot's settings (Optuna), walk-forward tested; write the best config."""
+    from optiflow.interfaces.cli.optimize import optimize_command
+
+    code = optimize_command(
+        config, data or _bundled_data(), when_from, when_to, trials, jobs, walk_forward,
+        objective, space, storage, study, out, min_trades, max_drawdown, seed, prune, _console(),
+    )  # fmt: skip
+    raise typer.Exit(code)
+
+
 @app.command("check-config")
 @user_errors_exit_2
 def check_config(
