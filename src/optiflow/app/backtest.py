@@ -251,9 +251,19 @@ def _trigger_arrays(d: AlignedData) -> tuple[list[np.ndarray], list[np.ndarray],
 
 
 def _next_true(mask: np.ndarray, start: int, stop: int) -> int:
-    """First index in [start, stop) where ``mask`` is True, else ``stop``."""
-    hit = np.flatnonzero(mask[start:stop])
-    return start + int(hit[0]) if len(hit) else stop
+    """First index in [start, stop) where ``mask`` is True, else ``stop``.
+
+    Searched in growing chunks: the answer is nearly always the next candle, and a search
+    to ``stop`` (often the end of the data) would make the run quadratic in its length.
+    """
+    n, chunk = start, 16
+    while n < stop:
+        e = min(stop, n + chunk)
+        hit = np.flatnonzero(mask[n:e])
+        if len(hit):
+            return n + int(hit[0])
+        n, chunk = e, chunk * 4
+    return stop
 
 
 def _first_cross(
