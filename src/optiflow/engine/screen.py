@@ -65,22 +65,32 @@ def screen_candidates(
     n = len(nows)
     if n == 0:
         return 0
-    masks = stateful_masks(bot, sym_idx, nows)
-    any_block = np.logical_or.reduce(masks)
-    free = np.flatnonzero(~any_block)
-    k = int(free[0]) if len(free) else n
+    # only the reasons that block some candidate matter (most filters block none or all)
+    active = [
+        (r, m)
+        for r, m in zip(STATEFUL_REASONS, stateful_masks(bot, sym_idx, nows), strict=True)
+        if m.any()
+    ]
+    if not active:
+        return 0
+    any_block = active[0][1] if len(active) == 1 else np.logical_or.reduce([m for _, m in active])
+    k = n if any_block.all() else int(any_block.argmin())  # the first candidate not blocked
     if k == 0:
         return 0
-    head = [m[:k] for m in masks]
-    nblocked = head[0].astype(np.int64)
-    for m in head[1:]:
-        nblocked += m
-    syms = bot.s.symbols
+    head = [(r, m[:k]) for r, m in active]
     idx = sym_idx[:k]
+    syms = bot.s.symbols
     nsym = len(syms)
     totals = np.bincount(idx, minlength=nsym).tolist()
-    singles = np.bincount(idx[nblocked == 1], minlength=nsym).tolist()
-    per_reason = [np.bincount(idx[m], minlength=nsym).tolist() for m in head]
+    if len(head) == 1:
+        nblocked = None
+        singles = totals
+    else:
+        nblocked = head[0][1].astype(np.int64)
+        for _, m in head[1:]:
+            nblocked += m
+        singles = np.bincount(idx[nblocked == 1], minlength=nsym).tolist()
+    per_reason = [(r, np.bincount(idx[m], minlength=nsym).tolist()) for r, m in head]
     for i, sym in enumerate(syms):
         count = totals[i]
         if not count:
@@ -90,20 +100,33 @@ def screen_candidates(
         c.primary += count
         c.confirming += count
         c.passes_1plus1 += count
-        for reason, counts in zip(STATEFUL_REASONS, per_reason, strict=True):
+        for reason, counts in per_reason:
             if counts[i]:
                 c.reject(reason, counts[i])
         c.near_miss_filter += singles[i]
-    single = np.flatnonzero(nblocked == 1)
     keep = bot.s.near_miss_keep
-    for j in single[-keep:].tolist() if keep else []:
-        reason = next(r for r, m in zip(STATEFUL_REASONS, masks, strict=True) if m[j])
-        sym = syms[int(sym_idx[j])]
-        bot.near_misses.add_lazy(
-            int(nows[j]),
-            sym,
-            "filter",
-            reason,
-            lambda j=j: values(j) + (("spread_pct", spread_pct),),  # type: ignore[misc]
-        )
+    if not keep:
+        return k
+    single = np.arange(k) if nblocked is None else np.flatnonzero(nblocked == 1)
+    last = single[-keep:]
+    if nblocked is None:
+        reasons = [head[0][0]] * len(last)
+    else:
+        which = np.stack([m[last] for _, m in head]).argmax(axis=0).tolist()
+        reasons = [head[w][0] for w in which]
+    extra = (("spread_pct", spread_pct),)
+    bot.near_misses.add_many_lazy(
+        [
+            (
+                ts,
+                syms[si],
+                "filter",
+                reason,
+                lambda j=j: values(j) + extra,  # type: ignore[misc]
+            )
+            for j, ts, si, reason in zip(
+                last.tolist(), nows[last].tolist(), sym_idx[last].tolist(), reasons, strict=True
+            )
+        ]
+    )
     return k
