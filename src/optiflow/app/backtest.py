@@ -170,6 +170,19 @@ def run_fast(
     def values(k: int) -> tuple[tuple[str, float], ...]:
         return signal_values(features(int(cand_sym[k]), int(cand_row[k])))
 
+    def closes(b: int, start: int, stop: int) -> None:
+        """The candidates [start, stop) of bar ``b`` (prices played): screened, in order;
+        each one not blocked goes to the engine, and the rest is screened again after it."""
+        while start < stop:
+            k = _screen(bot, start, stop, cand_sym, cand_now, values, spread)
+            if k >= stop:
+                return
+            loop.close(b, int(cand_sym[k]))
+            start = k + 1
+
+    # per symbol: (position, its band, the first bar from which it can act): the search is
+    # made once per position state, not once per event of the other symbols
+    ahead: dict[int, tuple[object, tuple[float, float, int | None], int]] = {}
     t, ci = 0, 0
     while t < T:
         nxt = T
@@ -177,27 +190,36 @@ def run_fast(
         for i, sym in enumerate(d.symbols):
             if sym in bot.entry_orders:
                 nxt = min(nxt, _next_true(traded[i], t, nxt))
+            pos = bot.positions.get(sym)
+            if pos is None:
+                continue
             trig = bot.triggers(sym, now)
-            if trig is not None:
+            assert trig is not None
+            known = ahead.get(i)
+            if known is None or known[0] is not pos or known[1] != trig or known[2] < t:
                 lower, upper, deadline = trig
-                stop = nxt
+                stop = T
                 if deadline is not None:
                     at = int(np.searchsorted(d.ts, deadline - d.timeframe_ms + 1))
-                    stop = min(stop, max(at, t))
-                nxt = min(nxt, _first_cross(lo[i], hi[i], t, stop, lower, upper))
+                    stop = max(at, t)
+                known = ahead[i] = (pos, trig, _first_cross(lo[i], hi[i], t, stop, lower, upper))
+            nxt = min(nxt, known[2])
         ce = int(np.searchsorted(cand_bar, nxt, side="left"))
         entered_at = _screen(bot, ci, ce, cand_sym, cand_now, values, spread)
         if entered_at < ce:
             b = int(cand_bar[entered_at])
             e = int(np.searchsorted(cand_bar, b, side="right"))
-            loop.process_bar(b, cand_sym[entered_at:e].tolist(), skip_quiet=True)
+            loop.process_bar(b, [], skip_quiet=True)
+            loop.close(b, int(cand_sym[entered_at]))
+            closes(b, entered_at + 1, e)
             ci, t = e, b + 1
             continue
         ci = ce
         if nxt >= T:
             break
         e = int(np.searchsorted(cand_bar, nxt, side="right"))
-        loop.process_bar(nxt, cand_sym[ci:e].tolist(), skip_quiet=True)
+        loop.process_bar(nxt, [], skip_quiet=True)
+        closes(nxt, ci, e)
         ci, t = e, nxt + 1
         if progress is not None:
             progress(nxt, T)

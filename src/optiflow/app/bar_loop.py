@@ -138,7 +138,8 @@ class BarLoop:
         """Play bar ``t``: four prices per traded symbol, then the closes of ``close_syms``.
 
         With ``skip_quiet`` a position whose trigger band (as the bot states it) holds the
-        whole candle gets no prices: the bot would have ignored every one of them.
+        whole candle gets no prices: the bot would have ignored every one of them; nor does
+        one opened at the candle's open get the rest of the candle when its band holds it.
         """
         if self.ticks is not None:
             self._process_tick_bar(t, close_syms, on_close)
@@ -151,13 +152,7 @@ class BarLoop:
         quiet: set[str] = set()
         if skip_quiet:
             for i, sym in enumerate(d.symbols):
-                trig = bot.triggers(sym, ts0) if sym not in entry_orders else None
-                if (
-                    trig is not None
-                    and trig[0] < float(d.prices[1][i][t])
-                    and float(d.prices[2][i][t]) < trig[1]
-                    and (trig[2] is None or ts0 + tf - 1 < trig[2])
-                ):
+                if sym not in entry_orders and self._quiet(sym, i, t):
                     quiet.add(sym)
         for k in range(4):
             self._k = k
@@ -178,6 +173,8 @@ class BarLoop:
                     self.sim.last_price[sym] = price
                 swept = None if k == 0 else float(d.prices[k - 1][i][t])
                 self.play_price(sym, ts, price, swept, t)
+                if k == 0 and skip_quiet and sym not in entry_orders and self._quiet(sym, i, t):
+                    quiet.add(sym)  # e.g. filled at the open, the band holds the candle
         self._k = None
         for i in close_syms:
             row = int(d.rows[i][t])
@@ -185,6 +182,24 @@ class BarLoop:
                 on_close(i, row)
             ev = CandleClosed(d.symbols[i], self.features(i, row), self.spread_pct)
             self.dispatch(bot.handle(ev), t)
+
+    def _quiet(self, sym: str, i: int, t: int) -> bool:
+        """True when ``sym``'s trigger band (now) holds all of candle ``t``: nothing to do."""
+        d = self.data
+        ts0 = int(d.ts[t])
+        trig = self.bot.triggers(sym, ts0)
+        return (
+            trig is not None
+            and trig[0] < float(d.prices[1][i][t])
+            and float(d.prices[2][i][t]) < trig[1]
+            and (trig[2] is None or ts0 + d.timeframe_ms - 1 < trig[2])
+        )
+
+    def close(self, t: int, i: int) -> None:
+        """Close symbol ``i``'s candle of bar ``t`` (the engine decides on it), prices done."""
+        d = self.data
+        ev = CandleClosed(d.symbols[i], self.features(i, int(d.rows[i][t])), self.spread_pct)
+        self.dispatch(self.bot.handle(ev), t)
 
     def _process_tick_bar(
         self, t: int, close_syms: list[int], on_close: Callable[[int, int], None] | None

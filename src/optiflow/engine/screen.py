@@ -19,35 +19,50 @@ from optiflow.filters.timing import MS_PER_MIN
 STATEFUL_REASONS = ("capacity", "cooldown", "rate", "blacklist", "balance", "notional")
 
 
-def stateful_masks(bot: Bot, sym_idx: np.ndarray, nows: np.ndarray) -> list[np.ndarray]:
-    """Blocking masks in ``STATEFUL_REASONS`` order for candidates (symbol index, close time)."""
+def stateful_masks(
+    bot: Bot, sym_idx: np.ndarray, nows: np.ndarray
+) -> list[tuple[str, np.ndarray | None]]:
+    """The reasons (``STATEFUL_REASONS`` order) blocking some of the candidates (symbol
+    index, close time), each with its mask, or None when it blocks every candidate.
+
+    Reasons that block none are left out, and cheaply: most filters block none or all.
+    """
     s, syms = bot.s, bot.s.symbols
-    n = len(nows)
-    busy = np.array([sym in bot.positions or sym in bot.entry_orders for sym in syms])
-    capacity = busy[sym_idx] | (bot.open_count() >= s.max_positions)
-    nows_f = nows.astype(np.float64)
-    if s.cooldown_s is None:
-        cooldown = np.zeros(n, bool)
+    out: list[tuple[str, np.ndarray | None]] = []
+    if bot.open_count() >= s.max_positions:
+        out.append(("capacity", None))
     else:
+        busy = [sym in bot.positions or sym in bot.entry_orders for sym in syms]
+        if any(busy):
+            out.append(("capacity", np.array(busy)[sym_idx]))
+    nows_f = None
+    if s.cooldown_s is not None and bot.last_trade:
+        nows_f = nows.astype(np.float64)
         last = np.array([float(bot.last_trade.get(sym, np.nan)) for sym in syms])[sym_idx]
-        cooldown = (nows_f - last) < s.cooldown_s * 1000
-    if s.rate_per_hour is None:
-        rate = np.zeros(n, bool)
-    else:
+        out.append(("cooldown", (nows_f - last) < s.cooldown_s * 1000))
+    if s.rate_per_hour is not None and len(bot.rate.entries) >= s.rate_per_hour:
         entries = np.array(sorted(bot.rate.entries), dtype=np.int64)
         inside = len(entries) - np.searchsorted(entries, nows - 60 * MS_PER_MIN, side="right")
-        rate = inside >= s.rate_per_hour
-    until = np.array([float(bot.blacklist.paused_until.get(sym, -np.inf)) for sym in syms])
-    blacklist = nows_f < until[sym_idx]
-    floors = [max(s.min_order_usdt, bot.limits[sym].min_notional) for sym in syms]
+        out.append(("rate", inside >= s.rate_per_hour))
+    if bot.blacklist.paused_until:
+        nows_f = nows.astype(np.float64) if nows_f is None else nows_f
+        until = np.array([float(bot.blacklist.paused_until.get(sym, -np.inf)) for sym in syms])
+        out.append(("blacklist", nows_f < until[sym_idx]))
+    floors = [bot.order_floor(sym) for sym in syms]
     free = bot.cash - bot.reserved
-    balance = np.array([free < f for f in floors])[sym_idx]
-    others = capacity | cooldown | rate | blacklist | balance
+    balance = [free < f for f in floors]
+    if any(balance):
+        out.append(("balance", np.array(balance)[sym_idx]))
     # notional is judged only when nothing else blocks (as in Bot._try_enter); here only the
     # sure case: even the largest affordable order is under the floor, whatever the price
     cap = bot.max_order_value()
-    notional = np.array([cap < f for f in floors])[sym_idx] & ~others
-    return [capacity, cooldown, rate, blacklist, balance, notional]
+    small = [cap < f for f in floors]
+    if any(small) and not any(m is None for _, m in out):
+        notional = np.array(small)[sym_idx]
+        for _, m in out:
+            notional &= ~m  # type: ignore[operator]
+        out.append(("notional", notional))
+    return [(r, m) for r, m in out if m is None or m.any()]
 
 
 def screen_candidates(
@@ -65,32 +80,36 @@ def screen_candidates(
     n = len(nows)
     if n == 0:
         return 0
-    # only the reasons that block some candidate matter (most filters block none or all)
-    active = [
-        (r, m)
-        for r, m in zip(STATEFUL_REASONS, stateful_masks(bot, sym_idx, nows), strict=True)
-        if m.any()
-    ]
+    active = stateful_masks(bot, sym_idx, nows)
     if not active:
         return 0
-    any_block = active[0][1] if len(active) == 1 else np.logical_or.reduce([m for _, m in active])
-    k = n if any_block.all() else int(any_block.argmin())  # the first candidate not blocked
+    if any(m is None for _, m in active):
+        k = n  # every candidate is blocked
+    else:
+        masks = [m for _, m in active if m is not None]  # (none is None here)
+        any_block = masks[0] if len(masks) == 1 else np.logical_or.reduce(masks)
+        k = n if any_block.all() else int(any_block.argmin())  # the first one not blocked
     if k == 0:
         return 0
-    head = [(r, m[:k]) for r, m in active]
     idx = sym_idx[:k]
     syms = bot.s.symbols
     nsym = len(syms)
     totals = np.bincount(idx, minlength=nsym).tolist()
+    head = [(r, None if m is None else m[:k]) for r, m in active]
     if len(head) == 1:
-        nblocked = None
+        nblocked = None  # one reason blocks them all: each is a single-filter near miss
         singles = totals
+        per_reason = [(head[0][0], totals)]
     else:
-        nblocked = head[0][1].astype(np.int64)
-        for _, m in head[1:]:
+        full = [(r, np.ones(k, bool) if m is None else m) for r, m in head]
+        nblocked = full[0][1].astype(np.int64)
+        for _, m in full[1:]:
             nblocked += m
         singles = np.bincount(idx[nblocked == 1], minlength=nsym).tolist()
-    per_reason = [(r, np.bincount(idx[m], minlength=nsym).tolist()) for r, m in head]
+        per_reason = [
+            (r, totals if m is None else np.bincount(idx[m], minlength=nsym).tolist())
+            for r, m in head
+        ]
     for i, sym in enumerate(syms):
         count = totals[i]
         if not count:
@@ -107,13 +126,13 @@ def screen_candidates(
     keep = bot.s.near_miss_keep
     if not keep:
         return k
-    single = np.arange(k) if nblocked is None else np.flatnonzero(nblocked == 1)
-    last = single[-keep:]
     if nblocked is None:
+        last = np.arange(max(0, k - keep), k)
         reasons = [head[0][0]] * len(last)
     else:
-        which = np.stack([m[last] for _, m in head]).argmax(axis=0).tolist()
-        reasons = [head[w][0] for w in which]
+        last = np.flatnonzero(nblocked == 1)[-keep:]
+        which = np.stack([m[last] for _, m in full]).argmax(axis=0).tolist()
+        reasons = [full[w][0] for w in which]
     extra = (("spread_pct", spread_pct),)
     bot.near_misses.add_many_lazy(
         [
