@@ -27,7 +27,7 @@ from optiflow.config.models import BotConfig
 from optiflow.domain.market import Candle, Features, MarketLimits
 from optiflow.domain.results import BotRun, DailyTarget
 from optiflow.engine.bot import Bot
-from optiflow.engine.screen import screen_candidates
+from optiflow.engine.screen import NearBatch, flush_near, screen_candidates
 from optiflow.engine.settings import EngineSettings, settings_from_config
 from optiflow.marketdata.features import (
     FeatureSpec,
@@ -174,7 +174,7 @@ def run_fast(
         """The candidates [start, stop) of bar ``b`` (prices played): screened, in order;
         each one not blocked goes to the engine, and the rest is screened again after it."""
         while start < stop:
-            k = _screen(bot, start, stop, cand_sym, cand_now, values, spread)
+            k = _screen(bot, start, stop, cand_sym, cand_now, values, spread, queued)
             if k >= stop:
                 return
             loop.close(b, int(cand_sym[k]))
@@ -182,6 +182,7 @@ def run_fast(
 
     # per symbol: (position, its band, the first bar from which it can act): the search is
     # made once per position state, not once per event of the other symbols
+    queued: list[NearBatch] = []  # screened near misses, in time order: the latest are kept
     ahead: dict[int, tuple[object, tuple[float, float, int | None], int]] = {}
     t, ci = 0, 0
     while t < T:
@@ -205,7 +206,7 @@ def run_fast(
                 known = ahead[i] = (pos, trig, _first_cross(lo[i], hi[i], t, stop, lower, upper))
             nxt = min(nxt, known[2])
         ce = int(np.searchsorted(cand_bar, nxt, side="left"))
-        entered_at = _screen(bot, ci, ce, cand_sym, cand_now, values, spread)
+        entered_at = _screen(bot, ci, ce, cand_sym, cand_now, values, spread, queued)
         if entered_at < ce:
             b = int(cand_bar[entered_at])
             e = int(np.searchsorted(cand_bar, b, side="right"))
@@ -223,6 +224,7 @@ def run_fast(
         ci, t = e, nxt + 1
         if progress is not None:
             progress(nxt, T)
+    flush_near(bot, queued, spread)
     return _finish(cfg, loop, s, arrays)
 
 
@@ -234,13 +236,15 @@ def _screen(
     cand_now: np.ndarray,
     values: Callable[[int], tuple[tuple[str, float], ...]],
     spread: float,
+    near: list[NearBatch] | None = None,
 ) -> int:
     """Screen candidates [start, stop) in growing chunks; the first unblocked one, or stop.
 
     Chunks keep the work linear: an entry usually comes early, so screening everything up
     to the next position event after every trade would be quadratic.
     """
-    if start < stop:  # the usual case after a position closes: the first candidate enters
+    if start < stop and bot.open_count() < bot.s.max_positions:
+        # the usual case after a position closes: the first candidate enters
         sym = bot.s.symbols[int(cand_sym[start])]
         if not bot.account_blocks(sym, int(cand_now[start])) and not (
             bot.max_order_value() < bot.order_floor(sym)
@@ -253,7 +257,7 @@ def _screen(
         def local(j: int, base: int = start) -> tuple[tuple[str, float], ...]:
             return values(base + j)
 
-        k = screen_candidates(bot, cand_sym[start:end], cand_now[start:end], local, spread)
+        k = screen_candidates(bot, cand_sym[start:end], cand_now[start:end], local, spread, near)
         if start + k < end:
             return start + k
         start, chunk = end, chunk * 4

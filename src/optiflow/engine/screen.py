@@ -18,6 +18,10 @@ from optiflow.filters.timing import MS_PER_MIN
 
 STATEFUL_REASONS = ("capacity", "cooldown", "rate", "blacklist", "balance", "notional")
 
+Values = tuple[tuple[str, float], ...]
+# near misses of one screen: close times, symbol indexes, reasons, candidate j, values(j)
+NearBatch = tuple[list[int], list[int], list[str], list[int], Callable[[int], Values]]
+
 
 def stateful_masks(
     bot: Bot, sym_idx: np.ndarray, nows: np.ndarray
@@ -69,13 +73,16 @@ def screen_candidates(
     bot: Bot,
     sym_idx: np.ndarray,
     nows: np.ndarray,
-    values: Callable[[int], tuple[tuple[str, float], ...]],
+    values: Callable[[int], Values],
     spread_pct: float,
+    near: list[NearBatch] | None = None,
 ) -> int:
     """Count the rejections of the leading blocked candidates; return the first unblocked one.
 
     ``sym_idx``/``nows`` list candidates that passed 1+1 and every market filter, in the
     order the engine would see them. ``values(j)`` gives candidate j's near-miss values.
+    The (single filter) near misses go to the bot's log, or to ``near`` (see
+    :func:`flush_near`) when the caller screens in time order and keeps them for later.
     """
     n = len(nows)
     if n == 0:
@@ -133,6 +140,9 @@ def screen_candidates(
         last = np.flatnonzero(nblocked == 1)[-keep:]
         which = np.stack([m[last] for _, m in full]).argmax(axis=0).tolist()
         reasons = [full[w][0] for w in which]
+    if near is not None:
+        near.append((nows[last].tolist(), sym_idx[last].tolist(), reasons, last.tolist(), values))
+        return k
     extra = (("spread_pct", spread_pct),)
     bot.near_misses.add_many_lazy(
         [
@@ -149,3 +159,28 @@ def screen_candidates(
         ]
     )
     return k
+
+
+def flush_near(bot: Bot, near: list[NearBatch], spread_pct: float) -> None:
+    """Add the latest ``near_miss_keep`` of batches screened in time order to the bot's log.
+
+    Exact: the log keeps the latest ones of each kind, and these are all "filter" misses
+    in time order, so an earlier one can never outrank the last ``keep`` of them.
+    """
+    keep, syms = bot.s.near_miss_keep, bot.s.symbols
+    extra = (("spread_pct", spread_pct),)
+    items: list[tuple[int, str, str, str, Values | Callable[[], Values]]] = []
+    for nows, sym_idx, reasons, js, values in reversed(near):
+        for ts, si, reason, j in zip(
+            reversed(nows), reversed(sym_idx), reversed(reasons), reversed(js), strict=True
+        ):
+            if len(items) >= keep:
+                break
+            items.append((ts, syms[si], "filter", reason, _later(values, j, extra)))
+    near.clear()
+    bot.near_misses.add_many_lazy(items[::-1])
+
+
+def _later(values: Callable[[int], Values], j: int, extra: Values) -> Callable[[], Values]:
+    """Candidate ``j``'s near-miss values, computed only if the near miss is kept."""
+    return lambda: values(j) + extra
