@@ -258,6 +258,8 @@ def _screen(
             return values(base + j)
 
         k = screen_candidates(bot, cand_sym[start:end], cand_now[start:end], local, spread, near)
+        if near is not None and len(near) >= 4 * bot.s.near_miss_keep:
+            flush_near(bot, near, spread)  # bounded memory: only the latest can be kept
         if start + k < end:
             return start + k
         start, chunk = end, chunk * 4
