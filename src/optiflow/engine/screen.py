@@ -133,9 +133,14 @@ def screen_candidates(
     keep = bot.s.near_miss_keep
     if not keep:
         return k
-    if nblocked is None:
-        last = np.arange(max(0, k - keep), k)
-        reasons = [head[0][0]] * len(last)
+    if nblocked is None:  # the last ones, all blocked by the one reason
+        lo = max(0, k - keep)
+        batch = (nows[lo:k].tolist(), sym_idx[lo:k].tolist(), [head[0][0]] * (k - lo))
+        if near is not None:
+            near.append((*batch, list(range(lo, k)), values))
+            return k
+        last = np.arange(lo, k)
+        reasons = batch[2]
     else:
         last = np.flatnonzero(nblocked == 1)[-keep:]
         which = np.stack([m[last] for _, m in full]).argmax(axis=0).tolist()
