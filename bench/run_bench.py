@@ -177,7 +177,7 @@ def child(case: str, quick: bool, fmt: str) -> None:
     runs = run_bots(cfgs, data)
     t3 = time.perf_counter()
     candles, trades, positions = totals(runs)
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    rss_kb = peak_rss_kb()
     print(
         json.dumps(
             {
@@ -191,6 +191,21 @@ def child(case: str, quick: bool, fmt: str) -> None:
             }
         )
     )
+
+
+def peak_rss_kb() -> int:
+    """This process's peak resident set (KiB): ``VmHWM`` of /proc/self/status.
+
+    Not ``ru_maxrss``: on Linux that survives ``exec`` and so reports the parent's peak when
+    the parent (which ran the same case in memory) is bigger than the child.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
 def run_child(case: str, quick: bool, fmt: str) -> tuple[float, dict[str, Any]]:
