@@ -7,14 +7,14 @@ For every case it measures, on real Binance 1m candles:
 * whole-process time: a fresh ``python bench/run_bench.py --case X --child`` that imports
   OptiFlow, loads the candle files, runs the backtest once and exits, timed from the parent,
   hence whole-process candles per second;
-* peak memory of that child process (its own ``ru_maxrss``, reported back as JSON);
+* peak memory of that child process (its own ``VmHWM``, reported back as JSON);
 * for case ``b`` only: one run of the candle-by-candle path (``fast=False``) against the fast
   path, and whether both give the identical trade list.
 
 Usage (from the repository root)::
 
     .venv/bin/python bench/run_bench.py               # every case, 3 repeats
-    .venv/bin/python bench/run_bench.py --case b      # one case
+    .venv/bin/python bench/run_bench.py --case b      # one case (a|b|c|d|x8|all)
     .venv/bin/python bench/run_bench.py --quick       # 10-day smoke run, no year case
 
 Results go to stdout (a table) and to ``bench/results/backtest.json``
