@@ -250,7 +250,8 @@ def _screen(
             bot.max_order_value() < bot.order_floor(sym)
         ):
             return start
-    chunk = 32
+    # capacity full: nothing can enter before the next position event, screen all at once
+    chunk = stop - start if bot.open_count() >= bot.s.max_positions else 32
     while start < stop:
         end = min(stop, start + chunk)
 
