@@ -7,14 +7,14 @@ For every case it measures, on real Binance 1m candles:
 * whole-process time: a fresh ``python bench/run_bench.py --case X --child`` that imports
   OptiFlow, loads the candle files, runs the backtest once and exits, timed from the parent,
   hence whole-process candles per second;
-* peak memory of that child process (its own ``ru_maxrss``, reported back as JSON);
+* peak memory of that child process (its own ``VmHWM``, reported back as JSON);
 * for case ``b`` only: one run of the candle-by-candle path (``fast=False``) against the fast
   path, and whether both give the identical trade list.
 
 Usage (from the repository root)::
 
     .venv/bin/python bench/run_bench.py               # every case, 3 repeats
-    .venv/bin/python bench/run_bench.py --case b      # one case
+    .venv/bin/python bench/run_bench.py --case b      # one case (a|b|c|d|x8|all)
     .venv/bin/python bench/run_bench.py --quick       # 10-day smoke run, no year case
 
 Results go to stdout (a table) and to ``bench/results/backtest.json``
@@ -64,15 +64,18 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "c": ("fleet A+B+C, nine pairs", (PRESET_A, PRESET_B, PRESET_C)),
     "dA": ("preset A, BTC 1m year 2023", (PRESET_A,)),
     "dref": ("reference EMA/RSI, BTC 1m year 2023", (REFERENCE,)),
+    "x8": ("reference EMA/RSI, BTC/ETH/ADA 46 d x 8 (1.59 M)", (REFERENCE,)),
 }
 GROUPS: dict[str, tuple[str, ...]] = {
     "a": ("a",),
     "b": ("b",),
     "c": ("c",),
     "d": ("dA", "dref"),
-    "all": ("a", "b", "c", "dA", "dref"),
+    "x8": ("x8",),
+    "all": ("a", "b", "c", "dA", "dref", "x8"),
 }
 YEAR_CASES = ("dA", "dref")
+X8_BALANCE = 1_000_000_000
 
 
 @dataclass
@@ -82,6 +85,7 @@ class CaseResult:
     case: str
     title: str
     bots: list[str]
+    data_format: str = "csv"
     candles: int = 0
     trades: int = 0
     positions: int = 0
@@ -111,21 +115,31 @@ def load_bots(case: str) -> list[BotConfig]:
     cfgs = [load_config(CONFIGS / name) for name in CASES[case][1]]
     if case in YEAR_CASES:
         cfgs = [c.model_copy(update={"pairs": ("BTC/USDT",)}) for c in cfgs]
+    if case == "x8":  # a wallet that never runs dry, as the peers' runs have
+        rich = [c.capital.model_copy(update={"starting_balance_usdt": X8_BALANCE}) for c in cfgs]
+        cfgs = [c.model_copy(update={"capital": k}) for c, k in zip(cfgs, rich, strict=True)]
     return cfgs
 
 
-def load_data(case: str, cfgs: Sequence[BotConfig], quick: bool) -> dict[str, CandleArrays]:
-    """Load the candles every bot of the case needs, once per symbol."""
+def load_data(
+    case: str, cfgs: Sequence[BotConfig], quick: bool, fmt: str = "csv"
+) -> dict[str, CandleArrays]:
+    """Load the candles every bot of the case needs, once per symbol (CSV or columns)."""
+    from bench_data import spot_folder, x8_folder
+
     from optiflow.marketdata.loaders import load_candles, load_folder
 
     if case in YEAR_CASES:
         return {"BTC/USDT": load_candles(YEAR_FILE, symbol="BTC/USDT")}
     symbols = sorted({p for c in cfgs for p in c.pairs})
+    if case == "x8":
+        return load_folder(x8_folder(fmt), symbols)
+    folder = spot_folder(fmt)
     if quick:
         ms_from = int(QUICK_FROM.timestamp() * 1000)
         ms_to = int(QUICK_TO.timestamp() * 1000)
-        return load_folder(DATA_46D, symbols, ms_from, ms_to)
-    return load_folder(DATA_46D, symbols)
+        return load_folder(folder, symbols, ms_from, ms_to)
+    return load_folder(folder, symbols)
 
 
 def run_bots(
@@ -149,7 +163,7 @@ def totals(runs: Sequence[BotRun]) -> tuple[int, int, int]:
 # --------------------------------------------------------------------------- child process
 
 
-def child(case: str, quick: bool) -> None:
+def child(case: str, quick: bool, fmt: str) -> None:
     """Import, load, run once, then print the figures and own peak RSS as one JSON line."""
     t0 = time.perf_counter()
     import optiflow.app.backtest  # noqa: F401  (import cost is part of the measurement)
@@ -158,12 +172,12 @@ def child(case: str, quick: bool) -> None:
 
     t1 = time.perf_counter()
     cfgs = load_bots(case)
-    data = load_data(case, cfgs, quick)
+    data = load_data(case, cfgs, quick, fmt)
     t2 = time.perf_counter()
     runs = run_bots(cfgs, data)
     t3 = time.perf_counter()
     candles, trades, positions = totals(runs)
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    rss_kb = peak_rss_kb()
     print(
         json.dumps(
             {
@@ -179,9 +193,25 @@ def child(case: str, quick: bool) -> None:
     )
 
 
-def run_child(case: str, quick: bool) -> tuple[float, dict[str, Any]]:
+def peak_rss_kb() -> int:
+    """This process's peak resident set (KiB): ``VmHWM`` of /proc/self/status.
+
+    Not ``ru_maxrss``: on Linux that survives ``exec`` and so reports the parent's peak when
+    the parent (which ran the same case in memory) is bigger than the child.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+def run_child(case: str, quick: bool, fmt: str) -> tuple[float, dict[str, Any]]:
     """Run one case in a fresh interpreter; its wall time from here and its JSON report."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--case", case, "--child"]
+    cmd += ["--format", fmt]
     if quick:
         cmd.append("--quick")
     t0 = time.perf_counter()
@@ -196,13 +226,15 @@ def run_child(case: str, quick: bool) -> tuple[float, dict[str, Any]]:
 # --------------------------------------------------------------------------- parent
 
 
-def bench_case(case: str, repeat: int, quick: bool) -> CaseResult:
+def bench_case(case: str, repeat: int, quick: bool, fmt: str) -> CaseResult:
     """Measure one case: engine best-of-N in this process, then the whole process in a child."""
     title, names = CASES[case]
-    res = CaseResult(case=case, title=title, bots=[n.removesuffix(".json") for n in names])
+    fmt = "csv" if case in YEAR_CASES else fmt  # the year file has no columnar copy
+    res = CaseResult(case, title, [n.removesuffix(".json") for n in names], fmt)
+    load_data(case, load_bots(case), quick, fmt)  # builds the cached folders (not timed)
     t0 = time.perf_counter()
     cfgs = load_bots(case)
-    data = load_data(case, cfgs, quick)
+    data = load_data(case, cfgs, quick, fmt)
     res.load_s = time.perf_counter() - t0
 
     fast_runs: list[BotRun] = []
@@ -226,7 +258,7 @@ def bench_case(case: str, repeat: int, quick: bool) -> CaseResult:
         )
     del data, fast_runs
 
-    wall, rep = run_child(case, quick)
+    wall, rep = run_child(case, quick, fmt)
     if rep["candles"] != res.candles or rep["trades"] != res.trades:
         raise RuntimeError(f"case {case}: child and parent disagree: {rep} vs {res}")
     res.process_wall_s = wall
@@ -291,6 +323,7 @@ def print_table(results: Sequence[CaseResult], repeat: int) -> None:
     header = [
         "case",
         "what",
+        "data",
         "candles",
         "trades",
         "positions",
@@ -304,6 +337,7 @@ def print_table(results: Sequence[CaseResult], repeat: int) -> None:
         [
             r.case,
             r.title,
+            r.data_format,
             f"{r.candles:,}",
             f"{r.trades:,}",
             f"{r.positions:,}",
@@ -325,7 +359,7 @@ def print_table(results: Sequence[CaseResult], repeat: int) -> None:
     else:
         table = Table(title="OptiFlow backtest speed")
         for i, h in enumerate(header):
-            table.add_column(h, justify="left" if i < 2 else "right")
+            table.add_column(h, justify="left" if i < 3 else "right")
         for row in rows:
             table.add_row(*row)
         console = Console()
@@ -355,6 +389,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--quick", action="store_true", help="10 days instead of 46, skip the year case (smoke run)"
     )
+    ap.add_argument(
+        "--format",
+        default="columns",
+        choices=["columns", "csv"],
+        help="candle files read: numpy columns (optiflow data convert) or gzip CSV",
+    )
     ap.add_argument("--out", type=Path, default=None, help="JSON results file")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -362,13 +402,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error("--repeat must be at least 1")
 
     if args.child:
-        child(args.case, args.quick)
+        child(args.case, args.quick, args.format)
         return 0
 
     cases = list(GROUPS.get(args.case, (args.case,)))
-    if args.quick and any(c in YEAR_CASES for c in cases):
-        print("skip d: --quick does not run the year case")
-        cases = [c for c in cases if c not in YEAR_CASES]
+    if args.quick and any(c in (*YEAR_CASES, "x8") for c in cases):
+        print("skip d, x8: --quick does not run the year and x8 cases")
+        cases = [c for c in cases if c not in (*YEAR_CASES, "x8")]
     if any(c in YEAR_CASES for c in cases) and not YEAR_FILE.is_file():
         print(
             f"skip d: year file not found: {YEAR_FILE.resolve()} "
@@ -379,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[CaseResult] = []
     for case in cases:
         print(f"case {case}: {CASES[case][0]} ...", flush=True)
-        results.append(bench_case(case, args.repeat, args.quick))
+        results.append(bench_case(case, args.repeat, args.quick, args.format))
 
     if results:
         print_table(results, args.repeat)
@@ -389,7 +429,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "machine": machine(),
-        "options": {"case": args.case, "repeat": args.repeat, "quick": args.quick},
+        "options": {
+            "case": args.case,
+            "repeat": args.repeat,
+            "quick": args.quick,
+            "format": args.format,
+        },
         "window": (
             f"{QUICK_FROM:%Y-%m-%d} -> {QUICK_TO:%Y-%m-%d} (quick)"
             if args.quick

@@ -24,6 +24,10 @@ CASES = [
     ("runtime_config_swing1.json", "2023-04-01", "2023-04-15"),  # 1m resampled to 5m
     # an account that drains below the notional floor: every later candidate is refused
     ("reference_ema_rsi.json@drained", "2023-04-10", "2023-04-20"),
+    # one slot, reactive entries: capacity blocks every candidate while a position is open
+    ("reference_ema_rsi.json@one_slot", "2023-04-15", "2023-04-20"),
+    # preset A with every account filter off: only capacity and balance screen candidates
+    ("runtime_config_optiscalpA.json@no_timing", "2023-04-20", "2023-04-25"),
 ]
 
 
@@ -35,6 +39,12 @@ def test_fast_feed_equals_every_candle_feed(config: str, start: str, end: str) -
     if variant == "drained":
         capital = cfg.capital.model_copy(update={"starting_balance_usdt": 101})
         cfg = cfg.model_copy(update={"capital": capital})
+    if variant == "one_slot":
+        cfg = cfg.model_copy(update={"max_positions": 1, "reactive_entry": True})
+    if variant == "no_timing":
+        off = {k: v.model_copy(update={"enabled": False}) for k, v in cfg.filters if k in (
+            "cooldown", "rate", "blacklist")}  # fmt: skip
+        cfg = cfg.model_copy(update={"filters": cfg.filters.model_copy(update=off)})
     data = load_folder(DATA, list(cfg.pairs), parse_when("from", start), parse_when("to", end))
     fast = run_backtest(cfg, data, fast=True)
     slow = run_backtest(cfg, data, fast=False)

@@ -22,6 +22,7 @@ from optiflow.adapters.ccxt.gateway import CcxtGateway  # noqa: E402
 from optiflow.adapters.ccxt.retry import RetryPolicy  # noqa: E402
 from optiflow.app.download import PairResult, download  # noqa: E402
 from optiflow.interfaces.cli.main import app  # noqa: E402
+from optiflow.marketdata.columnar import is_fresh, read_columns  # noqa: E402
 from optiflow.marketdata.loaders import load_candles, load_folder  # noqa: E402
 from tests.fakes.binance import FakeBinance  # noqa: E402
 from tests.fakes.binance_ledger import load_candles as read_rows  # noqa: E402
@@ -121,7 +122,15 @@ def test_full_download_pages_and_equals_the_source(
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "BTC/USDT: 3000 new candles" in r.stdout and "ETH/USDT: 1500 new" in r.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["BTC-USDT_1m.csv.gz", "ETH-USDT_1m.csv.gz"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "BTC-USDT_1m.columns",
+        "BTC-USDT_1m.csv.gz",
+        "ETH-USDT_1m.columns",
+        "ETH-USDT_1m.csv.gz",
+    ]
+    cols = read_columns(out / "BTC-USDT_1m.columns")  # the columnar copy equals the file
+    assert [[float(x) for x in row] for row in zip(cols.ts, cols.open, cols.high, cols.low,
+            cols.close, cols.volume, strict=True)] == source["BTCUSDT"]  # fmt: skip
     assert rows_of(out / "BTC-USDT_1m.csv.gz") == source["BTCUSDT"]
     assert rows_of(out / "ETH-USDT_1m.csv.gz") == source["ETHUSDT"]
     btc = [p for p in fake.calls("GET", "/api/v3/klines") if p["symbol"] == "BTCUSDT"]
@@ -148,7 +157,8 @@ def test_interrupted_download_resumes_without_duplicates(
     assert kline_starts(fake)[0] == int(source["BTCUSDT"][1000][0])
     assert rows_of(tmp_path / "BTC-USDT_1m.csv.gz") == source["BTCUSDT"]
     assert not part.exists() and sorted(p.name for p in tmp_path.iterdir()) == [
-        "BTC-USDT_1m.csv.gz"
+        "BTC-USDT_1m.columns",
+        "BTC-USDT_1m.csv.gz",
     ]
 
 
@@ -178,6 +188,9 @@ def test_finished_file_is_extended_and_a_rerun_fetches_nothing_new(
     [again] = run_app(fake, tmp_path, ["BTC/USDT"])
     assert again.written == 0
     assert rows_of(tmp_path / "BTC-USDT_1m.csv.gz") == source["BTCUSDT"]
+    # the columnar copy follows the extended file (fresh, every row)
+    assert is_fresh(tmp_path / "BTC-USDT_1m.columns", tmp_path / "BTC-USDT_1m.csv.gz")
+    assert len(read_columns(tmp_path / "BTC-USDT_1m.columns")) == N_BTC
 
 
 def test_only_closed_candles_and_5xx_bursts_are_retried(

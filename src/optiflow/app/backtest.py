@@ -27,7 +27,7 @@ from optiflow.config.models import BotConfig
 from optiflow.domain.market import Candle, Features, MarketLimits
 from optiflow.domain.results import BotRun, DailyTarget
 from optiflow.engine.bot import Bot
-from optiflow.engine.screen import screen_candidates
+from optiflow.engine.screen import NearBatch, flush_near, screen_candidates
 from optiflow.engine.settings import EngineSettings, settings_from_config
 from optiflow.marketdata.features import (
     FeatureSpec,
@@ -170,6 +170,20 @@ def run_fast(
     def values(k: int) -> tuple[tuple[str, float], ...]:
         return signal_values(features(int(cand_sym[k]), int(cand_row[k])))
 
+    def closes(b: int, start: int, stop: int) -> None:
+        """The candidates [start, stop) of bar ``b`` (prices played): screened, in order;
+        each one not blocked goes to the engine, and the rest is screened again after it."""
+        while start < stop:
+            k = _screen(bot, start, stop, cand_sym, cand_now, values, spread, queued)
+            if k >= stop:
+                return
+            loop.close(b, int(cand_sym[k]))
+            start = k + 1
+
+    # per symbol: (position, its band, the first bar from which it can act): the search is
+    # made once per position state, not once per event of the other symbols
+    queued: list[NearBatch] = []  # screened near misses, in time order: the latest are kept
+    ahead: dict[int, tuple[object, tuple[float, float, int | None], int]] = {}
     t, ci = 0, 0
     while t < T:
         nxt = T
@@ -177,30 +191,40 @@ def run_fast(
         for i, sym in enumerate(d.symbols):
             if sym in bot.entry_orders:
                 nxt = min(nxt, _next_true(traded[i], t, nxt))
+            pos = bot.positions.get(sym)
+            if pos is None:
+                continue
             trig = bot.triggers(sym, now)
-            if trig is not None:
+            assert trig is not None
+            known = ahead.get(i)
+            if known is None or known[0] is not pos or known[1] != trig or known[2] < t:
                 lower, upper, deadline = trig
-                stop = nxt
+                stop = T
                 if deadline is not None:
                     at = int(np.searchsorted(d.ts, deadline - d.timeframe_ms + 1))
-                    stop = min(stop, max(at, t))
-                nxt = min(nxt, _first_cross(lo[i], hi[i], t, stop, lower, upper))
+                    stop = max(at, t)
+                known = ahead[i] = (pos, trig, _first_cross(lo[i], hi[i], t, stop, lower, upper))
+            nxt = min(nxt, known[2])
         ce = int(np.searchsorted(cand_bar, nxt, side="left"))
-        entered_at = _screen(bot, ci, ce, cand_sym, cand_now, values, spread)
+        entered_at = _screen(bot, ci, ce, cand_sym, cand_now, values, spread, queued)
         if entered_at < ce:
             b = int(cand_bar[entered_at])
             e = int(np.searchsorted(cand_bar, b, side="right"))
-            loop.process_bar(b, cand_sym[entered_at:e].tolist(), skip_quiet=True)
+            loop.process_bar(b, [], skip_quiet=True)
+            loop.close(b, int(cand_sym[entered_at]))
+            closes(b, entered_at + 1, e)
             ci, t = e, b + 1
             continue
         ci = ce
         if nxt >= T:
             break
         e = int(np.searchsorted(cand_bar, nxt, side="right"))
-        loop.process_bar(nxt, cand_sym[ci:e].tolist(), skip_quiet=True)
+        loop.process_bar(nxt, [], skip_quiet=True)
+        closes(nxt, ci, e)
         ci, t = e, nxt + 1
         if progress is not None:
             progress(nxt, T)
+    flush_near(bot, queued, spread)
     return _finish(cfg, loop, s, arrays)
 
 
@@ -212,26 +236,31 @@ def _screen(
     cand_now: np.ndarray,
     values: Callable[[int], tuple[tuple[str, float], ...]],
     spread: float,
+    near: list[NearBatch] | None = None,
 ) -> int:
     """Screen candidates [start, stop) in growing chunks; the first unblocked one, or stop.
 
     Chunks keep the work linear: an entry usually comes early, so screening everything up
     to the next position event after every trade would be quadratic.
     """
-    if start < stop:  # the usual case after a position closes: the first candidate enters
+    if start < stop and bot.open_count() < bot.s.max_positions:
+        # the usual case after a position closes: the first candidate enters
         sym = bot.s.symbols[int(cand_sym[start])]
         if not bot.account_blocks(sym, int(cand_now[start])) and not (
             bot.max_order_value() < bot.order_floor(sym)
         ):
             return start
-    chunk = 32
+    # capacity full: nothing can enter before the next position event, screen all at once
+    chunk = stop - start if bot.open_count() >= bot.s.max_positions else 32
     while start < stop:
         end = min(stop, start + chunk)
 
         def local(j: int, base: int = start) -> tuple[tuple[str, float], ...]:
             return values(base + j)
 
-        k = screen_candidates(bot, cand_sym[start:end], cand_now[start:end], local, spread)
+        k = screen_candidates(bot, cand_sym[start:end], cand_now[start:end], local, spread, near)
+        if near is not None and len(near) >= 4 * bot.s.near_miss_keep:
+            flush_near(bot, near, spread)  # bounded memory: only the latest can be kept
         if start + k < end:
             return start + k
         start, chunk = end, chunk * 4
@@ -251,9 +280,19 @@ def _trigger_arrays(d: AlignedData) -> tuple[list[np.ndarray], list[np.ndarray],
 
 
 def _next_true(mask: np.ndarray, start: int, stop: int) -> int:
-    """First index in [start, stop) where ``mask`` is True, else ``stop``."""
-    hit = np.flatnonzero(mask[start:stop])
-    return start + int(hit[0]) if len(hit) else stop
+    """First index in [start, stop) where ``mask`` is True, else ``stop``.
+
+    Searched in growing chunks: the answer is nearly always the next candle, and a search
+    to ``stop`` (often the end of the data) would make the run quadratic in its length.
+    """
+    n, chunk = start, 16
+    while n < stop:
+        e = min(stop, n + chunk)
+        hit = np.flatnonzero(mask[n:e])
+        if len(hit):
+            return n + int(hit[0])
+        n, chunk = e, chunk * 4
+    return stop
 
 
 def _first_cross(

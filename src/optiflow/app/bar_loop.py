@@ -49,8 +49,8 @@ class AlignedData:
     ts: np.ndarray  # (T,) int64 candle open times
     rows: list[np.ndarray]  # per symbol (T,) int64 row in its own arrays, -1 if absent
     prev_rows: list[np.ndarray]  # per symbol (T,) row of the latest candle before t, or -1
-    prices: list[list[list[float]]]  # [tick k][symbol] -> T floats: open, low, high, close
-    volume: list[list[float]]  # per symbol, T floats (0.0 where absent)
+    prices: list[list[np.ndarray]]  # [tick k][symbol] -> (T,) float64: open, low, high, close
+    volume: list[np.ndarray]  # per symbol, (T,) float64 (0.0 where absent)
     last_close: list[float]  # per symbol
     timeframe_ms: int
 
@@ -61,10 +61,10 @@ def align(
     timeframe_ms: int,
 ) -> AlignedData:
     """Put per-symbol (ts, open, high, low, close, volume) arrays on their union timeline."""
-    ts = np.unique(np.concatenate([c[0] for c in columns])) if columns else np.zeros(0, np.int64)
+    ts = _union([c[0] for c in columns])
     T = len(ts)
     rows, prev_rows, volume = [], [], []
-    prices: list[list[list[float]]] = [[], [], [], []]
+    prices: list[list[np.ndarray]] = [[], [], [], []]
     last_close = []
     for sym_ts, o, h, lo, c, v in columns:
         where = np.searchsorted(ts, sym_ts)
@@ -76,15 +76,36 @@ def align(
         prev[1:] = seen[:-1]
         rows.append(row)
         prev_rows.append(prev)
+        dense = len(sym_ts) == T  # the symbol has a candle at every time: no copy needed
         for k, col in enumerate((o, lo, h, c)):
-            full = np.full(T, np.nan)
-            full[where] = col
-            prices[k].append(full.tolist())
-        vol = np.zeros(T)
-        vol[where] = v
-        volume.append(vol.tolist())
+            if dense:
+                full = np.asarray(col, dtype=np.float64)
+            else:
+                full = np.full(T, np.nan)
+                full[where] = col
+            prices[k].append(full)
+        if dense:
+            vol = np.asarray(v, dtype=np.float64)
+        else:
+            vol = np.zeros(T)
+            vol[where] = v
+        volume.append(vol)
         last_close.append(float(c[-1]) if len(c) else float("nan"))
     return AlignedData(symbols, ts, rows, prev_rows, prices, volume, last_close, timeframe_ms)
+
+
+def _union(times: list[np.ndarray]) -> np.ndarray:
+    """Sorted union of sorted int64 time arrays (shared timelines cost no sort)."""
+    if not times:
+        return np.zeros(0, np.int64)
+    first = np.asarray(times[0], dtype=np.int64)
+    if all(len(t) == len(first) and np.array_equal(t, first) for t in times[1:]):
+        return first
+    merged = np.sort(np.concatenate(times), kind="stable")  # merges the sorted runs
+    keep = np.empty(len(merged), bool)
+    keep[:1] = True
+    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+    return merged[keep]
 
 
 @dataclass(slots=True)
@@ -117,7 +138,8 @@ class BarLoop:
         """Play bar ``t``: four prices per traded symbol, then the closes of ``close_syms``.
 
         With ``skip_quiet`` a position whose trigger band (as the bot states it) holds the
-        whole candle gets no prices: the bot would have ignored every one of them.
+        whole candle gets no prices: the bot would have ignored every one of them; nor does
+        one opened at the candle's open get the rest of the candle when its band holds it.
         """
         if self.ticks is not None:
             self._process_tick_bar(t, close_syms, on_close)
@@ -130,13 +152,7 @@ class BarLoop:
         quiet: set[str] = set()
         if skip_quiet:
             for i, sym in enumerate(d.symbols):
-                trig = bot.triggers(sym, ts0) if sym not in entry_orders else None
-                if (
-                    trig is not None
-                    and trig[0] < d.prices[1][i][t]
-                    and d.prices[2][i][t] < trig[1]
-                    and (trig[2] is None or ts0 + tf - 1 < trig[2])
-                ):
+                if sym not in entry_orders and self._quiet(sym, i, t):
                     quiet.add(sym)
         for k in range(4):
             self._k = k
@@ -146,7 +162,7 @@ class BarLoop:
                     continue
                 if d.rows[i][t] < 0 or d.volume[i][t] <= 0.0:
                     continue  # no trade happened: nothing fills, nothing triggers
-                price = prices_k[i][t]
+                price = float(prices_k[i][t])
                 ts = ts0 + offsets[k]
                 if k == 0 or k == 3:
                     for res in self.sim.on_price(sym, price, ts):
@@ -155,7 +171,10 @@ class BarLoop:
                         self.dispatch(bot.handle(res), t)
                 else:
                     self.sim.last_price[sym] = price
-                self.play_price(sym, ts, price, None if k == 0 else d.prices[k - 1][i][t], t)
+                swept = None if k == 0 else float(d.prices[k - 1][i][t])
+                self.play_price(sym, ts, price, swept, t)
+                if k == 0 and skip_quiet and sym not in entry_orders and self._quiet(sym, i, t):
+                    quiet.add(sym)  # e.g. filled at the open, the band holds the candle
         self._k = None
         for i in close_syms:
             row = int(d.rows[i][t])
@@ -163,6 +182,24 @@ class BarLoop:
                 on_close(i, row)
             ev = CandleClosed(d.symbols[i], self.features(i, row), self.spread_pct)
             self.dispatch(bot.handle(ev), t)
+
+    def _quiet(self, sym: str, i: int, t: int) -> bool:
+        """True when ``sym``'s trigger band (now) holds all of candle ``t``: nothing to do."""
+        d = self.data
+        ts0 = int(d.ts[t])
+        trig = self.bot.triggers(sym, ts0)
+        return (
+            trig is not None
+            and trig[0] < float(d.prices[1][i][t])
+            and float(d.prices[2][i][t]) < trig[1]
+            and (trig[2] is None or ts0 + d.timeframe_ms - 1 < trig[2])
+        )
+
+    def close(self, t: int, i: int) -> None:
+        """Close symbol ``i``'s candle of bar ``t`` (the engine decides on it), prices done."""
+        d = self.data
+        ev = CandleClosed(d.symbols[i], self.features(i, int(d.rows[i][t])), self.spread_pct)
+        self.dispatch(self.bot.handle(ev), t)
 
     def _process_tick_bar(
         self, t: int, close_syms: list[int], on_close: Callable[[int, int], None] | None
@@ -184,7 +221,12 @@ class BarLoop:
             if tick is not None:
                 sim.clear_quote(sym)
             if d.volume[i][t] > 0.0:  # no trade happened: nothing fills, nothing triggers
-                ohlc = (d.prices[0][i][t], d.prices[1][i][t], d.prices[2][i][t], d.prices[3][i][t])
+                ohlc = (
+                    float(d.prices[0][i][t]),
+                    float(d.prices[1][i][t]),
+                    float(d.prices[2][i][t]),
+                    float(d.prices[3][i][t]),
+                )
                 path += candle_path(i, ts0, tf, ohlc)
         path.sort(key=lambda p: (p.ts, p.symbol_index))
         for pt in path:
@@ -265,7 +307,7 @@ class BarLoop:
             elif self._k is not None:
                 i = d.symbols.index(cmd.symbol)
                 if d.rows[i][t] >= 0 and d.volume[i][t] > 0.0:
-                    price = d.prices[self._k][i][t]
+                    price = float(d.prices[self._k][i][t])
         if price is None:
             self.sim.submit_market(cmd.client_id, cmd.symbol, cmd.side, cmd.qty)
             return

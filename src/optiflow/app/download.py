@@ -8,10 +8,13 @@ flushed to disk; at the end the part is gzipped to a temp file that atomically r
 a torn last line is dropped, and the download continues after its last timestamp. Rows are
 only ever appended with a larger timestamp, so a file never holds duplicates or
 out-of-order rows. Existing rows are kept; a download only extends a file forward.
+A finished file also gets its columnar copy ``OUT/BASE-QUOTE_<tf>.columns/`` (numpy, read
+much faster by the loaders); :func:`convert` makes it for files that exist already.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
 import os
@@ -21,9 +24,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from optiflow.domain.errors import SkipError, StopError, UserInputError
+from optiflow.domain.errors import DataError, SkipError, StopError, UserInputError
 from optiflow.domain.market import Candle
-from optiflow.marketdata.loaders import timeframe_to_ms
+from optiflow.marketdata.columnar import columns_path, write_columns
+from optiflow.marketdata.loaders import load_candles, timeframe_to_ms
 from optiflow.ports.exchange import ExchangeGateway
 
 HEADER = "timestamp_ms,open,high,low,close,volume\n"
@@ -198,6 +202,9 @@ async def download_pair(
             part.unlink()
         else:
             _finish(part, final)
+            # the CSV stands on its own; `optiflow data convert` says what is wrong with it
+            with contextlib.suppress(DataError):
+                write_columns(load_candles(final, symbol=symbol), columns_path(final), final)
     return PairResult(symbol, final, written, first, last, complete)
 
 
@@ -247,3 +254,36 @@ async def download(
             )
         )
     return results
+
+
+CANDLE_SUFFIXES = (".csv.gz", ".csv", ".json.gz", ".json")
+
+
+def candle_files(paths: Sequence[Path]) -> list[Path]:
+    """The candle files named by ``paths`` (files, or folders searched one level deep)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted(
+                q for q in p.iterdir() if q.is_file() and q.name.endswith(CANDLE_SUFFIXES)
+            )
+        elif p.is_file() and p.name.endswith(CANDLE_SUFFIXES):
+            out.append(p)
+        elif not p.exists():
+            raise UserInputError(f"{p}: no such file or folder")
+        else:
+            raise UserInputError(
+                f"{p}: not a candle file (allowed: a folder or a file ending in "
+                f"{', '.join(CANDLE_SUFFIXES)})"
+            )
+    return out
+
+
+def convert(paths: Sequence[Path]) -> list[tuple[Path, Path, int]]:
+    """Write the columnar copy of every candle file in ``paths``: (file, folder, candles)."""
+    done = []
+    for src in candle_files(paths):
+        arrays = load_candles(src)  # validated (read from a fresh copy: the same candles)
+        folder = write_columns(arrays, columns_path(src), src)
+        done.append((src, folder, len(arrays)))
+    return done

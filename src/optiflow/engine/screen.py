@@ -18,69 +18,105 @@ from optiflow.filters.timing import MS_PER_MIN
 
 STATEFUL_REASONS = ("capacity", "cooldown", "rate", "blacklist", "balance", "notional")
 
+Values = tuple[tuple[str, float], ...]
+# near misses of one screen: close times, symbol indexes, reasons, candidate j, values(j)
+NearBatch = tuple[list[int], list[int], list[str], list[int], Callable[[int], Values]]
 
-def stateful_masks(bot: Bot, sym_idx: np.ndarray, nows: np.ndarray) -> list[np.ndarray]:
-    """Blocking masks in ``STATEFUL_REASONS`` order for candidates (symbol index, close time)."""
+
+def stateful_masks(
+    bot: Bot, sym_idx: np.ndarray, nows: np.ndarray
+) -> list[tuple[str, np.ndarray | None]]:
+    """The reasons (``STATEFUL_REASONS`` order) blocking some of the candidates (symbol
+    index, close time), each with its mask, or None when it blocks every candidate.
+
+    Reasons that block none are left out, and cheaply: most filters block none or all.
+    """
     s, syms = bot.s, bot.s.symbols
-    n = len(nows)
-    busy = np.array([sym in bot.positions or sym in bot.entry_orders for sym in syms])
-    capacity = busy[sym_idx] | (bot.open_count() >= s.max_positions)
-    nows_f = nows.astype(np.float64)
-    if s.cooldown_s is None:
-        cooldown = np.zeros(n, bool)
+    out: list[tuple[str, np.ndarray | None]] = []
+    if bot.open_count() >= s.max_positions:
+        out.append(("capacity", None))
     else:
+        busy = [sym in bot.positions or sym in bot.entry_orders for sym in syms]
+        if any(busy):
+            out.append(("capacity", np.array(busy)[sym_idx]))
+    nows_f = None
+    if s.cooldown_s is not None and bot.last_trade:
+        nows_f = nows.astype(np.float64)
         last = np.array([float(bot.last_trade.get(sym, np.nan)) for sym in syms])[sym_idx]
-        cooldown = (nows_f - last) < s.cooldown_s * 1000
-    if s.rate_per_hour is None:
-        rate = np.zeros(n, bool)
-    else:
+        out.append(("cooldown", (nows_f - last) < s.cooldown_s * 1000))
+    if s.rate_per_hour is not None and len(bot.rate.entries) >= s.rate_per_hour:
         entries = np.array(sorted(bot.rate.entries), dtype=np.int64)
         inside = len(entries) - np.searchsorted(entries, nows - 60 * MS_PER_MIN, side="right")
-        rate = inside >= s.rate_per_hour
-    until = np.array([float(bot.blacklist.paused_until.get(sym, -np.inf)) for sym in syms])
-    blacklist = nows_f < until[sym_idx]
-    floors = [max(s.min_order_usdt, bot.limits[sym].min_notional) for sym in syms]
+        out.append(("rate", inside >= s.rate_per_hour))
+    if bot.blacklist.paused_until:
+        nows_f = nows.astype(np.float64) if nows_f is None else nows_f
+        until = np.array([float(bot.blacklist.paused_until.get(sym, -np.inf)) for sym in syms])
+        out.append(("blacklist", nows_f < until[sym_idx]))
+    floors = [bot.order_floor(sym) for sym in syms]
     free = bot.cash - bot.reserved
-    balance = np.array([free < f for f in floors])[sym_idx]
-    others = capacity | cooldown | rate | blacklist | balance
+    balance = [free < f for f in floors]
+    if any(balance):
+        out.append(("balance", np.array(balance)[sym_idx]))
     # notional is judged only when nothing else blocks (as in Bot._try_enter); here only the
     # sure case: even the largest affordable order is under the floor, whatever the price
     cap = bot.max_order_value()
-    notional = np.array([cap < f for f in floors])[sym_idx] & ~others
-    return [capacity, cooldown, rate, blacklist, balance, notional]
+    small = [cap < f for f in floors]
+    if any(small) and not any(m is None for _, m in out):
+        notional = np.array(small)[sym_idx]
+        for _, m in out:
+            notional &= ~m  # type: ignore[operator]
+        out.append(("notional", notional))
+    return [(r, m) for r, m in out if m is None or m.any()]
 
 
 def screen_candidates(
     bot: Bot,
     sym_idx: np.ndarray,
     nows: np.ndarray,
-    values: Callable[[int], tuple[tuple[str, float], ...]],
+    values: Callable[[int], Values],
     spread_pct: float,
+    near: list[NearBatch] | None = None,
 ) -> int:
     """Count the rejections of the leading blocked candidates; return the first unblocked one.
 
     ``sym_idx``/``nows`` list candidates that passed 1+1 and every market filter, in the
     order the engine would see them. ``values(j)`` gives candidate j's near-miss values.
+    The (single filter) near misses go to the bot's log, or to ``near`` (see
+    :func:`flush_near`) when the caller screens in time order and keeps them for later.
     """
     n = len(nows)
     if n == 0:
         return 0
-    masks = stateful_masks(bot, sym_idx, nows)
-    any_block = np.logical_or.reduce(masks)
-    free = np.flatnonzero(~any_block)
-    k = int(free[0]) if len(free) else n
+    active = stateful_masks(bot, sym_idx, nows)
+    if not active:
+        return 0
+    if any(m is None for _, m in active):
+        k = n  # every candidate is blocked
+    else:
+        masks = [m for _, m in active if m is not None]  # (none is None here)
+        any_block = masks[0] if len(masks) == 1 else np.logical_or.reduce(masks)
+        k = n if any_block.all() else int(any_block.argmin())  # the first one not blocked
     if k == 0:
         return 0
-    head = [m[:k] for m in masks]
-    nblocked = head[0].astype(np.int64)
-    for m in head[1:]:
-        nblocked += m
-    syms = bot.s.symbols
     idx = sym_idx[:k]
+    syms = bot.s.symbols
     nsym = len(syms)
     totals = np.bincount(idx, minlength=nsym).tolist()
-    singles = np.bincount(idx[nblocked == 1], minlength=nsym).tolist()
-    per_reason = [np.bincount(idx[m], minlength=nsym).tolist() for m in head]
+    head = [(r, None if m is None else m[:k]) for r, m in active]
+    if len(head) == 1:
+        nblocked = None  # one reason blocks them all: each is a single-filter near miss
+        singles = totals
+        per_reason = [(head[0][0], totals)]
+    else:
+        full = [(r, np.ones(k, bool) if m is None else m) for r, m in head]
+        nblocked = full[0][1].astype(np.int64)
+        for _, m in full[1:]:
+            nblocked += m
+        singles = np.bincount(idx[nblocked == 1], minlength=nsym).tolist()
+        per_reason = [
+            (r, totals if m is None else np.bincount(idx[m], minlength=nsym).tolist())
+            for r, m in head
+        ]
     for i, sym in enumerate(syms):
         count = totals[i]
         if not count:
@@ -90,20 +126,66 @@ def screen_candidates(
         c.primary += count
         c.confirming += count
         c.passes_1plus1 += count
-        for reason, counts in zip(STATEFUL_REASONS, per_reason, strict=True):
+        for reason, counts in per_reason:
             if counts[i]:
                 c.reject(reason, counts[i])
         c.near_miss_filter += singles[i]
-    single = np.flatnonzero(nblocked == 1)
     keep = bot.s.near_miss_keep
-    for j in single[-keep:].tolist() if keep else []:
-        reason = next(r for r, m in zip(STATEFUL_REASONS, masks, strict=True) if m[j])
-        sym = syms[int(sym_idx[j])]
-        bot.near_misses.add_lazy(
-            int(nows[j]),
-            sym,
-            "filter",
-            reason,
-            lambda j=j: values(j) + (("spread_pct", spread_pct),),  # type: ignore[misc]
-        )
+    if not keep:
+        return k
+    if nblocked is None:  # the last ones, all blocked by the one reason
+        lo = max(0, k - keep)
+        batch = (nows[lo:k].tolist(), sym_idx[lo:k].tolist(), [head[0][0]] * (k - lo))
+        if near is not None:
+            near.append((*batch, list(range(lo, k)), values))
+            return k
+        last = np.arange(lo, k)
+        reasons = batch[2]
+    else:
+        last = np.flatnonzero(nblocked == 1)[-keep:]
+        which = np.stack([m[last] for _, m in full]).argmax(axis=0).tolist()
+        reasons = [full[w][0] for w in which]
+    if near is not None:
+        near.append((nows[last].tolist(), sym_idx[last].tolist(), reasons, last.tolist(), values))
+        return k
+    extra = (("spread_pct", spread_pct),)
+    bot.near_misses.add_many_lazy(
+        [
+            (
+                ts,
+                syms[si],
+                "filter",
+                reason,
+                lambda j=j: values(j) + extra,  # type: ignore[misc]
+            )
+            for j, ts, si, reason in zip(
+                last.tolist(), nows[last].tolist(), sym_idx[last].tolist(), reasons, strict=True
+            )
+        ]
+    )
     return k
+
+
+def flush_near(bot: Bot, near: list[NearBatch], spread_pct: float) -> None:
+    """Add the latest ``near_miss_keep`` of batches screened in time order to the bot's log.
+
+    Exact: the log keeps the latest ones of each kind, and these are all "filter" misses
+    in time order, so an earlier one can never outrank the last ``keep`` of them.
+    """
+    keep, syms = bot.s.near_miss_keep, bot.s.symbols
+    extra = (("spread_pct", spread_pct),)
+    items: list[tuple[int, str, str, str, Values | Callable[[], Values]]] = []
+    for nows, sym_idx, reasons, js, values in reversed(near):
+        for ts, si, reason, j in zip(
+            reversed(nows), reversed(sym_idx), reversed(reasons), reversed(js), strict=True
+        ):
+            if len(items) >= keep:
+                break
+            items.append((ts, syms[si], "filter", reason, _later(values, j, extra)))
+    near.clear()
+    bot.near_misses.add_many_lazy(items[::-1])
+
+
+def _later(values: Callable[[int], Values], j: int, extra: Values) -> Callable[[], Values]:
+    """Candidate ``j``'s near-miss values, computed only if the near miss is kept."""
+    return lambda: values(j) + extra

@@ -2,8 +2,10 @@
 
 Formats: CSV ``timestamp_ms,open,high,low,close,volume[,extra columns ignored]`` with or
 without a header row, plain or ``.gz``; freqtrade JSON ``[[ms, o, h, l, c, v], ...]``
-(``.json`` or ``.json.gz``). Every problem is reported as a :class:`DataError` naming the
-file, the line (CSV, 1-based, header included) or row (JSON, 1-based) and the problem.
+(``.json`` or ``.json.gz``); the columnar ``<name>.columns`` folder (numpy, see
+``columnar``), preferred over its source file while fresh. Every problem is reported as a
+:class:`DataError` naming the file, the line (CSV, 1-based, header included) or row (JSON,
+1-based) and the problem.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import numpy.typing as npt
 
 from optiflow.domain.errors import DataError
 from optiflow.marketdata.candles import CandleArrays, gap_report, resample
+from optiflow.marketdata.columnar import SUFFIX as COLUMNS_SUFFIX
+from optiflow.marketdata.columnar import columns_path, is_fresh, read_columns
 from optiflow.marketdata.validate import check_candles, diagnose_csv, header_columns
 
 FloatArray = npt.NDArray[np.float64]
@@ -168,11 +172,22 @@ def _parse_json(path: Path, raw: bytes) -> FloatArray:
 
 
 def load_candles(path: Path, *, symbol: str | None = None) -> CandleArrays:
-    """Read and validate one candle file; the symbol defaults to the one in the file name."""
+    """Read and validate one candle file; the symbol defaults to the one in the file name.
+
+    A fresh ``.columns`` folder next to the file (``optiflow data convert``) is read instead.
+    """
     path = Path(path)
     name = path.name
+    if name.endswith(COLUMNS_SUFFIX) and path.is_dir():
+        parsed_cols = _parse_name(name[: -len(COLUMNS_SUFFIX)] + ".csv")
+        return read_columns(path, symbol or (parsed_cols[0] if parsed_cols else None))
+    cols_dir = columns_path(path)
+    if cols_dir.is_dir() and is_fresh(cols_dir, path):
+        parsed_src = _parse_name(name)
+        return read_columns(cols_dir, symbol or (parsed_src[0] if parsed_src else None))
     if not name.endswith(_SUFFIXES):
-        raise DataError(f"{path}: unsupported file type (expected one of {', '.join(_SUFFIXES)})")
+        allowed = ", ".join((*_SUFFIXES, COLUMNS_SUFFIX + " folder"))
+        raise DataError(f"{path}: unsupported file type (expected one of {allowed})")
     raw = _read_bytes(path)
     is_json = ".json" in name
     if is_json:
@@ -238,7 +253,14 @@ def load_folder(
     if not folder.is_dir():
         raise DataError(f"{folder}: not a directory")
     found: dict[str, list[tuple[Path, str]]] = {}
-    for p in sorted(folder.iterdir()):
+    entries = sorted(folder.iterdir())
+    sources = {columns_path(p) for p in entries if p.name.endswith(_SUFFIXES)}
+    for p in entries:
+        if p.name.endswith(COLUMNS_SUFFIX):  # columns alone (a cache of a file: read with it)
+            parsed = _parse_name(p.name[: -len(COLUMNS_SUFFIX)] + ".csv")
+            if parsed is not None and p not in sources and p.is_dir():
+                found.setdefault(parsed[0], []).append((p, parsed[1]))
+            continue
         parsed = _parse_name(p.name)
         if parsed is not None and p.is_file():
             found.setdefault(parsed[0], []).append((p, parsed[1]))

@@ -84,6 +84,15 @@ class NearMissLog:
         if len(self.items) > 8 * self.keep:
             self.items = self._kept()
 
+    def add_many_lazy(
+        self, items: list[tuple[int, str, str, str, Values | Callable[[], Values]]]
+    ) -> None:
+        """Record several near misses ``(ts, symbol, kind, reason, values)`` at once."""
+        order = self.order
+        self.items += [(ts, order.get(sym, 0), sym, kind, r, v) for ts, sym, kind, r, v in items]
+        if len(self.items) > 8 * self.keep:
+            self.items = self._kept()
+
     def _kept(self) -> list[tuple[int, int, str, str, str, Values | Callable[[], Values]]]:
         """The latest ``keep`` items of each kind, oldest first."""
         ordered = sorted(self.items, key=lambda it: (it[0], it[1]))

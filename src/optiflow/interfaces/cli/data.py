@@ -26,7 +26,9 @@ from optiflow.interfaces.cli.errors import user_errors_exit_2
 from optiflow.interfaces.cli.paths import writable_folder
 from optiflow.interfaces.cli.timeparse import parse_when
 
-data_app = typer.Typer(no_args_is_help=True, help="Market data: download candle history.")
+data_app = typer.Typer(
+    no_args_is_help=True, help="Market data: download candle history, convert it to columns."
+)
 
 EXIT_NETWORK = 1
 EXIT_INTERRUPTED = 130
@@ -134,3 +136,23 @@ def download(
                 f"{r.symbol}: {r.written} new candles; {r.path} covers "
                 f"{_iso(r.first_ms)} → {_iso(r.last_ms)}"
             )
+
+
+@data_app.command("convert")
+@user_errors_exit_2
+def convert(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Candle files or folders of them (.csv[.gz], .json[.gz]).")
+    ],
+) -> None:
+    """Write the columnar copy (NAME.columns/, numpy) next to each candle file."""
+    from optiflow.app.download import convert as run_convert
+
+    done = run_convert(paths)
+    if not done:
+        raise UserInputError(
+            f"{', '.join(str(p) for p in paths)}: no candle files found "
+            "(.csv, .csv.gz, .json, .json.gz)"
+        )
+    for src, folder, rows in done:
+        print(f"{src.name}: {rows} candles -> {folder}")
