@@ -141,6 +141,7 @@ class LiveRuntime:
         self._engine_lock = asyncio.Lock()  # a cycle and a websocket price never interleave
         self.staleness = StaleWatch(self.tf)
         self.resume_candles = False  # rehearsal: warm up only to the saved last candle
+        self.checkpoint_every = 10  # cycles between WAL checkpoints
 
     # ---- start-up: starting is recovering ------------------------------------------
     async def start(self) -> None:
@@ -246,7 +247,7 @@ class LiveRuntime:
         self.commit()
         self.write_files()
         checkpoint = getattr(self.store, "checkpoint", None)
-        if checkpoint is not None and self.cycles % 10 == 0:
+        if checkpoint is not None and self.cycles % self.checkpoint_every == 0:
             checkpoint()  # between cycles, never between a decision and its order
 
     async def feed(self, ev: Event) -> None:

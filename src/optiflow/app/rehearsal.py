@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from optiflow.adapters.sim.exchange import SimExchange
+from optiflow.adapters.sim.faults import FaultyGateway
 from optiflow.adapters.sim.rehearsal import SIM_FILE, RehearsalExchange
 from optiflow.app.bar_loop import AlignedData, align
 from optiflow.app.live import LiveRuntime
@@ -41,7 +42,7 @@ from optiflow.marketdata.loaders import CandleArrays
 from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.feed import PriceQuote
 from optiflow.ports.notifier import Notifier
-from optiflow.ports.store import Store
+from optiflow.ports.store import FillRow, OrderRow, Store
 
 Wrap = Callable[[RehearsalExchange, Callable[[], int]], ExchangeGateway]
 
@@ -120,6 +121,9 @@ class RehearsalRuntime(LiveRuntime):
         self.already_finished = False
         self._ticked: dict[str, str | None] = {}
         self._wall_files = 0.0
+        self._mark: tuple[Any, ...] = ()
+        self._committed_at = 0.0
+        self.checkpoint_every = 1000
 
     async def _sleep(self, seconds: float) -> None:
         """Waits of the runtime (retries, Retry-After) pass at the rehearsal's speed."""
@@ -135,6 +139,31 @@ class RehearsalRuntime(LiveRuntime):
         pos = self._bot().positions.get(symbol)
         self._ticked[symbol] = pos.position_id if pos is not None else None
         return symbol in self.market.trading
+
+    def commit(
+        self, rows: list[OrderRow] | None = None, fills: list[FillRow] | None = None
+    ) -> None:
+        """Commit, except a quiet cycle's: nothing but indicators and counters moved.
+
+        Skipping is safe: a restart replays from the last saved point, deterministically.
+        """
+        bot = self._bot()
+        p = self.protector
+        loud = bool(
+            rows or fills or bot.exits or self.notes or self.finished
+            or self.executor.pending_rows or self.executor.pending_fills
+            or self.guard.pending_fills
+            or (p is not None and (p.pending_rows or p.pending_fills))
+        )  # fmt: skip
+        mark = (
+            dict(bot.positions), dict(bot.entry_orders), bot.cash, bot.reserved,
+            p.snapshot() if p is not None else None, self.guard.snapshot(),
+        )  # fmt: skip
+        now = time.monotonic()
+        if not loud and mark == self._mark and now - self._committed_at < 1.0:
+            return
+        super().commit(rows, fills)
+        self._mark, self._committed_at = mark, now
 
     def _cursor(self) -> dict[str, Any]:
         return {"ts": self.clock.now_ms(), "done": self.done_ts}
@@ -190,8 +219,13 @@ class RehearsalRuntime(LiveRuntime):
         T = len(self.al.ts)
         self._restore_quotes(t, k)
         self.sim_clock.t = self.point_ts(t, k) if t < T else self._end_ts()
+        faulty = self.orders if isinstance(self.orders, FaultyGateway) else None
+        if faulty is not None:
+            faulty.enabled = False  # the market stands still while the bot (re)starts
         if not await start_when_reachable(self):
             return
+        if faulty is not None:
+            faulty.enabled = True
         self.books.update(self.market.quotes)
         while t < T and not self.stop_requested:
             ts = self.point_ts(t, k)

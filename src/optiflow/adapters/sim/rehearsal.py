@@ -34,7 +34,7 @@ from optiflow.marketdata.loaders import CandleArrays
 from optiflow.ports.exchange import OrderRequest, OrderUpdate, TradeFill
 
 SIM_FILE = "sim_exchange.sqlite"
-KEEP_DONE = 64  # terminal orders kept for lookups (the last ones: what a restart asks for)
+KEEP_DONE = 16  # terminal orders kept for lookups (the last ones: what a restart asks for)
 _OPEN = ("open", "partial")
 
 
@@ -319,11 +319,12 @@ def _resting(req: OrderRequest) -> Any:
 
 
 def _up_json(o: OrderUpdate) -> dict[str, Any]:
-    d = asdict(o)
-    for k in ("qty", "filled", "fee_quote", "fee_base"):
-        d[k] = str(d[k])
-    d["avg_price"] = None if o.avg_price is None else str(o.avg_price)
-    return d
+    return {
+        "client_id": o.client_id, "exchange_id": o.exchange_id, "symbol": o.symbol,
+        "side": o.side, "type": o.type, "state": o.state, "qty": str(o.qty),
+        "filled": str(o.filled), "avg_price": None if o.avg_price is None else str(o.avg_price),
+        "fee_quote": str(o.fee_quote), "ts": o.ts, "fee_base": str(o.fee_base),
+    }  # fmt: skip
 
 
 def _up_from(d: dict[str, Any]) -> OrderUpdate:

@@ -112,7 +112,11 @@ def check_config(
 def run(
     config: Annotated[str, typer.Argument(help="Config file or preset name.")],
     mode: Annotated[
-        str, typer.Option(help="replay (history in real time), paper or live.")
+        str,
+        typer.Option(
+            help="replay or rehearsal (history at --speed; rehearsal runs the live runtime), "
+            "paper or live."
+        ),
     ] = "replay",
     data: Annotated[
         Path | None, typer.Option(help="Candle folder for replay (default: bundled).")
@@ -151,6 +155,13 @@ def run(
     log_max_mb: Annotated[
         float, typer.Option("--log-max-mb", help="Total size of the bot's log files, MB.")
     ] = 50.0,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            "--faults",
+            help="Rehearsal faults: KIND@TIME[+Ns], seed=N, rate=F, kinds=K1/K2 (see README).",
+        ),
+    ] = None,
 ) -> None:
     """Run one bot through the live runtime; starting is recovering."""
     from optiflow.interfaces.cli.run import run_command
@@ -159,7 +170,7 @@ def run(
         run_command(
             config,
             mode,
-            data or (_bundled_data() if mode == "replay" else Path(".")),
+            data or (_bundled_data() if mode in ("replay", "rehearsal") else Path(".")),
             speed,
             when_from,
             when_to,
@@ -171,6 +182,7 @@ def run(
             fresh=fresh,
             yes=yes,
             log_max_mb=log_max_mb,
+            faults=faults,
         )
     )
 
