@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from optiflow.adapters.files.exports import write_state_files
 from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
@@ -61,6 +61,12 @@ from optiflow.ports.store import FillRow, OrderRow, StateBatch, Store
 log = logging.getLogger("optiflow.runtime")
 
 
+class Tracker(Protocol):
+    """Features of a pair's latest closed candle, given each closed candle in turn."""
+
+    def update(self, candle: Candle) -> Features: ...
+
+
 def spread_pct(book: BookTop) -> float:
     """(ask - bid) / mid in percent."""
     mid = (book.ask + book.bid) / 2
@@ -92,7 +98,7 @@ class LiveRuntime:
         self.warmup, self.files_every_s = warmup_candles, files_every_s
         self.settings = settings_from_config(cfg)
         self.tf = self.settings.timeframe_ms
-        self.trackers = {s: FeatureTracker(_spec(cfg, self.tf)) for s in cfg.pairs}
+        self.trackers = {s: self._tracker(s) for s in cfg.pairs}
         self.last_ts: dict[str, int] = {}
         self.latest: dict[str, Features] = {}
         self.books: dict[str, BookTop] = {}
@@ -146,7 +152,7 @@ class LiveRuntime:
     # ---- start-up: starting is recovering ------------------------------------------
     async def start(self) -> None:
         """Load markets, restore or create the bot, warm the indicators, reconcile."""
-        self.trackers = {s: FeatureTracker(_spec(self.cfg, self.tf)) for s in self.cfg.pairs}
+        self.trackers = {s: self._tracker(s) for s in self.cfg.pairs}
         self.last_ts, self.latest = {}, {}
         markets = await self.data.load_markets()
         missing = [p for p in self.cfg.pairs if p not in markets and p not in self.cfg.markets]
@@ -365,6 +371,10 @@ class LiveRuntime:
                 ),
             },
         )
+
+    def _tracker(self, symbol: str) -> Tracker:
+        """Indicators of one pair, updated candle by candle."""
+        return FeatureTracker(_spec(self.cfg, self.tf))
 
     def _spread(self, book: BookTop) -> float:
         """The spread a candle close is judged with (the book's; a rehearsal models it)."""

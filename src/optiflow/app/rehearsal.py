@@ -29,15 +29,17 @@ import numpy as np
 from optiflow.adapters.sim.exchange import SimExchange
 from optiflow.adapters.sim.faults import FaultyGateway
 from optiflow.adapters.sim.rehearsal import SIM_FILE, RehearsalExchange
+from optiflow.app.backtest import feature_spec
 from optiflow.app.bar_loop import AlignedData, align
-from optiflow.app.live import LiveRuntime
+from optiflow.app.live import LiveRuntime, Tracker
 from optiflow.app.replay import Pacer
 from optiflow.app.starting import start_when_reachable
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
 from optiflow.domain.events import StopRequested
-from optiflow.domain.market import BookTop
+from optiflow.domain.market import BookTop, Candle, Features
 from optiflow.engine.settings import settings_from_config
+from optiflow.marketdata.features import compute_features, features_at
 from optiflow.marketdata.loaders import CandleArrays
 from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.feed import PriceQuote
@@ -67,6 +69,18 @@ class RehearsalClock:
         await asyncio.sleep(0)
 
 
+class _Lookup:
+    """A pair's precomputed features, handed out candle by candle like a ``FeatureTracker``."""
+
+    def __init__(self, feats: Any) -> None:
+        self.feats = feats
+
+    def update(self, candle: Candle) -> Features:
+        """The features of ``candle`` (computed with every candle before it)."""
+        row = int(np.searchsorted(self.feats.ts, candle.ts))
+        return features_at(self.feats, row)
+
+
 class RehearsalRuntime(LiveRuntime):
     """One bot's live runtime driven by history at ``speed`` x real time (0: flat out)."""
 
@@ -84,6 +98,9 @@ class RehearsalRuntime(LiveRuntime):
     ) -> None:
         """Build the simulated exchange (persisted in ``state_dir``) and the runtime on it."""
         s = settings_from_config(cfg)
+        spec = feature_spec(cfg, s.timeframe_ms)
+        pairs = list(zip(s.symbols, arrays, strict=True))
+        self.feats = {sym: compute_features(a, spec) for sym, a in pairs}
         self.al: AlignedData = align(
             s.symbols, [(a.ts, a.open, a.high, a.low, a.close, a.volume) for a in arrays],
             s.timeframe_ms,
@@ -133,6 +150,10 @@ class RehearsalRuntime(LiveRuntime):
     def _spread(self, book: BookTop) -> float:
         """Candle data has no book: the config's assumed spread, as in the backtest."""
         return self.cfg.costs.assumed_spread_pct
+
+    def _tracker(self, symbol: str) -> Tracker:
+        """Indicators computed once as arrays (as the backtest's fast feed), looked up by time."""
+        return _Lookup(self.feats[symbol])
 
     def _fresh(self, symbol: str, book: BookTop) -> bool:
         """Only a pair that traded in this candle shows its open to its position."""

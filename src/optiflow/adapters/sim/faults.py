@@ -11,7 +11,7 @@
 Kinds: ``timeout_after_accept`` (an order is placed, then the answer times out),
 ``server_error`` (5xx: the request fails before reaching the exchange), ``rate_limited``
 (429 with Retry-After), ``lookups_down`` (order lookups fail), ``network_down`` (every
-request fails, market data too), ``partial_fill`` (a market order's first answer shows half
+request fails, market data too), ``partial_fill`` (a market order's first answer shows a third
 of it filled; the rest comes with later lookups), ``stop_fill`` (open exchange stops fill at
 their trigger between two cycles). Failures raise the domain's ``RetryableError`` as the ccxt
 gateway does; a restart (start-up reconciliation) meets no faults: the market is stopped then.
@@ -28,6 +28,7 @@ from decimal import Decimal
 from optiflow.adapters.sim.rehearsal import RehearsalExchange
 from optiflow.domain.errors import RetryableError, UserInputError
 from optiflow.domain.market import BookTop, Candle, MarketLimits
+from optiflow.portfolio.position import round_step
 from optiflow.ports.exchange import OrderRequest, OrderUpdate, TradeFill
 
 KINDS = (
@@ -172,8 +173,11 @@ class FaultyGateway:
         if after == "timeout_after_accept":
             raise RetryableError(f"simulated timeout after accept ({order.client_id})")
         if after == "partial_fill" and up.state == "filled" and order.type == "market":
-            half = up.filled / 2
-            return replace(up, state="partial", filled=half, fee_quote=up.fee_quote / 2)
+            step = self.inner.sim.limits[order.symbol].amount_step
+            part = round_step(up.filled / 3, step)
+            if 0 < part < up.filled:  # a third first (the rest later: unequal rows)
+                fee = up.fee_quote * part / up.filled
+                return replace(up, state="partial", filled=part, fee_quote=fee)
         return up
 
     async def fetch_order(self, symbol: str, client_id: str) -> OrderUpdate | None:
