@@ -18,7 +18,7 @@ from optiflow.domain.results import ExitRow
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "runtime_config_optiscalpA.json"
-START, END = "2023-04-03", "2023-04-05"
+START, END = "2023-04-03", "2023-04-07"
 FAULTS = "seed=7,rate=0.02,stop_fill@2023-04-03T18:00+600s,lookups_down@2023-04-04T06:00+300s"
 
 
@@ -66,11 +66,12 @@ def test_sigkill_campaign_with_faults_ends_like_an_uninterrupted_run(tmp_path: P
     kills, t0 = 0, time.monotonic()
     while True:
         assert time.monotonic() - t0 < 400, "the rehearsal did not finish in time"
+        # paced (4 days in ~12 s) so the kills land all along the run; start-up takes ~2 s
         proc = subprocess.Popen(
-            rehearsal_cmd(state), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            rehearsal_cmd(state, "30000"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         if kills < 22:
-            time.sleep(rng.uniform(1.2, 2.6))
+            time.sleep(rng.uniform(1.9, 3.2))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(30)
