@@ -18,6 +18,9 @@ def symbol_loggers(cfg: BotConfig) -> dict[str, logging.Logger]:
 
 def new_near_misses(bot: Bot, seen: list[int]) -> tuple[NearMiss, ...]:
     """Near misses recorded since the last call (``seen[0]``: the latest time stored)."""
+    items = bot.near_misses.items
+    if not items or max(it[0] for it in items) <= seen[0]:
+        return ()  # nothing new: skip building the kept list (every commit asks)
     fresh = tuple(n for n in bot.near_misses.latest() if n.ts > seen[0])
     if fresh:
         seen[0] = fresh[-1].ts

@@ -317,10 +317,15 @@ class RehearsalRuntime(LiveRuntime):
         bot = self._bot()
         for i in moving:
             sym = d.symbols[i]
-            if sym in bot.positions:
-                await self.on_price(
-                    PriceQuote(sym, self.market.quotes[sym], swept_from=d.prices[k - 1][i][t])
-                )
+            if sym not in bot.positions:
+                continue
+            band = bot.triggers(sym, ts)
+            px = d.prices[k][i][t]
+            if band is not None and band[0] < px < band[1] and (band[2] is None or ts < band[2]):
+                self.books[sym] = self.market.quotes[sym]  # inside its band: nothing can act
+                continue
+            quote = PriceQuote(sym, self.market.quotes[sym], swept_from=d.prices[k - 1][i][t])
+            await self.on_price(quote)
 
     def _end_ts(self) -> int:
         d = self.al
