@@ -87,12 +87,28 @@ def backtest(
             "played as real trades with real bid/ask."
         ),
     ] = None,
+    entries_at_once: Annotated[
+        bool,
+        typer.Option(
+            "--entries-at-once",
+            help="Book an entry at once at the next open, as the live cycle does (the "
+            "rehearsal's trades, exactly).",
+        ),
+    ] = False,
 ) -> None:
     """Backtest one or several bots on historical candles."""
     from optiflow.interfaces.cli.backtest import backtest_command
 
     backtest_command(
-        configs, data or _bundled_data(), when_from, when_to, out, every_candle, _console(), ticks
+        configs,
+        data or _bundled_data(),
+        when_from,
+        when_to,
+        out,
+        every_candle,
+        _console(),
+        ticks,
+        entries_at_once=entries_at_once,
     )
 
 
