@@ -229,3 +229,44 @@ def test_bad_faults_are_one_clear_line(tmp_path: Path) -> None:
     proc = cli("run", "A", "--mode", "replay", "--faults", "seed=1",
                "--state-dir", str(tmp_path / "b"))  # fmt: skip
     assert proc.returncode == 2 and "--faults only applies to --mode rehearsal" in proc.stderr
+
+
+def test_stopped_mid_run_every_open_position_has_exactly_one_exchange_stop(tmp_path: Path) -> None:
+    """Stopped at several moments (faults healed), each open position has one stop, its size."""
+    cfg, data = load("A", "2023-04-03", "2023-04-04")
+    state = tmp_path / "st"
+    state.mkdir()
+    spec = parse_faults("seed=3,rate=0.03,kinds=server_error/timeout_after_accept", parse_when)
+    checked = 0
+    for stop_at in ("2023-04-03T04:00", "2023-04-03T09:30", "2023-04-03T15:00"):
+        store = SqliteStore(state / "bot.sqlite", cfg.name)  # type: ignore[attr-defined]
+        rt = RehearsalRuntime(
+            cfg,  # type: ignore[arg-type]
+            prepare(cfg, data),  # type: ignore[arg-type]
+            store,
+            Quiet(),
+            state,
+            0,
+            wrap=lambda ex, now: FaultyGateway(ex, spec, now),
+        )
+        limit = parse_when("t", stop_at)
+        assert limit is not None
+
+        async def go(rt: RehearsalRuntime = rt, limit: int = limit) -> None:
+            async def watch() -> None:
+                while rt.sim_clock.t < limit:
+                    await asyncio.sleep(0)
+                rt.stop_requested = True
+
+            await asyncio.gather(rt.run(), watch())
+
+        asyncio.run(go())
+        bot = rt._bot()
+        stops = list(rt.market.stops.values())
+        assert sorted(s.symbol for s in stops) == sorted(bot.positions)  # one each, no stray
+        for s in stops:
+            assert s.qty == bot.positions[s.symbol].qty
+        checked += len(stops)
+        asyncio.run(rt.market.close())
+        store.close()
+    assert checked >= 1
