@@ -75,7 +75,9 @@ class RehearsalExchange:
         """The market of ``symbol`` trades at ``price`` now: waiting market orders fill."""
         self.quotes[symbol] = BookTop(ts, price, price)
         self.sim.last_price[symbol] = price
-        if any(o.symbol == symbol and o.limit is None for o in self.sim.resting.values()):
+        if self.sim.resting and any(
+            o.symbol == symbol and o.limit is None for o in self.sim.resting.values()
+        ):
             for res in self.sim.on_price(symbol, price, ts):
                 self._settle(res)
             self._save()
