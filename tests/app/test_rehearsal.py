@@ -109,10 +109,10 @@ def test_rehearsal_at_speed_0_books_exactly_the_backtest_trades(name: str, tmp_p
 
 
 @pytest.mark.slow
-def test_rehearsal_equals_backtest_on_a_week_of_every_preset(tmp_path: Path) -> None:
-    """The longer comparison: a week of every preset (entries booked at once, as live)."""
+def test_rehearsal_equals_backtest_on_two_weeks_of_every_preset(tmp_path: Path) -> None:
+    """The longer comparison: two weeks of every preset (entries booked at once, as live)."""
     for name in CONFIGS:
-        cfg, data = load(name, "2023-04-05", "2023-04-12")
+        cfg, data = load(name, "2023-04-05", "2023-04-19")
         expected = trades(run_backtest(cfg, data, entries_at_once=True).exits)  # type: ignore[arg-type]
         _, store = rehearse(cfg, data, tmp_path / name)
         try:
