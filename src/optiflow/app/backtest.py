@@ -78,6 +78,7 @@ def new_loop(
     arrays: list[CandleArrays],
     features: Callable[[int, int], Features],
     ticks: Mapping[str, TickData] | None = None,
+    entries_at_once: bool = False,
 ) -> tuple[BarLoop, EngineSettings]:
     """A fresh bot, simulated exchange and bar loop for ``cfg`` (with ``ticks`` if given)."""
     s = settings_from_config(cfg)
@@ -87,6 +88,7 @@ def new_loop(
     cols = [(a.ts, a.open, a.high, a.low, a.close, a.volume) for a in arrays]
     data = align(s.symbols, cols, s.timeframe_ms)
     loop = BarLoop(bot, sim, data, features, cfg.costs.assumed_spread_pct)
+    loop.entries_at_once = entries_at_once
     if ticks is not None:
         loop.ticks = [ticks.get(sym) for sym in s.symbols]
         loop.close_spread = [loop.spread_pct] * len(s.symbols)
@@ -98,6 +100,7 @@ def run_every_candle(
     data: Mapping[str, CandleArrays],
     progress: Progress | None = None,
     ticks: Mapping[str, TickData] | None = None,
+    entries_at_once: bool = False,
 ) -> BotRun:
     """Backtest candle by candle with incremental indicators (the live code path)."""
     arrays = prepare(cfg, data)
@@ -108,7 +111,7 @@ def run_every_candle(
     def features(i: int, row: int) -> Features:
         return last[(i, row)]
 
-    loop, s = new_loop(cfg, arrays, features, ticks)
+    loop, s = new_loop(cfg, arrays, features, ticks, entries_at_once)
 
     def on_close(i: int, row: int) -> None:
         a = arrays[i]
@@ -134,7 +137,10 @@ def run_every_candle(
 
 
 def run_fast(
-    cfg: BotConfig, data: Mapping[str, CandleArrays], progress: Progress | None = None
+    cfg: BotConfig,
+    data: Mapping[str, CandleArrays],
+    progress: Progress | None = None,
+    entries_at_once: bool = False,
 ) -> BotRun:
     """Backtest visiting only the candles that can matter (same engine, same results)."""
     arrays = prepare(cfg, data)
@@ -145,7 +151,7 @@ def run_fast(
     def features(i: int, row: int) -> Features:
         return features_at(feats[i], row)
 
-    loop, s = new_loop(cfg, arrays, features)
+    loop, s = new_loop(cfg, arrays, features, entries_at_once=entries_at_once)
     d, bot = loop.data, loop.bot
     spread = cfg.costs.assumed_spread_pct
     bars, syms, rows = [], [], []
@@ -343,6 +349,7 @@ def run_backtest(
     progress: Progress | None = None,
     ticks: Mapping[str, TickData] | None = None,
     store: Store | None = None,
+    entries_at_once: bool = False,
 ) -> BotRun:
     """Backtest one bot on candles; ``fast`` chooses the feed, never the results.
 
@@ -353,11 +360,17 @@ def run_backtest(
     is ignored): candles inside a tick capture are played as their real trades, market
     orders fill at the book's ask/bid and the spread is the book's; all other candles are
     played exactly as without ticks.
+
+    ``entries_at_once`` models the live cycle (rehearsal): an entry decided at a candle
+    close is filled and booked at once, at the next candle's open, before the next pair's
+    close is decided; by default it waits in the book until that open is played.
     """
     if ticks and any(sym in ticks for sym in settings_from_config(cfg).symbols):
-        run = run_every_candle(cfg, data, progress, ticks)
+        run = run_every_candle(cfg, data, progress, ticks, entries_at_once)
+    elif fast:
+        run = run_fast(cfg, data, progress, entries_at_once)
     else:
-        run = (run_fast if fast else run_every_candle)(cfg, data, progress)
+        run = run_every_candle(cfg, data, progress, entries_at_once=entries_at_once)
     return stored(run, store if store is not None else MemoryStore(cfg.name))
 
 

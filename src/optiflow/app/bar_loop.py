@@ -122,6 +122,9 @@ class BarLoop:
     on_result: Callable[[OrderFilled | OrderRejected], None] | None = None
     ticks: list[TickData | None] | None = None  # per symbol; None: candles only
     close_spread: list[float] = field(default_factory=list)  # per symbol, with ticks
+    # model the live cycle: an entry decided at a candle close fills at once at the next
+    # candle's open, booked before the next pair's close is decided (see README, rehearsal)
+    entries_at_once: bool = False
     # the latest exit (symbol, price before slippage, time): where a reactive entry fills
     _exit_at: tuple[str, float, int] | None = field(default=None, init=False)
     _rescanning: bool = field(default=False, init=False)
@@ -308,6 +311,15 @@ class BarLoop:
                 i = d.symbols.index(cmd.symbol)
                 if d.rows[i][t] >= 0 and d.volume[i][t] > 0.0:
                     price = float(d.prices[self._k][i][t])
+        elif self.entries_at_once and self._k is None and t + 1 < len(d.ts):
+            i = d.symbols.index(cmd.symbol)
+            if d.rows[i][t + 1] >= 0 and d.volume[i][t + 1] > 0.0:
+                res = self.sim.execute_now(
+                    cmd.client_id, cmd.symbol, cmd.side, cmd.qty, float(d.prices[0][i][t + 1]),
+                    int(d.ts[t + 1]),
+                )  # fmt: skip
+                self._result(res, t)
+                return
         if price is None:
             self.sim.submit_market(cmd.client_id, cmd.symbol, cmd.side, cmd.qty)
             return

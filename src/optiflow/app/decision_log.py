@@ -18,6 +18,14 @@ def symbol_loggers(cfg: BotConfig) -> dict[str, logging.Logger]:
 
 def new_near_misses(bot: Bot, seen: list[int]) -> tuple[NearMiss, ...]:
     """Near misses recorded since the last call (``seen[0]``: the latest time stored)."""
+    items = bot.near_misses.items
+    # the log only appends, or trims into a new list: same list, length and last time
+    mark = [id(items), len(items), items[-1][0] if items else -1]
+    if seen[1:] == mark:
+        return ()  # nothing recorded since the last call (every commit asks)
+    seen[1:] = mark
+    if not items or max(it[0] for it in items) <= seen[0]:
+        return ()
     fresh = tuple(n for n in bot.near_misses.latest() if n.ts > seen[0])
     if fresh:
         seen[0] = fresh[-1].ts

@@ -105,7 +105,9 @@ class Executor:
         )
         self.commit([row], [])  # durable before the exchange hears of it
         self.inflight[cmd.client_id] = Inflight(row)
-        req = OrderRequest(cmd.client_id, cmd.symbol, cmd.side, "market", cmd.qty)
+        req = OrderRequest(
+            cmd.client_id, cmd.symbol, cmd.side, "market", cmd.qty, ref_price=cmd.ref_price
+        )
         try:
             update: OrderUpdate | None = await self.gateway.submit_order(req)
         except SkipError as exc:

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from optiflow.adapters.files.exports import write_state_files
 from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
@@ -46,7 +46,7 @@ from optiflow.domain.events import (
     RequestScan,
     SubmitOrder,
 )
-from optiflow.domain.market import BookTop, Features, MarketLimits
+from optiflow.domain.market import BookTop, Candle, Features, MarketLimits
 from optiflow.domain.results import ExitRow
 from optiflow.engine.bot import Bot
 from optiflow.engine.settings import settings_from_config
@@ -59,6 +59,12 @@ from optiflow.ports.notifier import Notifier
 from optiflow.ports.store import FillRow, OrderRow, StateBatch, Store
 
 log = logging.getLogger("optiflow.runtime")
+
+
+class Tracker(Protocol):
+    """Features of a pair's latest closed candle, given each closed candle in turn."""
+
+    def update(self, candle: Candle) -> Features: ...
 
 
 def spread_pct(book: BookTop) -> float:
@@ -80,7 +86,7 @@ class LiveRuntime:
         notifier: Notifier,
         clock: Clock,
         state_dir: Path,
-        mode: Literal["paper", "live"],
+        mode: Literal["paper", "live", "rehearsal"],
         protect_stops: bool = False,
         warmup_candles: int = 150,
         files_every_s: float = 1.0,
@@ -92,7 +98,7 @@ class LiveRuntime:
         self.warmup, self.files_every_s = warmup_candles, files_every_s
         self.settings = settings_from_config(cfg)
         self.tf = self.settings.timeframe_ms
-        self.trackers = {s: FeatureTracker(_spec(cfg, self.tf)) for s in cfg.pairs}
+        self.trackers = {s: self._tracker(s) for s in cfg.pairs}
         self.last_ts: dict[str, int] = {}
         self.latest: dict[str, Features] = {}
         self.books: dict[str, BookTop] = {}
@@ -140,11 +146,13 @@ class LiveRuntime:
         self.ws_ticks = 0  # websocket prices fed to the engine between cycles
         self._engine_lock = asyncio.Lock()  # a cycle and a websocket price never interleave
         self.staleness = StaleWatch(self.tf)
+        self.resume_candles = False  # rehearsal: warm up only to the saved last candle
+        self.checkpoint_every = 10  # cycles between WAL checkpoints
 
     # ---- start-up: starting is recovering ------------------------------------------
     async def start(self) -> None:
         """Load markets, restore or create the bot, warm the indicators, reconcile."""
-        self.trackers = {s: FeatureTracker(_spec(self.cfg, self.tf)) for s in self.cfg.pairs}
+        self.trackers = {s: self._tracker(s) for s in self.cfg.pairs}
         self.last_ts, self.latest = {}, {}
         markets = await self.data.load_markets()
         missing = [p for p in self.cfg.pairs if p not in markets and p not in self.cfg.markets]
@@ -174,11 +182,15 @@ class LiveRuntime:
             self.exits = self.store.exits()
         self.bot.trace = []
         now = self.clock.now_ms()
+        # a rehearsal resumes exactly after the last candle its saved state decided on
+        upto = loaded.snapshot.get("last_ts", {}) if loaded and self.resume_candles else {}
         for sym in self.cfg.pairs:
             candles = await self.data.fetch_closed_candles(
                 sym, self.cfg.timeframe, now - (self.warmup + 2) * self.tf, self.warmup + 2
             )
             for c in candles:
+                if self.resume_candles and c.ts > upto.get(sym, -1):
+                    break
                 self.latest[sym] = self.trackers[sym].update(c)
                 self.last_ts[sym] = c.ts
         await self.reconcile(recovering=loaded is not None)
@@ -190,8 +202,15 @@ class LiveRuntime:
 
     # ---- the cycle -------------------------------------------------------------------
     async def cycle(self) -> None:
-        """One decision cycle over every pair."""
+        """One decision cycle over every pair.
+
+        Every pair's book and closed candles are fetched first; then the candles that closed
+        are decided on (entries fill at the current book), then the current price of each
+        pair is shown to its position: a candle's close is decided before the price after it,
+        as the backtest plays it.
+        """
         now = self.clock.now_ms()
+        fetched: list[tuple[str, BookTop, list[Candle], int]] = []
         for sym in self.cfg.pairs:
             t0 = self.clock.now_ms()
             try:
@@ -206,7 +225,8 @@ class LiveRuntime:
             self.books[sym] = book
             if isinstance(self.orders, SimGateway):
                 self.orders.set_quote(sym, book)
-            await self.feed(PriceTicked(sym, now, book.bid))
+            fetched.append((sym, book, candles, t0))
+        for sym, book, candles, _ in fetched:
             for c in candles:
                 if c.ts <= self.last_ts.get(sym, -1):
                     continue
@@ -214,8 +234,11 @@ class LiveRuntime:
                 self.latest[sym], self.last_ts[sym] = f, c.ts
                 if self.saver.failed is None:  # no new position while nothing can be saved
                     await self.feed(
-                        CandleClosed(sym, f, spread_pct(book), ob_imbalance=book.imbalance)
+                        CandleClosed(sym, f, self._spread(book), ob_imbalance=book.imbalance)
                     )
+        for sym, book, _, t0 in fetched:
+            if self._fresh(sym, book):
+                await self.feed(PriceTicked(sym, now, book.bid))
             self.cycle_info[sym]["last_cycle_ts"] = now
             if stale := self.staleness.check(sym, self.last_ts.get(sym), now, self.cycle_info[sym]):
                 log.warning("%s", stale)
@@ -230,7 +253,7 @@ class LiveRuntime:
         self.commit()
         self.write_files()
         checkpoint = getattr(self.store, "checkpoint", None)
-        if checkpoint is not None and self.cycles % 10 == 0:
+        if checkpoint is not None and self.cycles % self.checkpoint_every == 0:
             checkpoint()  # between cycles, never between a decision and its order
 
     async def feed(self, ev: Event) -> None:
@@ -262,7 +285,7 @@ class LiveRuntime:
                     if book is not None:
                         await self.feed(
                             CandleClosed(
-                                sym, f, spread_pct(book), rescan=True, ob_imbalance=book.imbalance
+                                sym, f, self._spread(book), rescan=True, ob_imbalance=book.imbalance
                             )
                         )
             elif isinstance(cmd, Notify):
@@ -281,7 +304,7 @@ class LiveRuntime:
             self.books[quote.symbol] = book
             if isinstance(self.orders, SimGateway):
                 self.orders.set_quote(quote.symbol, book)
-            commands = bot.handle(PriceTicked(quote.symbol, now, book.bid))
+            commands = bot.handle(PriceTicked(quote.symbol, now, book.bid, quote.swept_from))
             self.ws_ticks += 1
             if commands:
                 await self.run_commands(commands)
@@ -296,6 +319,7 @@ class LiveRuntime:
         if self.protector is not None:
             snap["stops"] = self.protector.snapshot()
         snap["exits"] = self.guard.snapshot()
+        snap["last_ts"] = dict(self.last_ts)
         return snap
 
     def _commit_intent(self, rows: list[OrderRow], fills: list[FillRow]) -> None:
@@ -314,7 +338,7 @@ class LiveRuntime:
         self.exits.extend(exits)
         batch = StateBatch(
             snapshot=self._snapshot(),
-            cursor={"ts": self.clock.now_ms()},
+            cursor=self._cursor(),
             orders=tuple(done_rows + guard_rows + (rows or [])),
             fills=tuple(done_fills + guard_fills + (fills or [])),
             exits=exits,
@@ -347,6 +371,22 @@ class LiveRuntime:
                 ),
             },
         )
+
+    def _tracker(self, symbol: str) -> Tracker:
+        """Indicators of one pair, updated candle by candle."""
+        return FeatureTracker(_spec(self.cfg, self.tf))
+
+    def _spread(self, book: BookTop) -> float:
+        """The spread a candle close is judged with (the book's; a rehearsal models it)."""
+        return spread_pct(book)
+
+    def _fresh(self, symbol: str, book: BookTop) -> bool:
+        """Whether the cycle's book is a price to show the engine (always, live)."""
+        return True
+
+    def _cursor(self) -> dict[str, Any]:
+        """Where the runtime stands, stored with every commit."""
+        return {"ts": self.clock.now_ms()}
 
     def _note(self, kind: str, symbol: str, text: str, immediate: bool = True) -> None:
         note = Notify(kind, symbol, text, self.clock.now_ms())

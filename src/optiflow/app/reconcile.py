@@ -31,7 +31,7 @@ class Recovering(Protocol):
 
     cfg: BotConfig
     settings: EngineSettings
-    mode: Literal["paper", "live"]
+    mode: Literal["paper", "live", "rehearsal"]
     store: Store
     orders: ExchangeGateway
     executor: Executor

@@ -24,6 +24,9 @@ class OrderRequest:
     price: Decimal | None = None  # limit price (limit, stop_loss_limit)
     stop_price: Decimal | None = None  # trigger (stop_loss_limit, stop_market)
     reduce_only: bool = False  # futures
+    # the price the decision saw (a level crossed inside a sweep); exchanges ignore it, the
+    # rehearsal's simulated exchange fills a market sell there (where the market was then)
+    ref_price: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

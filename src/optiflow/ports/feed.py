@@ -15,6 +15,7 @@ class PriceQuote:
 
     symbol: str
     book: BookTop
+    swept_from: float | None = None  # the price moved continuously from here (rehearsal)
 
 
 class PriceFeed(Protocol):

@@ -23,6 +23,8 @@ SEQ_FILE = "commit_seq"
 MIN_FREE_BYTES = 2 * 1024 * 1024
 DB_FILES = ("bot.sqlite", "bot.sqlite-wal", "bot.sqlite-shm", "bot.sqlite-journal")
 STATE_FILES = ("active_trades.json", "tp_performance.csv", "debug_monitoring_summary.json")
+# a rehearsal's simulated exchange (its own books, kept apart from the bot's database)
+SIM_FILES = ("sim_exchange.sqlite", "sim_exchange.sqlite-wal", "sim_exchange.sqlite-shm")
 
 
 def _reason(exc: OSError) -> str:
@@ -139,7 +141,7 @@ def running_pid(folder: Path) -> int | None:
 def wipe_state(folder: Path) -> list[str]:
     """Delete the database, the commit sequence, state files, daily CSVs and logs; say what."""
     gone: list[str] = []
-    names = [*DB_FILES, SEQ_FILE, *STATE_FILES]
+    names = [*DB_FILES, SEQ_FILE, *STATE_FILES, *SIM_FILES]
     names += sorted(p.name for p in folder.glob("trades_*.csv"))
     for name in names:
         path = folder / name

@@ -37,8 +37,8 @@ def _to_tick(price: Decimal, tick: Decimal, up: bool) -> Decimal:
 def crosses(side: Side, limit: Decimal, bid: float, ask: float) -> bool:
     """Whether a limit order is crossed by the quote (a buy by the ask, a sell by the bid)."""
     if side == "buy":
-        return Decimal(repr(ask)) <= limit
-    return Decimal(repr(bid)) >= limit
+        return Decimal(repr(float(ask))) <= limit
+    return Decimal(repr(float(bid))) >= limit
 
 
 @dataclass(slots=True)
@@ -127,15 +127,15 @@ class SimExchange:
         """A candle traded: limit orders crossed by it fill, at most ``participation`` x volume."""
         out: list[SimResult] = []
         cap = round_step(
-            Decimal(repr(volume)) * self.participation, self.limits[symbol].amount_step
+            Decimal(repr(float(volume))) * self.participation, self.limits[symbol].amount_step
         )
         for cid in [c for c, o in self.resting.items() if o.symbol == symbol and o.limit]:
             order = self.resting[cid]
             assert order.limit is not None
             crossed = (
-                Decimal(repr(low)) < order.limit
+                Decimal(repr(float(low))) < order.limit
                 if order.side == "buy"
-                else Decimal(repr(high)) > order.limit
+                else Decimal(repr(float(high))) > order.limit
             )
             if not crossed or cap <= 0:
                 continue
@@ -177,7 +177,7 @@ class SimExchange:
     ) -> SimResult:
         limits = self.limits[order.symbol]
         base, quote = order.symbol.split("/")
-        px = Decimal(repr(price))
+        px = Decimal(repr(float(price)))
         if taker:
             slip = px * self.slippage_rate
             px = (

@@ -57,6 +57,7 @@ def backtest_command(
     every_candle: bool,
     console: Console,
     ticks: Path | None = None,
+    entries_at_once: bool = False,
 ) -> list[BotRun]:
     """Load configs and data (and tick captures), run each bot, print the report, write."""
     cfgs = [load_config(find_config(c)) for c in configs]
@@ -117,7 +118,12 @@ def backtest_command(
 
             t0 = time.perf_counter()
             run = run_backtest(
-                cfg, candles, fast=not every_candle, progress=progress, ticks=tick_data
+                cfg,
+                candles,
+                fast=not every_candle,
+                progress=progress,
+                ticks=tick_data,
+                entries_at_once=entries_at_once,
             )
             run.extra["engine_seconds"] = round(time.perf_counter() - t0, 4)
             run.extra["warnings"] = warnings[cfg.name]

@@ -87,12 +87,28 @@ def backtest(
             "played as real trades with real bid/ask."
         ),
     ] = None,
+    entries_at_once: Annotated[
+        bool,
+        typer.Option(
+            "--entries-at-once",
+            help="Book an entry at once at the next open, as the live cycle does (the "
+            "rehearsal's trades, exactly).",
+        ),
+    ] = False,
 ) -> None:
     """Backtest one or several bots on historical candles."""
     from optiflow.interfaces.cli.backtest import backtest_command
 
     backtest_command(
-        configs, data or _bundled_data(), when_from, when_to, out, every_candle, _console(), ticks
+        configs,
+        data or _bundled_data(),
+        when_from,
+        when_to,
+        out,
+        every_candle,
+        _console(),
+        ticks,
+        entries_at_once=entries_at_once,
     )
 
 
@@ -150,7 +166,11 @@ def check_config(
 def run(
     config: Annotated[str, typer.Argument(help="Config file or preset name.")],
     mode: Annotated[
-        str, typer.Option(help="replay (history in real time), paper or live.")
+        str,
+        typer.Option(
+            help="replay or rehearsal (history at --speed; rehearsal runs the live runtime), "
+            "paper or live."
+        ),
     ] = "replay",
     data: Annotated[
         Path | None, typer.Option(help="Candle folder for replay (default: bundled).")
@@ -189,6 +209,13 @@ def run(
     log_max_mb: Annotated[
         float, typer.Option("--log-max-mb", help="Total size of the bot's log files, MB.")
     ] = 50.0,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            "--faults",
+            help="Rehearsal faults: KIND@TIME[+Ns], seed=N, rate=F, kinds=K1/K2 (see README).",
+        ),
+    ] = None,
 ) -> None:
     """Run one bot through the live runtime; starting is recovering."""
     from optiflow.interfaces.cli.run import run_command
@@ -197,7 +224,7 @@ def run(
         run_command(
             config,
             mode,
-            data or (_bundled_data() if mode == "replay" else Path(".")),
+            data or (_bundled_data() if mode in ("replay", "rehearsal") else Path(".")),
             speed,
             when_from,
             when_to,
@@ -209,6 +236,7 @@ def run(
             fresh=fresh,
             yes=yes,
             log_max_mb=log_max_mb,
+            faults=faults,
         )
     )
 

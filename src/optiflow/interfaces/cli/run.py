@@ -8,6 +8,8 @@ import signal
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -27,10 +29,14 @@ from optiflow.adapters.files.statedir import (
 from optiflow.adapters.files.write_errors import set_file_error_hook
 from optiflow.adapters.logs import DEFAULT_TOTAL_MB, setup_logging
 from optiflow.adapters.sim.exchange import SimExchange
+from optiflow.adapters.sim.faults import FaultSpec, FaultyGateway, parse_faults
 from optiflow.adapters.sim.gateway import SimGateway
+from optiflow.adapters.sim.rehearsal import RehearsalExchange
 from optiflow.adapters.sqlite.migrations import corrupt_error, is_corruption
 from optiflow.adapters.sqlite.store import SqliteStore
+from optiflow.app.backtest import prepare
 from optiflow.app.live import LiveRuntime
+from optiflow.app.rehearsal import RehearsalRuntime
 from optiflow.app.replay import ReplayRuntime
 from optiflow.config.advice import book_only_confirming, config_warnings
 from optiflow.config.loader import load_config
@@ -81,12 +87,17 @@ def run_command(
     fresh: bool = False,
     yes: bool = False,
     log_max_mb: float = DEFAULT_TOTAL_MB,
+    faults: str | None = None,
 ) -> int:
     """Start a bot; returns the process exit code (0 after a clean stop)."""
     path = find_config(config)
     cfg = load_config(path)
-    if mode not in ("replay", "paper", "live"):
-        raise UserInputError(f"--mode {mode}: one of replay, paper, live")
+    if mode not in ("replay", "rehearsal", "paper", "live"):
+        raise UserInputError(f"--mode {mode}: one of replay, rehearsal, paper, live")
+    if faults is not None and mode != "rehearsal":
+        raise UserInputError("--faults only applies to --mode rehearsal")
+    spec = parse_faults(faults, parse_when) if faults is not None else None
+    history = mode in ("replay", "rehearsal")
     if mode == "live" and not (cfg.mode == "live" and live):
         raise UserInputError(
             f"live trading needs both mode: live in {config} (it says {cfg.mode}) and --live "
@@ -100,10 +111,10 @@ def run_command(
         )
     if accept_config_change and mode != "replay":
         raise UserInputError("--accept-config-change only applies to --mode replay")
-    if mode == "replay" and (problem := book_only_confirming(cfg)):
+    if history and (problem := book_only_confirming(cfg)):
         raise UserInputError(f"{path}: {problem}")
     folder = writable_folder("--state-dir", state_dir or default_state_dir(cfg.name))
-    if mode == "replay":
+    if history:
         if speed < 0:
             raise UserInputError(f"--speed {speed}: must be 0 (as fast as possible) or more")
         candles = load_folder(
@@ -125,11 +136,14 @@ def run_command(
             print(f"{cfg.name}: started fresh; removed {', '.join(gone) or 'nothing'}")
         store = open_store(folder, cfg.name, config)
         try:
-            if mode == "replay" and replay_finished(
-                store, last_bar_ts(candles, settings_from_config(cfg).timeframe_ms)
-            ):
+            more = (
+                last_bar_ts(candles, settings_from_config(cfg).timeframe_ms)
+                if mode == "replay"
+                else None
+            )  # a finished replay given more data (a later --to) resumes
+            if history and replay_finished(store, more):
                 print(
-                    f"{cfg.name}: the replay in {folder} is finished; nothing changed. "
+                    f"{cfg.name}: the {mode} in {folder} is finished; nothing changed. "
                     f"To start over: optiflow state reset {config} --state-dir {folder}, "
                     "or run again with --fresh"
                 )
@@ -153,12 +167,29 @@ def run_command(
                     time.monotonic,
                     accept_config_change=accept_config_change,
                 )
+            elif mode == "rehearsal":
+                runtime = RehearsalRuntime(
+                    cfg,
+                    prepare(cfg, candles),
+                    store,
+                    notifier,
+                    folder,
+                    speed,
+                    wrap=None if spec is None else partial(faulty, spec),
+                )
             else:
                 runtime = build_live_runtime(cfg, mode, keys, store, notifier, folder, websocket)
             return serve_protected(runtime, notifier, cfg.name)
         finally:
             set_file_error_hook(None)
             store.close()
+
+
+def faulty(
+    spec: FaultSpec, exchange: RehearsalExchange, now_ms: Callable[[], int]
+) -> FaultyGateway:
+    """The rehearsal exchange with ``--faults`` injected."""
+    return FaultyGateway(exchange, spec, now_ms)
 
 
 def confirm_wipe(name: str, folder: Path, yes: bool, flag: str) -> None:

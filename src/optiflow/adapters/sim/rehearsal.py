@@ -1,0 +1,347 @@
+"""The rehearsal's simulated exchange: history served as a market, orders filled like the backtest.
+
+One ``ExchangeGateway`` for both sides of a rehearsal. The rehearsal driver shows it each
+price of each candle (``show``); the live runtime asks it for books and closed candles and
+sends it orders. Fills follow the backtest's model: a market sell decided at a level crossed
+inside a sweep fills at that level (``OrderRequest.ref_price``), any other at the current
+price; a reactive re-entry on the symbol just exited fills where the exit happened; a buy on a
+pair that has not traded in the current candle waits for its next traded price. Slippage and
+fees come from the wrapped ``SimExchange``. Stop orders rest until ``fill_stop`` (a fault: the
+runtime's own exit decides first while it runs).
+
+Its state (balances, open and recent orders, stops, the ledger of fills) is its own SQLite
+file, written at every change like a real exchange's books, independent of the bot's store:
+a killed rehearsal reconciles against it on restart.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optiflow.adapters.sim.exchange import SimExchange, SimResult
+from optiflow.domain.errors import SkipError
+from optiflow.domain.events import OrderFilled
+from optiflow.domain.market import BookTop, Candle, MarketLimits
+from optiflow.marketdata.loaders import CandleArrays
+from optiflow.ports.exchange import OrderRequest, OrderUpdate, TradeFill
+
+SIM_FILE = "sim_exchange.sqlite"
+KEEP_DONE = 16  # terminal orders kept for lookups (the last ones: what a restart asks for)
+_OPEN = ("open", "partial")
+
+
+class RehearsalExchange:
+    """Market data from candle arrays and a simulated order book, persisted on every change."""
+
+    def __init__(
+        self,
+        sim: SimExchange,
+        arrays: Mapping[str, CandleArrays],
+        now_ms: Callable[[], int],
+        path: Path | None = None,
+    ) -> None:
+        """Serve ``arrays`` (the bot's timeframe) up to ``now_ms``; persist to ``path``."""
+        self.sim, self.arrays, self.now_ms = sim, dict(arrays), now_ms
+        self.quotes: dict[str, BookTop] = {}
+        self.trading: set[str] = set()  # pairs with a trade in the current candle
+        self.last_exit: tuple[str, float] | None = None  # (symbol, price) of the latest sell
+        self.orders: dict[str, OrderUpdate] = {}
+        self.stops: dict[str, OrderRequest] = {}
+        self.trades: list[TradeFill] = []
+        self.calls = 0  # requests served (the bench counts them)
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=OFF")  # a kill loses nothing; power is moot
+            self._db.execute("CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY, client_id TEXT, "
+                "symbol TEXT, side TEXT, qty TEXT, price TEXT, fee TEXT, ts INTEGER)"
+            )
+            self._load()
+        self._new_fills: list[OrderFilled] = []
+
+    # ---- the market, driven by the rehearsal ------------------------------------------
+    def show(self, symbol: str, price: float, ts: int) -> None:
+        """The market of ``symbol`` trades at ``price`` now: waiting market orders fill."""
+        self.quotes[symbol] = BookTop(ts, price, price)
+        self.sim.last_price[symbol] = price
+        if self.sim.resting and any(
+            o.symbol == symbol and o.limit is None for o in self.sim.resting.values()
+        ):
+            for res in self.sim.on_price(symbol, price, ts):
+                self._settle(res)
+            self._save()
+
+    def tick_time(self, symbol: str) -> int:
+        """When ``symbol`` last traded (its book's time), or -1."""
+        book = self.quotes.get(symbol)
+        return book.ts if book is not None else -1
+
+    def fill_stop(self, symbol: str) -> bool:
+        """Fault: the exchange stop of ``symbol`` fills now at its trigger; False if none."""
+        for cid, req in list(self.stops.items()):
+            if req.symbol != symbol or req.stop_price is None:
+                continue
+            del self.stops[cid]
+            res = self.sim._fill(  # noqa: SLF001 - the book's own fill at the trigger
+                _resting(req), req.qty, float(req.stop_price), self.now_ms(), False
+            )
+            self._settle(res)
+            self._save()
+            return True
+        return False
+
+    # ---- ExchangeGateway: market data ---------------------------------------------------
+    async def load_markets(self) -> dict[str, MarketLimits]:
+        """The limits the simulated exchange was built with."""
+        return dict(self.sim.limits)
+
+    async def fetch_book_top(self, symbol: str) -> BookTop:
+        """The latest price shown for ``symbol`` (bid = ask: no book in candle data)."""
+        book = self.quotes.get(symbol)
+        if book is None:
+            raise SkipError(f"no quote for {symbol} yet")
+        return book
+
+    async def fetch_closed_candles(
+        self, symbol: str, timeframe: str, since_ms: int | None, limit: int
+    ) -> list[Candle]:
+        """Candles closed by now (open time + timeframe <= now), oldest first."""
+        a = self.arrays.get(symbol)
+        if a is None or limit <= 0:
+            return []
+        end = int(np.searchsorted(a.ts, self.now_ms() - a.timeframe_ms, side="right"))
+        start = 0 if since_ms is None else int(np.searchsorted(a.ts, since_ms, side="left"))
+        if since_ms is None:
+            start = max(0, end - limit)
+        end = min(end, start + limit)
+        return [
+            Candle(int(a.ts[r]), float(a.open[r]), float(a.high[r]), float(a.low[r]),
+                   float(a.close[r]), float(a.volume[r]))
+            for r in range(start, end)
+        ]  # fmt: skip
+
+    # ---- ExchangeGateway: orders --------------------------------------------------------
+    async def submit_order(self, order: OrderRequest) -> OrderUpdate:
+        """Fill a market order as the backtest would; rest a stop; refuse other types."""
+        self.calls += 1
+        if order.client_id in self.orders:
+            return self.orders[order.client_id]  # an exchange refuses a duplicate client id
+        if order.client_id in self.sim.seen_client_ids:
+            raise SkipError(f"duplicate client order id {order.client_id}")
+        now = self.now_ms()
+        xid = f"rh-{order.client_id}"
+        if order.type in ("stop_loss_limit", "stop_market"):
+            self.sim.seen_client_ids.add(order.client_id)
+            self.stops[order.client_id] = order
+            up = self._update(order, xid, "open", Decimal(0), None, Decimal(0), now)
+        elif order.type != "market":
+            raise SkipError(f"{order.type} orders are not simulated")
+        elif order.symbol not in self.trading or order.symbol not in self.quotes:
+            self.sim.submit_market(order.client_id, order.symbol, order.side, order.qty)
+            up = self._update(order, xid, "open", Decimal(0), None, Decimal(0), now)
+        else:
+            res = self.sim.execute_now(
+                order.client_id, order.symbol, order.side, order.qty, self._price(order), now
+            )
+            if not isinstance(res, OrderFilled):
+                raise SkipError(f"{order.client_id}: {res.reason}")
+            if order.side == "sell":
+                self.last_exit = (order.symbol, self._price(order))
+            self._new_fills.append(res)
+            self._trade(res, xid)
+            up = self._update(order, xid, "filled", res.qty, res.price, res.fee, now)
+        self.orders[order.client_id] = up
+        self._save()
+        return up
+
+    def _price(self, order: OrderRequest) -> float:
+        """Where a market order fills before slippage (see the module docstring)."""
+        book = self.quotes[order.symbol]
+        if order.side == "sell":
+            return order.ref_price if order.ref_price > 0 else book.bid
+        if self.last_exit is not None and self.last_exit[0] == order.symbol:
+            return self.last_exit[1]
+        return book.ask
+
+    async def fetch_order(self, symbol: str, client_id: str) -> OrderUpdate | None:
+        """An order by client id, or None."""
+        self.calls += 1
+        return self.orders.get(client_id)
+
+    async def cancel_order(self, symbol: str, client_id: str) -> OrderUpdate | None:
+        """Cancel an open order (a stop or a waiting market order); None when not open."""
+        self.calls += 1
+        up = self.orders.get(client_id)
+        if up is None or up.state not in _OPEN:
+            return None
+        self.stops.pop(client_id, None)
+        self.sim.cancel(client_id)
+        up = replace(up, state="cancelled", ts=self.now_ms())
+        self.orders[client_id] = up
+        self._save()
+        return up
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
+        """Open orders (stops and waiting market orders)."""
+        self.calls += 1
+        return [
+            o
+            for o in self.orders.values()
+            if o.state in _OPEN and (symbol is None or o.symbol == symbol)
+        ]
+
+    async def fetch_balances(self) -> dict[str, Decimal]:
+        """Free balance per asset: coins under an open stop are locked."""
+        self.calls += 1
+        free = dict(self.sim.balances)
+        for req in self.stops.values():
+            base = req.symbol.split("/")[0]
+            free[base] = free.get(base, Decimal(0)) - req.qty
+        return free
+
+    async def fetch_my_trades(self, symbol: str, since_ms: int | None) -> list[TradeFill]:
+        """Our recent executions."""
+        self.calls += 1
+        return [
+            t for t in self.trades if t.symbol == symbol and (since_ms is None or t.ts >= since_ms)
+        ]
+
+    async def close(self) -> None:
+        """Close the exchange's file."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # ---- bookkeeping --------------------------------------------------------------------
+    def _update(
+        self,
+        o: OrderRequest,
+        xid: str,
+        state: Any,
+        filled: Decimal,
+        avg: Decimal | None,
+        fee: Decimal,
+        ts: int,
+    ) -> OrderUpdate:
+        return OrderUpdate(o.client_id, xid, o.symbol, o.side, o.type, state, o.qty, filled, avg,
+                           fee, ts)  # fmt: skip
+
+    def _settle(self, res: SimResult) -> None:
+        """A resting order (market order or stop) filled or was refused."""
+        prev = self.orders.get(res.client_id)
+        if prev is None:
+            return
+        if isinstance(res, OrderFilled):
+            self._new_fills.append(res)
+            self._trade(res, prev.exchange_id)
+            up = replace(prev, state="filled", filled=prev.filled + res.qty, avg_price=res.price,
+                         fee_quote=prev.fee_quote + res.fee, ts=res.ts)  # fmt: skip
+        else:
+            up = replace(prev, state="rejected", ts=res.ts)
+        self.orders[res.client_id] = up
+
+    def _trade(self, fill: OrderFilled, xid: str) -> None:
+        self.trades.append(TradeFill(f"t-{fill.client_id}-{len(self.trades)}", fill.client_id,
+                                     xid, fill.symbol, fill.side, fill.qty, fill.price, fill.fee,
+                                     fill.ts))  # fmt: skip
+        del self.trades[:-500]
+
+    def ledger(self) -> list[OrderFilled]:
+        """Every fill this exchange ever made (from its file when it has one)."""
+        if self._db is None:
+            return list(self.sim.ledger)
+        rows = self._db.execute(
+            "SELECT client_id, symbol, side, qty, price, fee, ts FROM ledger ORDER BY seq"
+        ).fetchall()
+        return [
+            OrderFilled(c, s, sd, Decimal(q), Decimal(p), Decimal(f), int(ts))
+            for c, s, sd, q, p, f, ts in rows
+        ]
+
+    def _save(self) -> None:
+        """Write the books and the new fills in one transaction (before answering)."""
+        fills, self._new_fills = self._new_fills, []
+        if self._db is None:
+            return
+        done = [o for o in self.orders.values() if o.state not in _OPEN]
+        for old in done[:-KEEP_DONE]:
+            del self.orders[old.client_id]
+        state = {
+            "balances": {k: str(v) for k, v in self.sim.balances.items()},
+            "resting": [[o.client_id, o.symbol, o.side, str(o.qty), str(o.filled)]
+                        for o in self.sim.resting.values() if o.limit is None],  # fmt: skip
+            "orders": [_up_json(o) for o in self.orders.values()],
+            "stops": [_req_json(r) for r in self.stops.values()],
+        }
+        db = self._db
+        db.execute("BEGIN")
+        db.execute("INSERT OR REPLACE INTO state VALUES ('books', ?)", (json.dumps(state),))
+        db.executemany(
+            "INSERT INTO ledger (client_id, symbol, side, qty, price, fee, ts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(f.client_id, f.symbol, f.side, str(f.qty), str(f.price), str(f.fee), f.ts)
+             for f in fills],  # fmt: skip
+        )
+        db.execute("COMMIT")
+
+    def _load(self) -> None:
+        """Put the books back as the file holds them."""
+        assert self._db is not None
+        row = self._db.execute("SELECT v FROM state WHERE k = 'books'").fetchone()
+        if row is None:
+            return
+        state = json.loads(row[0])
+        self.sim.balances = {k: Decimal(v) for k, v in state["balances"].items()}
+        self.sim.resting = {}
+        for cid, sym, side, qty, filled in state["resting"]:
+            self.sim.submit_market(cid, sym, side, Decimal(qty))
+            self.sim.resting[cid].filled = Decimal(filled)
+        self.orders = {o["client_id"]: _up_from(o) for o in state["orders"]}
+        self.stops = {r["client_id"]: _req_from(r) for r in state["stops"]}
+        self.sim.seen_client_ids |= set(self.orders) | set(self.stops)
+        for f in self.ledger()[-500:]:
+            self._trade(f, f"rh-{f.client_id}")
+
+
+def _resting(req: OrderRequest) -> Any:
+    from optiflow.adapters.sim.exchange import RestingOrder
+
+    return RestingOrder(req.client_id, req.symbol, req.side, req.qty, None)
+
+
+def _up_json(o: OrderUpdate) -> dict[str, Any]:
+    return {
+        "client_id": o.client_id, "exchange_id": o.exchange_id, "symbol": o.symbol,
+        "side": o.side, "type": o.type, "state": o.state, "qty": str(o.qty),
+        "filled": str(o.filled), "avg_price": None if o.avg_price is None else str(o.avg_price),
+        "fee_quote": str(o.fee_quote), "ts": o.ts, "fee_base": str(o.fee_base),
+    }  # fmt: skip
+
+
+def _up_from(d: dict[str, Any]) -> OrderUpdate:
+    dec = {k: Decimal(d[k]) for k in ("qty", "filled", "fee_quote", "fee_base")}
+    avg = None if d["avg_price"] is None else Decimal(d["avg_price"])
+    return OrderUpdate(**{**d, **dec, "avg_price": avg})
+
+
+def _req_json(r: OrderRequest) -> dict[str, Any]:
+    d = asdict(r)
+    for k in ("qty", "price", "stop_price"):
+        d[k] = None if d[k] is None else str(d[k])
+    return d
+
+
+def _req_from(d: dict[str, Any]) -> OrderRequest:
+    dec = {k: None if d[k] is None else Decimal(d[k]) for k in ("qty", "price", "stop_price")}
+    return OrderRequest(**{**d, **dec})

@@ -1,0 +1,349 @@
+"""Rehearsal: the live runtime itself on history, with a simulated clock and exchange.
+
+The ``LiveRuntime`` (cycle, executor, exchange stops, start-up reconciliation, store, state
+files, notifier) runs unchanged; only what drives it differs. Each candle is played as the
+backtest plays it, as four points in time:
+
+* at the candle's open time (the previous candle's close) the cycle runs: the closed candle
+  is decided on, entries fill at the open, then the open price is shown to every position;
+* at open + tf/4, + tf/2 and + tf - 1 the sweeps to low, high and close are pushed through
+  the websocket-price path (``on_price``) with ``swept_from``, so a level crossed inside a
+  sweep fills at the level.
+
+A pair without a trade in a candle shows no price (as in the backtest). At the end every
+position is closed at its last close (``end_of_data``). Every commit stores the last point
+played completely (``cursor.done``); a restart resumes after it, through the runtime's own
+start-up reconciliation against the simulated exchange's own file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optiflow.adapters.sim.exchange import SimExchange
+from optiflow.adapters.sim.faults import FaultyGateway
+from optiflow.adapters.sim.rehearsal import SIM_FILE, RehearsalExchange
+from optiflow.app.backtest import feature_spec
+from optiflow.app.bar_loop import AlignedData, align
+from optiflow.app.live import LiveRuntime, Tracker
+from optiflow.app.replay import Pacer
+from optiflow.app.starting import start_when_reachable
+from optiflow.config.markets import market_limits
+from optiflow.config.models import BotConfig
+from optiflow.domain.events import StopRequested
+from optiflow.domain.market import BookTop, Candle, Features
+from optiflow.engine.settings import settings_from_config
+from optiflow.marketdata.features import compute_features, features_at
+from optiflow.marketdata.loaders import CandleArrays
+from optiflow.ports.exchange import ExchangeGateway
+from optiflow.ports.feed import PriceQuote
+from optiflow.ports.notifier import Notifier
+from optiflow.ports.store import FillRow, OrderRow, Store
+
+Wrap = Callable[[RehearsalExchange, Callable[[], int]], ExchangeGateway]
+
+
+class RehearsalClock:
+    """Market time, set by the rehearsal as it plays each point; waits never block."""
+
+    def __init__(self, start_ms: int) -> None:
+        """Start at ``start_ms``."""
+        self.t = start_ms
+
+    def now_ms(self) -> int:
+        """The time of the point being played."""
+        return self.t
+
+    def monotonic_s(self) -> float:
+        """Seconds on a monotonic clock (durations only)."""
+        return time.perf_counter()
+
+    async def sleep_until(self, ts_ms: int) -> None:
+        """The rehearsal moves time itself: nothing to wait for."""
+        await asyncio.sleep(0)
+
+
+class _Lookup:
+    """A pair's precomputed features, handed out candle by candle like a ``FeatureTracker``."""
+
+    def __init__(self, feats: Any) -> None:
+        self.feats = feats
+
+    def update(self, candle: Candle) -> Features:
+        """The features of ``candle`` (computed with every candle before it)."""
+        row = int(np.searchsorted(self.feats.ts, candle.ts))
+        return features_at(self.feats, row)
+
+
+class RehearsalRuntime(LiveRuntime):
+    """One bot's live runtime driven by history at ``speed`` x real time (0: flat out)."""
+
+    def __init__(
+        self,
+        cfg: BotConfig,
+        arrays: list[CandleArrays],
+        store: Store,
+        notifier: Notifier,
+        state_dir: Path,
+        speed: float,
+        *,
+        wrap: Wrap | None = None,
+        now_s: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Build the simulated exchange (persisted in ``state_dir``) and the runtime on it."""
+        s = settings_from_config(cfg)
+        spec = feature_spec(cfg, s.timeframe_ms)
+        pairs = list(zip(s.symbols, arrays, strict=True))
+        self.feats = {sym: compute_features(a, spec) for sym, a in pairs}
+        self.al: AlignedData = align(
+            s.symbols, [(a.ts, a.open, a.high, a.low, a.close, a.volume) for a in arrays],
+            s.timeframe_ms,
+        )  # fmt: skip
+        d = self.al
+        self.traded = [
+            (d.rows[i] >= 0) & (np.asarray(d.volume[i]) > 0) for i in range(len(d.symbols))
+        ]
+        clock = RehearsalClock(int(d.ts[0]) if len(d.ts) else 0)
+        limits = {sym: market_limits(cfg, sym) for sym in s.symbols}
+        sim = SimExchange(s.fee_rate, s.slippage_rate, limits, {"USDT": s.starting_balance})
+        self.market = RehearsalExchange(
+            sim, dict(zip(s.symbols, arrays, strict=True)), clock.now_ms, state_dir / SIM_FILE
+        )
+        gateway = self.market if wrap is None else wrap(self.market, clock.now_ms)
+        super().__init__(
+            cfg,
+            data=gateway,
+            orders=gateway,
+            store=store,
+            notifier=notifier,
+            clock=clock,
+            state_dir=state_dir,
+            mode="rehearsal",
+            protect_stops=True,
+            warmup_candles=max((len(a.ts) for a in arrays), default=0) + 2,
+        )
+        self.sim_clock, self.speed = clock, speed
+        self.pacer = Pacer(speed, now_s)
+        self.resume_candles = True
+        self.executor.sleep = self.retry_sleep = self._sleep
+        self.executor.lookup_delay_s = 0.0 if speed <= 0 else self.executor.lookup_delay_s
+        self.done_ts = -1  # the last point played completely
+        self.finished = False
+        self.already_finished = False
+        self._ticked: dict[str, str | None] = {}
+        self._wall_files = 0.0
+        self._mark: tuple[Any, ...] = ()
+        self._committed_at = 0.0
+        self.checkpoint_every = 1000
+
+    async def _sleep(self, seconds: float) -> None:
+        """Waits of the runtime (retries, Retry-After) pass at the rehearsal's speed."""
+        await asyncio.sleep(0 if self.speed <= 0 else seconds / self.speed)
+
+    # ---- hooks of the live runtime ----------------------------------------------------
+    def _spread(self, book: BookTop) -> float:
+        """Candle data has no book: the config's assumed spread, as in the backtest."""
+        return self.cfg.costs.assumed_spread_pct
+
+    def _tracker(self, symbol: str) -> Tracker:
+        """Indicators computed once as arrays (as the backtest's fast feed), looked up by time."""
+        return _Lookup(self.feats[symbol])
+
+    def _fresh(self, symbol: str, book: BookTop) -> bool:
+        """Only a pair that traded in this candle shows its open to its position."""
+        pos = self._bot().positions.get(symbol)
+        self._ticked[symbol] = pos.position_id if pos is not None else None
+        return symbol in self.market.trading
+
+    def commit(
+        self, rows: list[OrderRow] | None = None, fills: list[FillRow] | None = None
+    ) -> None:
+        """Commit, except a quiet cycle's: nothing but indicators and counters moved.
+
+        Skipping is safe: a restart replays from the last saved point, deterministically.
+        """
+        bot = self._bot()
+        p = self.protector
+        loud = bool(
+            rows or fills or bot.exits or self.notes or self.finished
+            or self.executor.pending_rows or self.executor.pending_fills
+            or self.guard.pending_fills
+            or (p is not None and (p.pending_rows or p.pending_fills))
+        )  # fmt: skip
+        mark = (
+            dict(bot.positions), dict(bot.entry_orders), bot.cash, bot.reserved,
+            p.snapshot() if p is not None else None, self.guard.snapshot(),
+        )  # fmt: skip
+        now = time.monotonic()
+        if not loud and mark == self._mark and now - self._committed_at < 1.0:
+            return
+        super().commit(rows, fills)
+        self._mark, self._committed_at = mark, now
+
+    def _cursor(self) -> dict[str, Any]:
+        return {"ts": self.clock.now_ms(), "done": self.done_ts}
+
+    def _snapshot(self) -> dict[str, Any]:
+        snap = super()._snapshot()
+        if self.finished:
+            snap["done"] = True
+        return snap
+
+    def write_files(self, force: bool = False) -> None:
+        """Refresh the state files at most once a second of wall time."""
+        now = time.monotonic()
+        if not force and now - self._wall_files < self.files_every_s:
+            return
+        self._wall_files = now
+        super().write_files(force=True)
+
+    async def on_price(self, quote: PriceQuote) -> None:
+        """Show one price; a re-entry inside a sweep sees the rest of it from the exit's price."""
+        bot = self._bot()
+        pos = bot.positions.get(quote.symbol)
+        before = pos.position_id if pos is not None else None
+        await super().on_price(quote)
+        while quote.swept_from is not None:
+            pos = bot.positions.get(quote.symbol)
+            ex = self.market.last_exit
+            if pos is None or pos.position_id == before or ex is None or ex[0] != quote.symbol:
+                return
+            if ex[1] == quote.book.bid:
+                return
+            before = pos.position_id
+            quote = PriceQuote(quote.symbol, quote.book, swept_from=ex[1])
+            await super().on_price(quote)
+
+    # ---- playing the candles ---------------------------------------------------------
+    def point_ts(self, t: int, k: int) -> int:
+        """The time of point ``k`` (open, low, high, close) of candle ``t``."""
+        tf = self.al.timeframe_ms
+        return int(self.al.ts[t]) + (0, tf // 4, tf // 2, tf - 1)[k]
+
+    async def run(
+        self, max_cycles: int | None = None, on_cycle: Callable[[], None] | None = None
+    ) -> None:
+        """Resume after the last saved point, play to the end of the data, close all."""
+        loaded = self.store.load()
+        if loaded is not None and loaded.snapshot.get("done"):
+            self.already_finished = True
+            return
+        cursor = (loaded.cursor or {}) if loaded is not None else {}
+        self.done_ts = int(cursor.get("done", -1))
+        t, k = self._resume_point(self.done_ts)
+        T = len(self.al.ts)
+        self._restore_quotes(t, k)
+        self.sim_clock.t = self.point_ts(t, k) if t < T else self._end_ts()
+        faulty = self.orders if isinstance(self.orders, FaultyGateway) else None
+        if faulty is not None:
+            faulty.enabled = False  # the market stands still while the bot (re)starts
+        if not await start_when_reachable(self):
+            return
+        if faulty is not None:
+            faulty.enabled = True
+        self.books.update(self.market.quotes)
+        n = 0
+        while t < T and not self.stop_requested:
+            ts = self.point_ts(t, k)
+            n += 1
+            if self.speed > 0 or n % 64 == 0:  # flat out: let signals in now and then
+                await self.pacer.wait(ts)
+            await (self._cycle_point(t) if k == 0 else self._sweep_point(t, k))
+            self.done_ts = ts
+            t, k = (t, k + 1) if k < 3 else (t + 1, 0)
+        if t >= T and not self.stop_requested:
+            await self._finish()
+        self.commit()
+        self.write_files(force=True)
+
+    def _resume_point(self, done: int) -> tuple[int, int]:
+        """The first point after ``done``."""
+        d = self.al
+        if done < 0 or not len(d.ts):
+            return 0, 0
+        t = max(0, int(np.searchsorted(d.ts, done, side="right")) - 1)
+        for k in range(4):
+            if self.point_ts(t, k) > done:
+                return t, k
+        return t + 1, 0
+
+    def _restore_quotes(self, t: int, k: int) -> None:
+        """The market as it stood just before point (t, k)."""
+        d = self.al
+        for i, sym in enumerate(d.symbols):
+            if k > 0 and self.traded[i][t]:
+                self.market.quotes[sym] = BookTop(
+                    self.point_ts(t, k - 1), d.prices[k - 1][i][t], d.prices[k - 1][i][t]
+                )
+                continue
+            hit = np.flatnonzero(self.traded[i][:t])
+            if len(hit):
+                b = int(hit[-1])
+                px = d.prices[3][i][b]
+                self.market.quotes[sym] = BookTop(self.point_ts(b, 3), px, px)
+        self.market.trading = {
+            sym for i, sym in enumerate(d.symbols) if k > 0 and t < len(d.ts) and self.traded[i][t]
+        }
+
+    async def _cycle_point(self, t: int) -> None:
+        """The candle before ``t`` closes: the market opens candle ``t``, then the cycle runs."""
+        d, ts = self.al, self.point_ts(t, 0)
+        self.sim_clock.t = ts
+        self.market.last_exit = None
+        self.market.trading = {sym for i, sym in enumerate(d.symbols) if self.traded[i][t]}
+        for i, sym in enumerate(d.symbols):
+            if self.traded[i][t]:
+                self.market.show(sym, d.prices[0][i][t], ts)
+        self._ticked = {}
+        async with self._engine_lock:
+            await self.cycle()
+        bot = self._bot()
+        for sym in sorted(self.market.trading):  # entries found filled after the open was shown
+            pos = bot.positions.get(sym)
+            if pos is not None and self._ticked.get(sym) != pos.position_id:
+                await self.on_price(PriceQuote(sym, self.market.quotes[sym]))
+
+    async def _sweep_point(self, t: int, k: int) -> None:
+        """Every traded pair sweeps to its low (k=1), high (2) or close (3)."""
+        d, ts = self.al, self.point_ts(t, k)
+        self.sim_clock.t = ts
+        self.market.last_exit = None
+        moving = [i for i in range(len(d.symbols)) if self.traded[i][t]]
+        for i in moving:
+            self.market.show(d.symbols[i], d.prices[k][i][t], ts)
+        bot = self._bot()
+        for i in moving:
+            sym = d.symbols[i]
+            if sym not in bot.positions:
+                continue
+            band = bot.triggers(sym, ts)
+            px = d.prices[k][i][t]
+            if band is not None and band[0] < px < band[1] and (band[2] is None or ts < band[2]):
+                self.books[sym] = self.market.quotes[sym]  # inside its band: nothing can act
+                continue
+            quote = PriceQuote(sym, self.market.quotes[sym], swept_from=d.prices[k - 1][i][t])
+            await self.on_price(quote)
+
+    def _end_ts(self) -> int:
+        d = self.al
+        return int(d.ts[-1]) + d.timeframe_ms - 1 if len(d.ts) else 0
+
+    async def _finish(self) -> None:
+        """End of data: every position closes at its pair's last close."""
+        d, end = self.al, self._end_ts()
+        self.sim_clock.t = end
+        self.market.last_exit = None
+        for i, sym in enumerate(d.symbols):
+            px = d.last_close[i]
+            self.market.quotes[sym] = self.books[sym] = BookTop(end, px, px)
+        self.market.trading = set(d.symbols)
+        async with self._engine_lock:
+            await self.feed(StopRequested(end, "end_of_data"))
+            self.finished = True
+            self.commit()
