@@ -20,7 +20,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from optiflow.adapters.files.exports import write_state_files
 from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
 from optiflow.adapters.sim.gateway import SimGateway
 from optiflow.app.decision_log import log_decisions, new_near_misses, symbol_loggers
@@ -28,10 +27,9 @@ from optiflow.app.execution import Executor
 from optiflow.app.exit_guard import ExitGuard
 from optiflow.app.protection import Protector
 from optiflow.app.reconcile import reconcile
-from optiflow.app.replay import positions_for_export
 from optiflow.app.saving import Saver
 from optiflow.app.staleness import StaleWatch
-from optiflow.app.starting import consume_prices, start_when_reachable, stop_prices
+from optiflow.app.starting import run_cycles, write_live_files
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
 from optiflow.domain.errors import RetryableError, SkipError, UserInputError
@@ -144,7 +142,7 @@ class LiveRuntime:
         self._files_at = 0
         self.prices = prices
         self.ws_ticks = 0  # websocket prices fed to the engine between cycles
-        self._engine_lock = asyncio.Lock()  # a cycle and a websocket price never interleave
+        self.engine_lock = asyncio.Lock()  # a cycle and a websocket price never interleave
         self.staleness = StaleWatch(self.tf)
         self.resume_candles = False  # rehearsal: warm up only to the saved last candle
         self.checkpoint_every = 10  # cycles between WAL checkpoints
@@ -295,7 +293,7 @@ class LiveRuntime:
     # ---- websocket prices between cycles -----------------------------------------------
     async def on_price(self, quote: PriceQuote) -> None:
         """Feed one pushed price of a symbol with an open position to the engine (exits)."""
-        async with self._engine_lock:
+        async with self.engine_lock:
             bot = self._bot()
             if quote.symbol not in bot.positions:
                 return
@@ -351,26 +349,9 @@ class LiveRuntime:
     def write_files(self, force: bool = False) -> None:
         """Refresh the state files (throttled)."""
         now = self.clock.now_ms()
-        if not force and now - self._files_at < self.files_every_s * 1000:
-            return
-        self._files_at = now
-        bot = self._bot()
-        write_state_files(
-            self.state_dir,
-            positions=positions_for_export(bot),
-            exits=self.exits,
-            stats={s: c.frozen() for s, c in bot.counters.items()},
-            symbol_runtime=self.cycle_info,
-            info={
-                "name": self.cfg.name,
-                "mode": self.mode,
-                "cash": str(bot.cash),
-                "cycles": self.cycles,
-                "prices": (
-                    "rest" if self.prices is None or not self.prices.connected else "websocket"
-                ),
-            },
-        )
+        if force or now - self._files_at >= self.files_every_s * 1000:
+            self._files_at = now
+            write_live_files(self)
 
     def _tracker(self, symbol: str) -> Tracker:
         """Indicators of one pair, updated candle by candle."""
@@ -412,32 +393,7 @@ class LiveRuntime:
         self, max_cycles: int | None = None, on_cycle: Callable[[], None] | None = None
     ) -> None:
         """Start (recover), then cycle every ``interval_s`` until stopped."""
-        if not await start_when_reachable(self):
-            return
-        consumer: asyncio.Task[None] | None = None
-        if self.prices is not None:
-            try:
-                await asyncio.wait_for(self.prices.start(self.cfg.pairs), 30)
-                consumer = asyncio.create_task(consume_prices(self, self.prices), name="prices")
-            except Exception as exc:  # noqa: BLE001 - no websocket: REST cycles carry on
-                log.warning("websocket prices unavailable, REST polling only: %s", exc)
-        interval = int(self.cfg.interval_s * 1000)
-        nxt = self.clock.now_ms()
-        try:
-            while not self.stop_requested and (max_cycles is None or self.cycles < max_cycles):
-                async with self._engine_lock:
-                    await self.cycle()
-                if consumer is not None and consumer.done() and not consumer.cancelled():
-                    consumer.result()  # a failure while exiting on a websocket price
-                if on_cycle is not None:
-                    on_cycle()
-                nxt += interval
-                await self.clock.sleep_until(nxt)
-        finally:
-            if self.prices is not None and consumer is not None:
-                await stop_prices(self.prices, consumer)
-        self.commit()
-        self.write_files(force=True)
+        await run_cycles(self, max_cycles, on_cycle)
 
 
 def _spec(cfg: BotConfig, tf: int) -> Any:

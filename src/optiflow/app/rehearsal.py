@@ -301,7 +301,7 @@ class RehearsalRuntime(LiveRuntime):
             if self.traded[i][t]:
                 self.market.show(sym, d.prices[0][i][t], ts)
         self._ticked = {}
-        async with self._engine_lock:
+        async with self.engine_lock:
             await self.cycle()
         bot = self._bot()
         for sym in sorted(self.market.trading):  # entries found filled after the open was shown
@@ -343,7 +343,7 @@ class RehearsalRuntime(LiveRuntime):
             px = d.last_close[i]
             self.market.quotes[sym] = self.books[sym] = BookTop(end, px, px)
         self.market.trading = set(d.symbols)
-        async with self._engine_lock:
+        async with self.engine_lock:
             await self.feed(StopRequested(end, "end_of_data"))
             self.finished = True
             self.commit()
