@@ -13,6 +13,7 @@ from optiflow import __version__
 from optiflow.config.presets import find_config
 from optiflow.interfaces.cli.data import data_app
 from optiflow.interfaces.cli.errors import user_errors_exit_2
+from optiflow.interfaces.cli.fleet import fleet_app
 
 app = typer.Typer(
     add_completion=False,
@@ -21,6 +22,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_app, name="data")
+app.add_typer(fleet_app, name="fleet")
 
 
 def _print_version(value: bool) -> None:
