@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -121,7 +122,5 @@ def wait_for(cond: Any, timeout: float, what: str, every: float = 0.3) -> None:
 def kill_all_under(root: Path) -> None:
     """Test cleanup: SIGKILL anything left that mentions `root`."""
     for pid in processes_under(root):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
