@@ -36,6 +36,7 @@ from optiflow.supervisor.spec import BotEntry, Fleet
 log = logging.getLogger("optiflow.fleet")
 TICK_S = 0.5
 STUCK_KILL_S = 10.0
+START_GRACE_S = 60.0
 ALIVE = ("running", "stopping")
 WAITING = ("pending", "backoff")
 
@@ -236,8 +237,11 @@ class Supervisor:
                 procs.send(slot.pid, signal.SIGKILL)
                 slot.kill_at = now + 3600
             return
-        last = max(slot.started_at, procs.heartbeat(slot.entry.state_dir) or 0.0)
+        beat = procs.heartbeat(slot.entry.state_dir) or 0.0
+        last = max(slot.started_at, beat)
         limit = self.fleet.heartbeat_s(slot.entry)
+        if beat < slot.started_at:  # starting: loading data, recovering, first requests
+            limit = max(limit, START_GRACE_S)
         if time.time() - last > limit and slot.pid:
             self._note(
                 "stuck",

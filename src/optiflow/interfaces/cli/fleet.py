@@ -118,6 +118,22 @@ def run(
     raise typer.Exit(Supervisor(fleet).run())
 
 
+@fleet_app.command("check")
+@user_errors_exit_2
+def check(folder: DirArg, mode: ModeOpt = None, state_root: RootOpt = None) -> None:
+    """Check a fleet folder (every config, names, shared pairs, fleet.json) without starting."""
+    fleet = _load(folder, mode, None, None, None, None, state_root)
+    print(
+        f"fleet {folder}: OK, {len(fleet.bots)} bots, mode {fleet.settings.mode}, "
+        f"state root {fleet.state_root}"
+    )
+    for b in fleet.bots:
+        print(
+            f"  {b.name}: {', '.join(b.config.pairs)} ({b.config.timeframe}) "
+            f"<- {b.config_path.name}"
+        )
+
+
 @fleet_app.command("start")
 @user_errors_exit_2
 def start(
