@@ -319,3 +319,16 @@ def restart(
         )
     request_restart(root, name)
     print(f"{name}: restart requested; the supervisor stops it cleanly and starts it again")
+
+
+def deploy_command(
+    target: str, folder: Path, out: Path, mode: str | None, state_root: Path | None
+) -> None:
+    """``optiflow deploy TARGET DIR --out PATH``: write the files and how to install them."""
+    from optiflow.supervisor.deploy import install_hint, write_deploy
+
+    fleet = _load(folder, mode, None, None, None, None, state_root)
+    paths = write_deploy(target, fleet, out)
+    for p in paths:
+        print(f"wrote {p}")
+    print(install_hint(target, paths))

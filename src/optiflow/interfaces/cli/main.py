@@ -203,6 +203,26 @@ def state(
 
 
 @app.command()
+@user_errors_exit_2
+def deploy(
+    target: Annotated[str, typer.Argument(help="systemd, supervisor, pm2 or docker.")],
+    folder: Annotated[Path, typer.Argument(help="Fleet folder: bot configs + fleet.json.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the deployment files into.")],
+    mode: Annotated[
+        str | None, typer.Option(help="replay, paper or live (overrides fleet.json).")
+    ] = None,
+    state_root: Annotated[
+        Path | None, typer.Option(help="Folder of the bots' state folders.")
+    ] = None,
+) -> None:
+    """Write files that keep `optiflow fleet run DIR` alive under systemd, supervisord, pm2
+    or Docker."""
+    from optiflow.interfaces.cli.fleet import deploy_command
+
+    deploy_command(target, folder, out, mode, state_root)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     print(__version__)
