@@ -34,6 +34,7 @@ from optiflow.app.staleness import StaleWatch
 from optiflow.app.starting import consume_prices, start_when_reachable, stop_prices
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
+from optiflow.config.renames import unlisted_message
 from optiflow.domain.errors import RetryableError, SkipError, UserInputError
 from optiflow.domain.events import (
     CancelOrder,
@@ -149,9 +150,8 @@ class LiveRuntime:
         markets = await self.data.load_markets()
         missing = [p for p in self.cfg.pairs if p not in markets and p not in self.cfg.markets]
         if missing:
-            raise UserInputError(
-                f"{self.cfg.name}: pairs not listed by {self.cfg.exchange.id}: {', '.join(missing)}"
-            )
+            name, ex = self.cfg.name, self.cfg.exchange.id
+            raise UserInputError(unlisted_message(name, ex, missing, markets))
         limits: dict[str, MarketLimits] = {
             p: market_limits(self.cfg, p) if p in self.cfg.markets else markets[p]
             for p in self.cfg.pairs
