@@ -135,6 +135,7 @@ def test_a_bot_that_always_crashes_is_given_up(tmp_path: Path) -> None:
         "stagger_s": 0,
         "backoff_s": 0.2,
         "max_restarts_per_hour": 2,
+        "exposure_cap_usdt": 1234,
     }
     folder = make_fleet(tmp_path / "fleet", THREE[:1], settings)
     try:
@@ -146,6 +147,8 @@ def test_a_bot_that_always_crashes_is_given_up(tmp_path: Path) -> None:
         state = json.loads((root / "fleet_state.json").read_text())
         assert state["bots"]["OptiScalp_A"]["state"] == "gave_up"
         assert "exited with code 2" in state["bots"]["OptiScalp_A"]["last_exit"]
+        limits = json.loads((root / ".shared" / "fleet_limits.json").read_text())
+        assert limits == {"exposure_cap_usdt": 1234}  # what the bots' entries are checked against
     finally:
         kill_all_under(root)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from optiflow.adapters.files.exports import write_state_files
+from optiflow.adapters.files.exposure import ExposureLedger
 from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
 from optiflow.adapters.sim.gateway import SimGateway
 from optiflow.app.decision_log import log_decisions, new_near_misses, symbol_loggers
@@ -124,6 +125,7 @@ class LiveRuntime:
             spot=cfg.exchange.market != "futures",
         )
         self.saver = Saver(store, notifier, cfg.name, clock.now_ms)
+        self.exposure = ExposureLedger(state_dir, cfg.name)  # the fleet-wide cap, if any
         self.start_retry_max_s = cfg.safety.start_retry_max_s
         self.retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.notes: list[Notify] = []
@@ -243,10 +245,10 @@ class LiveRuntime:
             if isinstance(cmd, SubmitOrder) and cmd.side == "sell":
                 await self.guard.sell(cmd)  # the stop first, the exit after, unknowns waited out
             elif isinstance(cmd, SubmitOrder):
-                if self.saver.failed is not None:
-                    await self.feed(
-                        OrderRejected(cmd.client_id, cmd.symbol, "the store cannot save", cmd.ts)
-                    )
+                failed = self.saver.failed is not None
+                why = "the store cannot save" if failed else self.exposure.refuse(cmd, self.bot)
+                if why:  # a store that cannot save, or the fleet's exposure cap (fleet.json)
+                    await self.feed(OrderRejected(cmd.client_id, cmd.symbol, why, cmd.ts))
                     continue
                 for ev in await self.executor.submit(cmd):
                     await self.feed(ev)
@@ -323,6 +325,7 @@ class LiveRuntime:
         )
         self.notes = []
         self.saver.save(batch)
+        self.exposure.publish(bot)
 
     def write_files(self, force: bool = False) -> None:
         """Refresh the state files (throttled)."""

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from types import FrameType
 
+from optiflow.adapters.files.exposure import write_limits
 from optiflow.supervisor import procs
 from optiflow.supervisor.fleetstate import (
     REQUESTS,
@@ -112,6 +113,7 @@ class Supervisor:
         self.root.mkdir(parents=True, exist_ok=True)
         with FleetLock(self.root):
             self.outbox = Outbox(self.root)
+            write_limits(self.root, self.fleet.settings.exposure_cap_usdt)  # the bots read it
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
             server = self._start_metrics()
