@@ -136,6 +136,7 @@ def test_a_bot_that_always_crashes_is_given_up(tmp_path: Path) -> None:
         "backoff_s": 0.2,
         "max_restarts_per_hour": 2,
         "exposure_cap_usdt": 1234,
+        "telegram": True,
     }
     folder = make_fleet(tmp_path / "fleet", THREE[:1], settings)
     try:
@@ -147,6 +148,8 @@ def test_a_bot_that_always_crashes_is_given_up(tmp_path: Path) -> None:
         state = json.loads((root / "fleet_state.json").read_text())
         assert state["bots"]["OptiScalp_A"]["state"] == "gave_up"
         assert "exited with code 2" in state["bots"]["OptiScalp_A"]["last_exit"]
+        if cli("telegram", "--help").returncode != 0:  # this install has no Telegram service
+            assert "`optiflow telegram` is absent; skipped" in out.stderr
         limits = json.loads((root / ".shared" / "fleet_limits.json").read_text())
         assert limits == {"exposure_cap_usdt": 1234}  # what the bots' entries are checked against
     finally:
