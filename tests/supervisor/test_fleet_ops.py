@@ -165,7 +165,8 @@ def test_a_frozen_bot_is_restarted_by_the_heartbeat(tmp_path: Path) -> None:
         out = cli("fleet", "start", str(folder), "--speed", "0", "--from", "2023-04-03")
         assert out.returncode == 0, out.stderr
         wait_for(lambda: status(folder)["OptiScalp_A"]["up"], 60, "bot up")
-        wait_for(lambda: (root / "OptiScalp_A" / "commit_seq").exists(), 30, "first commit")
+        summary = root / "OptiScalp_A" / "debug_monitoring_summary.json"
+        wait_for(summary.exists, 30, "first commit and state files")
         frozen = lock_pid(root / "OptiScalp_A" / "bot.lock")
         os.kill(frozen, signal.SIGSTOP)
         wait_for(

@@ -3,7 +3,9 @@
 Heartbeat: the modification time of ``<state_dir>/commit_seq`` (rewritten on every store
 commit: each live/paper cycle, and at least every 200 replayed candles) or of
 ``debug_monitoring_summary.json``, whichever is newer. A bot whose heartbeat is older than
-``Fleet.heartbeat_s`` is stopped (SIGTERM, SIGKILL 10 s later) and restarted.
+``Fleet.heartbeat_s`` is stopped (SIGTERM, SIGKILL 10 s later) and restarted; until a
+(re)started bot first writes its state files it gets ``START_GRACE_S`` (start-up may wait
+out an exchange outage).
 
 Restarts back off exponentially (``backoff_s`` doubling up to ``backoff_max_s``); a bot that
 needed ``max_restarts_per_hour`` restarts within an hour is given up. A bot that exits 0
@@ -37,7 +39,7 @@ from optiflow.supervisor.spec import BotEntry, Fleet
 log = logging.getLogger("optiflow.fleet")
 TICK_S = 0.5
 STUCK_KILL_S = 10.0
-START_GRACE_S = 60.0
+START_GRACE_S = 900.0  # waiting for an exchange that is down is not being stuck
 ALIVE = ("running", "stopping")
 WAITING = ("pending", "backoff")
 
@@ -239,11 +241,11 @@ class Supervisor:
                 procs.send(slot.pid, signal.SIGKILL)
                 slot.kill_at = now + 3600
             return
-        beat = procs.heartbeat(slot.entry.state_dir) or 0.0
-        last = max(slot.started_at, beat)
+        folder = slot.entry.state_dir
+        last = max(slot.started_at, procs.heartbeat(folder) or 0.0)
         limit = self.fleet.heartbeat_s(slot.entry)
-        if beat < slot.started_at:  # starting: loading data, recovering, first requests
-            limit = max(limit, START_GRACE_S)
+        if (procs.mtime(folder / "debug_monitoring_summary.json") or 0.0) < slot.started_at:
+            limit = max(limit, START_GRACE_S)  # starting: data, recovery, an exchange outage
         if time.time() - last > limit and slot.pid:
             self._note(
                 "stuck",
