@@ -157,6 +157,11 @@ def pm2(fleet: Fleet, out: Path) -> list[Path]:
 def docker(fleet: Fleet, out: Path) -> list[Path]:
     """A Dockerfile (build from the repository root) and a compose.yaml for the fleet."""
     repo = Path(__file__).resolve().parents[3]
+    if not (repo / "pyproject.toml").is_file():
+        raise UserInputError(
+            "deploy docker builds the image from a source checkout of OptiFlow (git clone); "
+            "this install has none next to it"
+        )
     dockerfile = """# OptiFlow fleet image: docker compose up -d (see compose.yaml)
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
