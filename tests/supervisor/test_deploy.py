@@ -92,8 +92,12 @@ files={tmp_path}/out/optiflow-fleet.conf
         wait_for(
             lambda: all(s["up"] for s in status(folder).values()), 60, "bots up under supervisord"
         )
-        out = subprocess.run(ctl + ["status"], capture_output=True, text=True, check=False)
-        assert "optiflow-fleet" in out.stdout and "RUNNING" in out.stdout, out.stdout
+
+        def running() -> bool:
+            out = subprocess.run(ctl + ["status"], capture_output=True, text=True, check=False)
+            return "optiflow-fleet" in out.stdout and "RUNNING" in out.stdout
+
+        wait_for(running, 30, "supervisorctl status RUNNING (after startsecs)")
         res = subprocess.run(
             ctl + ["stop", "optiflow-fleet"], capture_output=True, text=True, timeout=120
         )
