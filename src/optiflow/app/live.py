@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from optiflow.adapters.files.exposure import ExposureLedger
 from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
 from optiflow.adapters.sim.gateway import SimGateway
 from optiflow.app.decision_log import log_decisions, new_near_misses, symbol_loggers
@@ -32,6 +33,7 @@ from optiflow.app.staleness import StaleWatch
 from optiflow.app.starting import run_cycles, write_live_files
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
+from optiflow.config.renames import unlisted_message
 from optiflow.domain.errors import RetryableError, SkipError, UserInputError
 from optiflow.domain.events import (
     CancelOrder,
@@ -127,6 +129,7 @@ class LiveRuntime:
             spot=cfg.exchange.market != "futures",
         )
         self.saver = Saver(store, notifier, cfg.name, clock.now_ms)
+        self.exposure = ExposureLedger(state_dir, cfg.name)  # the fleet-wide cap, if any
         self.start_retry_max_s = cfg.safety.start_retry_max_s
         self.retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.notes: list[Notify] = []
@@ -155,9 +158,8 @@ class LiveRuntime:
         markets = await self.data.load_markets()
         missing = [p for p in self.cfg.pairs if p not in markets and p not in self.cfg.markets]
         if missing:
-            raise UserInputError(
-                f"{self.cfg.name}: pairs not listed by {self.cfg.exchange.id}: {', '.join(missing)}"
-            )
+            name, ex = self.cfg.name, self.cfg.exchange.id
+            raise UserInputError(unlisted_message(name, ex, missing, markets))
         limits: dict[str, MarketLimits] = {
             p: market_limits(self.cfg, p) if p in self.cfg.markets else markets[p]
             for p in self.cfg.pairs
@@ -264,10 +266,10 @@ class LiveRuntime:
             if isinstance(cmd, SubmitOrder) and cmd.side == "sell":
                 await self.guard.sell(cmd)  # the stop first, the exit after, unknowns waited out
             elif isinstance(cmd, SubmitOrder):
-                if self.saver.failed is not None:
-                    await self.feed(
-                        OrderRejected(cmd.client_id, cmd.symbol, "the store cannot save", cmd.ts)
-                    )
+                failed = self.saver.failed is not None
+                why = "the store cannot save" if failed else self.exposure.refuse(cmd, self.bot)
+                if why:  # a store that cannot save, or the fleet's exposure cap (fleet.json)
+                    await self.feed(OrderRejected(cmd.client_id, cmd.symbol, why, cmd.ts))
                     continue
                 for ev in await self.executor.submit(cmd):
                     await self.feed(ev)
@@ -345,6 +347,7 @@ class LiveRuntime:
         )
         self.notes = []
         self.saver.save(batch)
+        self.exposure.publish(bot)
 
     def write_files(self, force: bool = False) -> None:
         """Refresh the state files (throttled)."""

@@ -13,6 +13,7 @@ from optiflow import __version__
 from optiflow.config.presets import find_config
 from optiflow.interfaces.cli.data import data_app
 from optiflow.interfaces.cli.errors import user_errors_exit_2
+from optiflow.interfaces.cli.fleet import fleet_app
 
 app = typer.Typer(
     add_completion=False,
@@ -21,6 +22,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_app, name="data")
+app.add_typer(fleet_app, name="fleet")
 
 
 def _print_version(value: bool) -> None:
@@ -264,6 +266,26 @@ def state(
         from optiflow.domain.errors import UserInputError
 
         raise UserInputError(f"state {action!r}: unknown action; allowed: show, reset, repair")
+
+
+@app.command()
+@user_errors_exit_2
+def deploy(
+    target: Annotated[str, typer.Argument(help="systemd, supervisor, pm2 or docker.")],
+    folder: Annotated[Path, typer.Argument(help="Fleet folder: bot configs + fleet.json.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the deployment files into.")],
+    mode: Annotated[
+        str | None, typer.Option(help="replay, paper or live (overrides fleet.json).")
+    ] = None,
+    state_root: Annotated[
+        Path | None, typer.Option(help="Folder of the bots' state folders.")
+    ] = None,
+) -> None:
+    """Write files that keep `optiflow fleet run DIR` alive under systemd, supervisord, pm2
+    or Docker."""
+    from optiflow.interfaces.cli.fleet import deploy_command
+
+    deploy_command(target, folder, out, mode, state_root)
 
 
 @app.command()

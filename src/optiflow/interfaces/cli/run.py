@@ -13,10 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from optiflow.adapters.ccxt.factory import ExchangeSpec
-from optiflow.adapters.ccxt.gateway import CcxtGateway
 from optiflow.adapters.ccxt.ratelimit import FileWeightBudget
-from optiflow.adapters.ccxt.ws_feed import WsPriceFeed, supports_websocket
 from optiflow.adapters.clock import RealClock
 from optiflow.adapters.console_notifier import ConsoleNotifier
 from optiflow.adapters.files.statedir import (
@@ -291,6 +288,11 @@ def build_live_runtime(
     Prices also stream over the exchange's websocket where ccxt.pro has one (exits react to
     every pushed price); the REST fetch of each cycle stays as the fallback.
     """
+    # ccxt is imported here, not at module level: a replay bot never loads it (~76 MB less)
+    from optiflow.adapters.ccxt.factory import ExchangeSpec
+    from optiflow.adapters.ccxt.gateway import CcxtGateway
+    from optiflow.adapters.ccxt.ws_feed import WsPriceFeed, supports_websocket
+
     spec = ExchangeSpec(
         cfg.exchange.id,
         cfg.exchange.market,

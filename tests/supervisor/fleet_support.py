@@ -1,0 +1,126 @@
+"""Helpers for fleet tests: build a fleet folder, call the real CLI, find bot processes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "data" / "binance_spot_1m"
+CONFIGS = REPO / "configs"
+PRESETS = {
+    "A": "runtime_config_optiscalpA.json",
+    "B": "runtime_config_optiscalpB.json",
+    "C": "runtime_config_optiscalpC.json",
+    "S1": "runtime_config_swing1.json",
+    "S2": "runtime_config_swing2.json",
+}
+# nine bots over the nine pairs of the bundled data (pairs shared: allow_shared_pairs)
+NINE: list[tuple[str, str, list[str] | None]] = [
+    ("A", "OptiScalp_A", None),
+    ("B", "OptiScalp_B", None),
+    ("C", "OptiScalp_C", None),
+    ("A", "Scalp_D", ["SOL/USDT", "XRP/USDT"]),
+    ("B", "Scalp_E", ["BTC/USDT", "AVAX/USDT"]),
+    ("C", "Scalp_F", ["ETH/USDT", "MATIC/USDT"]),
+    ("S1", "Swing_1", None),
+    ("S2", "Swing_2", None),
+    ("S2", "Swing_3", ["XRP/USDT", "DOGE/USDT"]),
+]
+
+
+def preset(key: str) -> dict[str, Any]:
+    """A bundled preset config as a dict."""
+    data: dict[str, Any] = json.loads((CONFIGS / PRESETS[key]).read_text())
+    return data
+
+
+def make_fleet(
+    folder: Path, bots: list[tuple[str, str, list[str] | None]], settings: dict[str, Any]
+) -> Path:
+    """Write one config per bot (preset, name, pairs) and a fleet.json; returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, name, pairs in bots:
+        cfg = preset(key)
+        cfg["name"] = name
+        if pairs is not None:
+            cfg["pairs"] = pairs
+        (folder / f"{name}.json").write_text(json.dumps(cfg, indent=1))
+    (folder / "fleet.json").write_text(json.dumps(settings))
+    return folder
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real ``optiflow`` command line."""
+    cmd = [sys.executable, "-m", "optiflow.interfaces.cli.main", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def status(folder: Path) -> dict[str, Any]:
+    """``optiflow fleet status DIR --json``."""
+    out = cli("fleet", "status", str(folder), "--json")
+    assert out.returncode == 0, out.stderr
+    doc: dict[str, Any] = json.loads(out.stdout)
+    return doc
+
+
+def _alive(pid: int) -> bool:
+    """A live (not zombie) process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def processes_under(root: Path) -> dict[int, list[str]]:
+    """Every live process whose command line mentions `root` (bots, supervisors)."""
+    found: dict[int, list[str]] = {}
+    key = str(root.resolve())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if any(key in a for a in args) and _alive(int(entry.name)):
+            found[int(entry.name)] = args
+    return found
+
+
+def bot_processes(root: Path) -> dict[str, list[int]]:
+    """Live ``optiflow run`` processes per state folder under `root`."""
+    per: dict[str, list[int]] = {}
+    for pid, args in processes_under(root).items():
+        if "run" in args and "--state-dir" in args:
+            per.setdefault(args[args.index("--state-dir") + 1], []).append(pid)
+    return per
+
+
+def lock_pid(path: Path) -> int:
+    """The pid written in a lock file."""
+    return int(path.read_text().strip())
+
+
+def wait_for(cond: Any, timeout: float, what: str, every: float = 0.3) -> None:
+    """Poll `cond()` until true or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def kill_all_under(root: Path) -> None:
+    """Test cleanup: SIGKILL anything left that mentions `root`."""
+    for pid in processes_under(root):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)

@@ -1,0 +1,120 @@
+"""A 9-bot replay fleet survives SIGKILLs of bots and of its supervisor, losing no trade."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
+from optiflow.app.backtest import run_backtest  # noqa: E402
+from optiflow.config.loader import load_config  # noqa: E402
+from optiflow.interfaces.cli.timeparse import parse_when  # noqa: E402
+from optiflow.marketdata.loaders import load_folder  # noqa: E402
+from tests.supervisor.fleet_support import (  # noqa: E402
+    DATA,
+    NINE,
+    bot_processes,
+    cli,
+    kill_all_under,
+    lock_pid,
+    make_fleet,
+    processes_under,
+    status,
+    wait_for,
+)
+
+START, END = "2023-04-03", "2023-04-05"
+SPEED = "3000"  # two days of 1m candles in about a minute
+
+
+def _notes(root: Path) -> list[tuple[str, str, str]]:
+    """The supervisor's notes (kind, bot, text)."""
+    conn = sqlite3.connect(root / "fleet.sqlite")
+    try:
+        return conn.execute("SELECT kind, symbol, text FROM notes ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def _no_bot_twice(root: Path) -> None:
+    """At most one live process per bot state folder."""
+    twice = {d: p for d, p in bot_processes(root).items() if len(p) > 1}
+    assert not twice, f"bots running twice: {twice}"
+
+
+def test_nine_bot_fleet_survives_kills_of_bots_and_supervisor(tmp_path: Path) -> None:
+    """SIGKILL two bots then the supervisor; a new supervisor adopts, restarts, loses nothing."""
+    rng = random.Random(int(os.environ.get("OPTIFLOW_FLEET_SEED", "20261126")))
+    root = tmp_path / "state"
+    folder = make_fleet(
+        tmp_path / "fleet",
+        NINE,
+        {
+            "mode": "replay",
+            "state_root": str(root),
+            "stagger_s": 0.2,
+            "allow_shared_pairs": True,
+            "backoff_s": 1,
+            "backoff_max_s": 4,
+        },
+    )
+    replay = ["--speed", SPEED, "--from", START, "--to", END]
+    try:
+        out = cli("fleet", "start", str(folder), *replay)
+        assert out.returncode == 0, out.stderr
+        wait_for(lambda: all(s["up"] for s in status(folder).values()), 60, "9 bots up")
+        names = [name for _, name, _ in NINE]
+        victims = rng.sample(names, 2)
+        for victim in victims:
+            time.sleep(rng.uniform(1.0, 4.0))
+            os.kill(lock_pid(root / victim / "bot.lock"), signal.SIGKILL)
+        time.sleep(rng.uniform(0.2, 2.0))
+        supervisor = lock_pid(root / "fleet.lock")
+        os.kill(supervisor, signal.SIGKILL)
+        time.sleep(1.0)
+        survivors = bot_processes(root)
+        assert len(survivors) >= 7, "killing the supervisor stopped bots"  # the 7 not killed
+        out = cli("fleet", "start", str(folder), *replay)
+        assert out.returncode == 0, out.stderr
+        t0 = time.monotonic()
+        wait_for(
+            lambda: all(s["state"] in ("running", "finished") for s in status(folder).values()),
+            15,
+            "every bot running again within the back-off window",
+        )
+        assert time.monotonic() - t0 < 15
+        while any(s["state"] != "finished" for s in status(folder).values()):
+            _no_bot_twice(root)
+            assert time.monotonic() - t0 < 400, status(folder)
+            time.sleep(1.0)
+        out = cli("fleet", "stop", str(folder))
+        assert out.returncode == 0, out.stderr
+        assert processes_under(root) == {}, "fleet stop left processes behind"
+    finally:
+        kill_all_under(root)
+    notes = _notes(root)
+    for victim in victims:
+        assert any(k == "restart" and b == victim for k, b, _ in notes), (victim, notes)
+    assert sum(k == "adopt" for k, _, _ in notes) >= 7  # the running bots were adopted
+    for path in sorted(folder.glob("*.json")):
+        if path.name == "fleet.json":
+            continue
+        cfg = load_config(path)
+        data = load_folder(DATA, list(cfg.pairs), parse_when("f", START), parse_when("t", END))
+        expected = run_backtest(cfg, data)
+        store = SqliteStore(root / cfg.name / "bot.sqlite", cfg.name)
+        try:
+            assert tuple(store.exits()) == expected.exits, cfg.name  # nothing lost or twice
+            ids = [o.client_id for o in store.orders()]
+            assert len(ids) == len(set(ids)), cfg.name
+        finally:
+            store.close()
