@@ -201,6 +201,24 @@ def state(
 
 
 @app.command()
+@user_errors_exit_2
+def ask(
+    bot: Annotated[str, typer.Argument(help="Config file or preset name (or 'all').")],
+    text: Annotated[str, typer.Argument(help='The command, e.g. "/summary" or "/log 50".')],
+    state_dir: Annotated[
+        Path | None, typer.Option(help="The bot's state folder (default state/<bot>).")
+    ] = None,
+    state_root: Annotated[
+        Path | None, typer.Option(help="Folder holding one state folder per bot.")
+    ] = None,
+) -> None:
+    """Answer a Telegram command in the terminal (same text, no Telegram needed)."""
+    from optiflow.interfaces.cli.ask import ask_command
+
+    raise typer.Exit(ask_command(bot, text, state_dir, state_root))
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     print(__version__)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sqlite3
@@ -17,6 +18,7 @@ from optiflow.adapters.ccxt.ratelimit import FileWeightBudget
 from optiflow.adapters.ccxt.ws_feed import WsPriceFeed, supports_websocket
 from optiflow.adapters.clock import RealClock
 from optiflow.adapters.console_notifier import ConsoleNotifier
+from optiflow.adapters.files.exports import write_if_changed
 from optiflow.adapters.files.statedir import (
     LOCK_FILE,
     SEQ_FILE,
@@ -123,6 +125,7 @@ def run_command(
             gone = wipe_state(folder)
             print(f"{cfg.name}: started fresh; removed {', '.join(gone) or 'nothing'}")
         store = open_store(folder, cfg.name, config)
+        save_config(folder, cfg)  # what `optiflow ask` and `optiflow telegram` read
         try:
             if mode == "replay" and replay_finished(store):
                 print(
@@ -156,6 +159,12 @@ def run_command(
         finally:
             set_file_error_hook(None)
             store.close()
+
+
+def save_config(folder: Path, cfg: BotConfig) -> None:
+    """Leave the bot's effective config (no secrets in it) as ``config.json`` in its folder."""
+    with contextlib.suppress(OSError):
+        write_if_changed(folder / "config.json", cfg.model_dump_json(indent=2) + "\n")
 
 
 def confirm_wipe(name: str, folder: Path, yes: bool, flag: str) -> None:
