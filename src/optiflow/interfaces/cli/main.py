@@ -100,11 +100,14 @@ def backtest(
 @user_errors_exit_2
 def check_config(
     config: Annotated[str, typer.Argument(help="Config file or preset name.")],
+    secrets: Annotated[
+        Path | None, typer.Option(help="Secrets file holding telegram_token (chmod 600).")
+    ] = None,
 ) -> None:
     """Validate a config and show what each exit level is worth after fees."""
     from optiflow.interfaces.cli.check_config import check_config_command
 
-    check_config_command(find_config(config), _console())
+    check_config_command(find_config(config), _console(), secrets)
 
 
 @app.command()
@@ -151,6 +154,10 @@ def run(
     log_max_mb: Annotated[
         float, typer.Option("--log-max-mb", help="Total size of the bot's log files, MB.")
     ] = 50.0,
+    telegram: Annotated[
+        bool,
+        typer.Option(help="Run the Telegram service in-process when telegram.enabled (alone)."),
+    ] = True,
 ) -> None:
     """Run one bot through the live runtime; starting is recovering."""
     from optiflow.interfaces.cli.run import run_command
@@ -171,6 +178,7 @@ def run(
             fresh=fresh,
             yes=yes,
             log_max_mb=log_max_mb,
+            telegram=telegram,
         )
     )
 
@@ -216,6 +224,22 @@ def ask(
     from optiflow.interfaces.cli.ask import ask_command
 
     raise typer.Exit(ask_command(bot, text, state_dir, state_root))
+
+
+@app.command("telegram")
+@user_errors_exit_2
+def telegram_service(
+    state_root: Annotated[
+        Path, typer.Option(help="Folder holding one state folder per bot (served together).")
+    ],
+    secrets: Annotated[
+        Path | None, typer.Option(help="Secrets file holding telegram_token (chmod 600).")
+    ] = None,
+) -> None:
+    """One Telegram service (one poller per token) for every bot under --state-root."""
+    from optiflow.interfaces.cli.telegram_cmd import telegram_command
+
+    raise typer.Exit(telegram_command(state_root, secrets))
 
 
 @app.command()

@@ -42,7 +42,20 @@ from optiflow.domain.errors import UserInputError
 from optiflow.domain.events import Notify
 from optiflow.engine.settings import settings_from_config
 from optiflow.interfaces.cli.paths import writable_folder
-from optiflow.interfaces.cli.secrets import ENV_KEY, ENV_SECRET, ApiKeys, load_keys
+from optiflow.interfaces.cli.secrets import (
+    ENV_KEY,
+    ENV_SECRET,
+    ApiKeys,
+    load_keys,
+    load_telegram_token,
+)
+from optiflow.interfaces.cli.telegram_run import (
+    TelegramNotifier,
+    TelegramService,
+    in_process_service,
+    start_telegram,
+    stop_telegram,
+)
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
 from optiflow.ports.exchange import ExchangeGateway
@@ -82,6 +95,7 @@ def run_command(
     fresh: bool = False,
     yes: bool = False,
     log_max_mb: float = DEFAULT_TOTAL_MB,
+    telegram: bool = True,
 ) -> int:
     """Start a bot; returns the process exit code (0 after a clean stop)."""
     path = find_config(config)
@@ -95,9 +109,11 @@ def run_command(
         )
     if mode != "live" and live:
         raise UserInputError("--live only applies to --mode live")
-    if mode != "live" and secrets is not None:
+    use_telegram = telegram and cfg.telegram.enabled
+    if mode != "live" and secrets is not None and not use_telegram:
         raise UserInputError(
-            f"--secrets {secrets}: only for --mode live (API keys are never used by {mode})"
+            f"--secrets {secrets}: only for --mode live (API keys are never used by {mode}) "
+            "or for the telegram token"
         )
     if accept_config_change and mode != "replay":
         raise UserInputError("--accept-config-change only applies to --mode replay")
@@ -116,6 +132,7 @@ def run_command(
             f"live trading needs API keys: set {ENV_KEY} and {ENV_SECRET}, "
             "or --secrets FILE (JSON, chmod 600)"
         )
+    token = load_telegram_token(secrets) if use_telegram else None
     if log_max_mb <= 0:
         raise UserInputError(f"--log-max-mb {log_max_mb}: must be more than 0")
     probe_writable(folder)  # before anything (SQLite's -shm mapping included) touches it
@@ -139,7 +156,11 @@ def run_command(
             )
             for text in config_warnings(cfg, mode):
                 log.warning("%s: WARNING %s", cfg.name, text)
-            notifier = ConsoleNotifier(cfg.name)
+            notifier: Notifier = ConsoleNotifier(cfg.name)
+            service = None
+            if token is not None:
+                service = in_process_service(token, cfg, folder)
+                notifier = TelegramNotifier(notifier, service.bots[cfg.name], service.delivery)
             set_file_error_hook(lambda text: notifier.notify(Notify("files", "", text, 0)))
             runtime: Runtime
             if mode == "replay":
@@ -155,7 +176,7 @@ def run_command(
                 )
             else:
                 runtime = build_live_runtime(cfg, mode, keys, store, notifier, folder, websocket)
-            return serve_protected(runtime, notifier, cfg.name)
+            return serve_protected(runtime, notifier, cfg.name, service)
         finally:
             set_file_error_hook(None)
             store.close()
@@ -215,13 +236,15 @@ def open_store(folder: Path, name: str, config: str) -> SqliteStore:
     return store
 
 
-def serve_protected(runtime: Runtime, notifier: Notifier, name: str) -> int:
+def serve_protected(
+    runtime: Runtime, notifier: Notifier, name: str, service: TelegramService | None = None
+) -> int:
     """Run a bot; an unexpected exception is logged with its traceback and announced.
 
     Returns the exit code: 0 after a clean stop, 1 after a crash (the supervisor restarts).
     """
     try:
-        asyncio.run(_serve(runtime, notifier, name))
+        asyncio.run(_serve(runtime, notifier, name, service))
     except UserInputError:
         raise
     except sqlite3.DatabaseError as exc:
@@ -245,7 +268,7 @@ def build_live_runtime(
     mode: str,
     keys: ApiKeys | None,
     store: SqliteStore,
-    notifier: ConsoleNotifier,
+    notifier: Notifier,
     folder: Path,
     websocket: bool = True,
 ) -> LiveRuntime:
@@ -299,7 +322,9 @@ def build_live_runtime(
     )
 
 
-async def _serve(runtime: Runtime, notifier: Notifier, name: str) -> None:
+async def _serve(
+    runtime: Runtime, notifier: Notifier, name: str, service: TelegramService | None = None
+) -> None:
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -312,10 +337,13 @@ async def _serve(runtime: Runtime, notifier: Notifier, name: str) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
+    starting = await start_telegram(service) if service is not None else None
     try:
         await runtime.run()
     finally:
         if isinstance(runtime, LiveRuntime):
             await runtime.data.close()
+        if service is not None:
+            await stop_telegram(service, starting)
     if runtime.stop_requested:
         print(f"{name}: stopped cleanly; state saved", file=sys.stderr)
