@@ -92,6 +92,14 @@ def snapshot(state: Path) -> dict[str, Any]:
     return dict(json.loads(row[0]))
 
 
+def _holding(trades: Path) -> bool:
+    """True when active_trades.json lists a position."""
+    try:
+        return len(json.loads(trades.read_text())) > 0
+    except (OSError, ValueError):
+        return False
+
+
 def replay_with_open_positions(cfg: Path, state: Path, token: str | None = None) -> None:
     """A replay stopped (SIGTERM) while it holds open positions, after closed trades."""
     for _ in range(10):
@@ -99,16 +107,11 @@ def replay_with_open_positions(cfg: Path, state: Path, token: str | None = None)
             "run", str(cfg), "--mode", "replay", "--speed", "20000", "--no-telegram",
             "--from", "2023-03-16", "--state-dir", str(state), token=token,
         )  # fmt: skip
-        trades = state / "active_trades.json"
-
-        def holding() -> bool:
-            try:
-                return len(json.loads(trades.read_text())) > 0
-            except (OSError, ValueError):
-                return False
-
         time.sleep(1.5)
-        wait_for(lambda: holding() or proc.poll() is not None, 60, "an open position")
+        end = time.monotonic() + 60
+        while not _holding(state / "active_trades.json") and proc.poll() is None:
+            assert time.monotonic() < end, "no open position within 60 s"
+            time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
         if snapshot(state)["bot"]["positions"]:
