@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -183,7 +184,7 @@ class Delivery:
         try:
             await self.send(chat, text)
         except RetryAfter as exc:
-            wait = _seconds(exc.retry_after)
+            wait = retry_seconds(exc)
             log.warning("telegram: 429 for chat %d, retrying after %.0f s", chat, wait)
             st.next_at = time.monotonic() + wait
             return False
@@ -252,8 +253,11 @@ class Delivery:
         return False
 
 
-def _seconds(value: object) -> float:
-    """retry_after as seconds (an int, or a timedelta in newer python-telegram-bot)."""
+def retry_seconds(exc: RetryAfter) -> float:
+    """A 429's retry_after in seconds (an int now, a timedelta in later releases)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value: object = exc.retry_after
     total = getattr(value, "total_seconds", None)
     return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
 

@@ -31,7 +31,7 @@ from optiflow.domain.errors import UserInputError
 from optiflow.interfaces.telegram import registry
 from optiflow.interfaces.telegram.cmd_money import _summary_body
 from optiflow.interfaces.telegram.cmd_runtime import shutdown_now
-from optiflow.interfaces.telegram.outbox import Delivery, _seconds
+from optiflow.interfaces.telegram.outbox import Delivery, retry_seconds
 from optiflow.interfaces.telegram.registry import MAX_PARTS, Ctx, Reply, split_message
 from optiflow.queries.view import BotView
 
@@ -209,7 +209,7 @@ class TelegramService:
                 await call()  # type: ignore[misc]
                 return
             except RetryAfter as exc:
-                await asyncio.sleep(_seconds(exc.retry_after))
+                await asyncio.sleep(retry_seconds(exc))
             except TelegramError as exc:
                 if attempt == tries - 1:
                     log.warning("telegram: a reply could not be sent: %s", exc)
