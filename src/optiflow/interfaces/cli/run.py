@@ -61,6 +61,7 @@ from optiflow.marketdata.loaders import load_folder
 from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.feed import PriceFeed
 from optiflow.ports.notifier import Notifier
+from optiflow.queries.view import BotView
 
 log = logging.getLogger("optiflow.runtime")
 
@@ -160,7 +161,9 @@ def run_command(
             service = None
             if token is not None:
                 service = in_process_service(token, cfg, folder)
-                notifier = TelegramNotifier(notifier, service.bots[cfg.name], service.delivery)
+            if cfg.telegram.enabled:  # the outbox is written even when another process sends
+                delivery = service.delivery if service is not None else None
+                notifier = TelegramNotifier(notifier, BotView(folder, cfg), delivery)
             set_file_error_hook(lambda text: notifier.notify(Notify("files", "", text, 0)))
             runtime: Runtime
             if mode == "replay":

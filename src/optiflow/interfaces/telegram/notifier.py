@@ -24,17 +24,18 @@ UNSTORED_KINDS = frozenset(
 class TelegramNotifier:
     """Wraps a notifier: every note also reaches Telegram through the outbox."""
 
-    def __init__(self, inner: Notifier, view: BotView, delivery: Delivery) -> None:
-        """Notify ``inner`` first, then the outbox of ``view``'s bot."""
+    def __init__(self, inner: Notifier, view: BotView, delivery: Delivery | None) -> None:
+        """Notify ``inner`` first, then the outbox of ``view``'s bot (and wake ``delivery``)."""
         self.inner, self.view, self.delivery = inner, view, delivery
 
     def notify(self, note: Notify) -> None:
         """Log it, make sure the outbox holds it, wake the delivery; never raises."""
         self.inner.notify(note)
         with contextlib.suppress(Exception):
-            if note.kind in UNSTORED_KINDS and not self._store(note):
+            if note.kind in UNSTORED_KINDS and not self._store(note) and self.delivery:
                 self.delivery.ephemeral.append((self.view.name, note))
-            self.delivery.wake()
+            if self.delivery is not None:
+                self.delivery.wake()
 
     def _store(self, note: Notify) -> bool:
         """Append the note to the bot's notes table; False if the database refuses."""

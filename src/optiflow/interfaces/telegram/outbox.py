@@ -46,6 +46,7 @@ class Cursor:
     path: Path
     chats: dict[str, int] = field(default_factory=dict)
     daily: str = ""
+    db: int = 0  # the database file's inode: a reset bot (new file) starts over at 0
 
     @classmethod
     def load(cls, folder: Path, start_at: Callable[[], int]) -> Cursor:
@@ -53,11 +54,23 @@ class Cursor:
         path = folder / CURSOR_FILE
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(path, {str(k): int(v) for k, v in data["chats"].items()}, data["daily"])
+            chats = {str(k): int(v) for k, v in data["chats"].items()}
+            return cls(path, chats, data["daily"], int(data.get("db", 0)))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            cur = cls(path, {"*": start_at()})
+            cur = cls(path, {"*": start_at()}, db=_inode(folder))
             cur.save()
             return cur
+
+    def follow(self, view: BotView, newest: int) -> None:
+        """Start over at 0 when the bot's database was replaced (state reset, --fresh)."""
+        inode = _inode(view.state_dir)
+        behind = any(v > newest for v in self.chats.values())
+        if inode and (inode != self.db or behind):
+            if self.db or behind:
+                log.info("telegram: %s has a new state database; its outbox starts over", view.name)
+                self.chats = {"*": 0}
+            self.db = inode
+            self.save()
 
     def get(self, chat: int) -> int:
         """The last id delivered to ``chat`` (a new chat starts where the bot started)."""
@@ -65,7 +78,8 @@ class Cursor:
 
     def save(self) -> None:
         """Write the cursor atomically (fsync + rename)."""
-        text = json.dumps({"chats": self.chats, "daily": self.daily}, sort_keys=True)
+        data = {"chats": self.chats, "daily": self.daily, "db": self.db}
+        text = json.dumps(data, sort_keys=True)
         write_atomic(self.path, text + "\n")
 
 
@@ -153,6 +167,7 @@ class Delivery:
             self.ephemeral.pop(0)
         for view in list(self.bots.values()):
             cur = self.cursor(view)
+            cur.follow(view, await asyncio.to_thread(_max_id, view))
             tg = self.settings(view)
             for chat in self.chat_ids:
                 notes = await asyncio.to_thread(view.notes, cur.get(chat), 200)
@@ -260,6 +275,14 @@ def retry_seconds(exc: RetryAfter) -> float:
         value: object = exc.retry_after
     total = getattr(value, "total_seconds", None)
     return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
+
+
+def _inode(folder: Path) -> int:
+    """The inode of the bot's database file (0 when there is none)."""
+    try:
+        return (folder / "bot.sqlite").stat().st_ino
+    except OSError:
+        return 0
 
 
 def _max_id(view: BotView) -> int:
