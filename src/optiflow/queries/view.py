@@ -101,6 +101,21 @@ class BotView:
             StoredNote(int(r[0]), Notify(str(r[1]), str(r[2]), str(r[3]), int(r[4]))) for r in rows
         ]
 
+    def outbox(self, after_id: int, limit: int) -> tuple[int, list[StoredNote]]:
+        """(id of the newest note, notes above ``after_id``) read in one transaction."""
+        with self.connect() as conn:
+            conn.execute("BEGIN")
+            newest = int(conn.execute("SELECT MAX(id) FROM notes").fetchone()[0] or 0)
+            rows = conn.execute(
+                "SELECT id, kind, symbol, text, ts FROM notes WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            ).fetchall()
+            conn.execute("COMMIT")
+        notes = [
+            StoredNote(int(r[0]), Notify(str(r[1]), str(r[2]), str(r[3]), int(r[4]))) for r in rows
+        ]
+        return newest, notes
+
     def monitoring(self) -> dict[str, Any]:
         """The bot's ``debug_monitoring_summary.json`` (empty when missing or unreadable)."""
         try:

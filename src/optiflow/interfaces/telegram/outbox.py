@@ -14,7 +14,6 @@ Nothing here is awaited by a trading cycle: it runs as its own task.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -61,16 +60,18 @@ class Cursor:
             cur.save()
             return cur
 
-    def follow(self, view: BotView, newest: int) -> None:
+    def follow(self, view: BotView, newest: int) -> bool:
         """Start over at 0 when the bot's database was replaced (state reset, --fresh)."""
         inode = _inode(view.state_dir)
         behind = any(v > newest for v in self.chats.values())
+        reset = False
         if inode and (inode != self.db or behind):
             if self.db or behind:
                 log.info("telegram: %s has a new state database; its outbox starts over", view.name)
-                self.chats = {"*": 0}
+                self.chats, reset = {"*": 0}, True
             self.db = inode
             self.save()
+        return reset
 
     def get(self, chat: int) -> int:
         """The last id delivered to ``chat`` (a new chat starts where the bot started)."""
@@ -126,13 +127,13 @@ class Delivery:
         self.cursors: dict[str, Cursor] = {}
         self.chats = {c: _Chat() for c in chat_ids}
         self.ephemeral: list[tuple[str, Notify]] = []  # notes the store could not hold
-        self._wake = asyncio.Event()
+        self._woken = False
         self.sent = 0  # messages delivered (for tests and benchmarks)
         self.fatal: str | None = None
 
     def wake(self) -> None:
         """A note may be waiting: look now instead of at the next poll."""
-        self._wake.set()
+        self._woken = True
 
     def cursor(self, view: BotView) -> Cursor:
         """The bot's cursor, loaded on first use."""
@@ -144,51 +145,60 @@ class Delivery:
         """Deliver until cancelled (or the token is refused)."""
         while self.fatal is None:
             try:
-                busy = await self.step()
+                wait = await self.step()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - delivery must never die; retry later
                 log.warning("telegram delivery: %s: %s", type(exc).__name__, exc)
-                busy = False
-            if not busy:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                wait = self.poll_s
+            await self._pause(wait)
 
-    async def step(self) -> bool:
-        """One pass over every bot and chat; True if something was sent or is due now."""
-        busy = False
+    async def _pause(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, ending early (within 20 ms) when ``wake`` is called."""
+        end = time.monotonic() + seconds
+        while not self._woken and (left := end - time.monotonic()) > 0:
+            await asyncio.sleep(min(0.02, left))
+        self._woken = False
+
+    async def step(self) -> float:
+        """One pass over every bot and chat; returns how long to wait before the next one."""
         await self._daily()
         while self.ephemeral:
             name, note = self.ephemeral[0]
             text = f"<b>{esc(name)}</b>\n{esc(note.text)}"
             if not all([await self._send(c, text) for c in self.chat_ids]):
-                return False
+                return self.poll_s
             self.ephemeral.pop(0)
+        wait, sent = self.poll_s, False
         for view in list(self.bots.values()):
             cur = self.cursor(view)
-            cur.follow(view, await asyncio.to_thread(_max_id, view))
+            base = min(cur.get(c) for c in self.chat_ids)
+            newest, notes = await asyncio.to_thread(view.outbox, base, 200)
+            if cur.follow(view, newest):
+                return 0.0  # the database was replaced: read it again from the start
             tg = self.settings(view)
             for chat in self.chat_ids:
-                notes = await asyncio.to_thread(view.notes, cur.get(chat), 200)
-                wanted = [n for n in notes if tg is None or tg.sends(n.note.kind)]
-                if not notes:
+                pending = [n for n in notes if n.id > cur.get(chat)]
+                wanted = [n for n in pending if tg is None or tg.sends(n.note.kind)]
+                if not pending:
                     continue
                 if not wanted:
-                    cur.chats[str(chat)] = notes[-1].id
+                    cur.chats[str(chat)] = pending[-1].id
                     cur.save()
                     continue
-                text, last = bundle(view.name, wanted)
-                if self.chats[chat].next_at > time.monotonic():
-                    busy = busy or self.chats[chat].backoff == 0
+                st = self.chats[chat]
+                now = time.monotonic()
+                if st.next_at > now:
+                    wait = min(wait, st.next_at - now)
                     continue
+                text, last = bundle(view.name, wanted)
                 if await self._send(chat, text):
                     cur.chats[str(chat)] = last
                     cur.save()
-                    busy = True
-        if busy:
-            await asyncio.sleep(min(0.05, self.min_gap_s))
-        return busy
+                    sent = True
+                else:
+                    wait = min(wait, max(0.05, st.next_at - time.monotonic()))
+        return 0.0 if sent else wait
 
     async def _send(self, chat: int, text: str) -> bool:
         """Send one message now if the chat allows; False when it must wait (or failed)."""
@@ -251,10 +261,10 @@ class Delivery:
             if not self.pending():
                 return True
             try:
-                await asyncio.wait_for(self.step(), max(0.1, end - time.monotonic()))
+                wait = await asyncio.wait_for(self.step(), max(0.1, end - time.monotonic()))
             except TimeoutError:
                 break
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(max(0.01, min(wait, end - time.monotonic())))
         return not self.pending()
 
     def pending(self) -> bool:
