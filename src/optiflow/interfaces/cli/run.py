@@ -10,7 +10,7 @@ import sqlite3
 import sys
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from optiflow.adapters.ccxt.factory import ExchangeSpec
 from optiflow.adapters.ccxt.gateway import CcxtGateway
@@ -49,19 +49,14 @@ from optiflow.interfaces.cli.secrets import (
     load_keys,
     load_telegram_token,
 )
-from optiflow.interfaces.cli.telegram_run import (
-    TelegramNotifier,
-    TelegramService,
-    in_process_service,
-    start_telegram,
-    stop_telegram,
-)
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
 from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.feed import PriceFeed
 from optiflow.ports.notifier import Notifier
-from optiflow.queries.view import BotView
+
+if TYPE_CHECKING:  # python-telegram-bot is imported only when a bot uses Telegram
+    from optiflow.interfaces.telegram.service import TelegramService
 
 log = logging.getLogger("optiflow.runtime")
 
@@ -159,6 +154,11 @@ def run_command(
                 log.warning("%s: WARNING %s", cfg.name, text)
             notifier: Notifier = ConsoleNotifier(cfg.name)
             service = None
+            if cfg.telegram.enabled:
+                from optiflow.interfaces.cli.telegram_run import in_process_service
+                from optiflow.interfaces.telegram.notifier import TelegramNotifier
+                from optiflow.queries.view import BotView
+
             if token is not None:
                 service = in_process_service(token, cfg, folder)
             if cfg.telegram.enabled:  # the outbox is written even when another process sends
@@ -340,6 +340,8 @@ async def _serve(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
+    if service is not None:
+        from optiflow.interfaces.cli.telegram_run import start_telegram, stop_telegram
     starting = await start_telegram(service) if service is not None else None
     try:
         await runtime.run()
