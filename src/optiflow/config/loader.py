@@ -74,7 +74,9 @@ def parse_config(data: object, *, file: str = "<config>") -> BotConfig:
 
 def config_hash(cfg: BotConfig) -> str:
     """A short, stable fingerprint of every setting of a config (keys sorted)."""
-    text = json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # telegram settings change no trade: a bot resumes after its chats or switches change
+    dump = cfg.model_dump(mode="json", exclude={"telegram"})
+    text = json.dumps(dump, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from optiflow.config import rules
+from optiflow.config.telegram import TelegramConfig
 
 PrimarySignal = Literal["ema_trend", "ema_cross", "breakout", "vwap_reclaim"]
 ConfirmingSignal = Literal["rsi_band", "macd_rising", "volume_spike", "ob_imbalance"]
@@ -297,6 +298,7 @@ class BotConfig(_Frozen):
     targets: TargetsConfig | None = None
     markets: dict[str, MarketLimitsConfig] = Field(default_factory=dict)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
 
     @model_validator(mode="after")
     def _rules(self) -> BotConfig:

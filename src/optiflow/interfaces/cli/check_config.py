@@ -13,6 +13,7 @@ from optiflow.config.fees import FeeTable, fee_table
 from optiflow.config.loader import load_config
 from optiflow.config.models import BotConfig
 from optiflow.config.presets import find_config
+from optiflow.interfaces.cli.secrets import load_telegram_token
 
 
 def _pct(x: Decimal, places: int = 4) -> str:
@@ -49,9 +50,12 @@ def render_fee_table(cfg: BotConfig, table: FeeTable) -> Table:
     return out
 
 
-def check_config_command(path: Path, console: Console) -> None:
+def check_config_command(path: Path, console: Console, secrets: Path | None = None) -> None:
     """Load a config (path or preset name) and print its fee arithmetic; raises ConfigError."""
     cfg = load_config(find_config(path))
+    tg = cfg.telegram
+    if tg.enabled:
+        load_telegram_token(secrets)  # missing or malformed: one clear line, exit 2
     table = fee_table(cfg)
     console.print(f"[green]OK[/green] {path}: {cfg.name}, {', '.join(cfg.pairs)}, mode {cfg.mode}")
     console.print(render_fee_table(cfg, table))
@@ -59,5 +63,11 @@ def check_config_command(path: Path, console: Console) -> None:
     if cfg.exits.tp1_pct is not None:
         console.print(f"Break-even win rate TP1 vs SL: {_winrate(table.breakeven_winrate_tp1)}")
     console.print(f"Break-even win rate TP2 vs SL: {_winrate(table.breakeven_winrate_tp2)}")
+    if tg.enabled:
+        off = ", ".join(k for k, on in tg.notify.items() if not on) or "none"
+        console.print(
+            f"telegram: on, {len(tg.chat_ids)} chat(s), Bot API {tg.base_url}, token set, "
+            f"kinds off: {off}, daily summary at {tg.daily_summary_hour_utc} h UTC"
+        )
     for text in config_warnings(cfg, cfg.mode):
         console.print(f"[bold yellow]WARNING[/bold yellow] {text}")

@@ -156,11 +156,14 @@ def optimize(
 @user_errors_exit_2
 def check_config(
     config: Annotated[str, typer.Argument(help="Config file or preset name.")],
+    secrets: Annotated[
+        Path | None, typer.Option(help="Secrets file holding telegram_token (chmod 600).")
+    ] = None,
 ) -> None:
     """Validate a config and show what each exit level is worth after fees."""
     from optiflow.interfaces.cli.check_config import check_config_command
 
-    check_config_command(find_config(config), _console())
+    check_config_command(find_config(config), _console(), secrets)
 
 
 @app.command()
@@ -218,6 +221,10 @@ def run(
             help="Rehearsal faults: KIND@TIME[+Ns], seed=N, rate=F, kinds=K1/K2 (see README).",
         ),
     ] = None,
+    telegram: Annotated[
+        bool,
+        typer.Option(help="Run the Telegram service in-process when telegram.enabled (alone)."),
+    ] = True,
 ) -> None:
     """Run one bot through the live runtime; starting is recovering."""
     from optiflow.interfaces.cli.run import run_command
@@ -239,6 +246,7 @@ def run(
             yes=yes,
             log_max_mb=log_max_mb,
             faults=faults,
+            telegram=telegram,
         )
     )
 
@@ -286,6 +294,40 @@ def deploy(
     from optiflow.interfaces.cli.fleet import deploy_command
 
     deploy_command(target, folder, out, mode, state_root)
+
+
+@app.command()
+@user_errors_exit_2
+def ask(
+    bot: Annotated[str, typer.Argument(help="Config file or preset name (or 'all').")],
+    text: Annotated[str, typer.Argument(help='The command, e.g. "/summary" or "/log 50".')],
+    state_dir: Annotated[
+        Path | None, typer.Option(help="The bot's state folder (default state/<bot>).")
+    ] = None,
+    state_root: Annotated[
+        Path | None, typer.Option(help="Folder holding one state folder per bot.")
+    ] = None,
+) -> None:
+    """Answer a Telegram command in the terminal (same text, no Telegram needed)."""
+    from optiflow.interfaces.cli.ask import ask_command
+
+    raise typer.Exit(ask_command(bot, text, state_dir, state_root))
+
+
+@app.command("telegram")
+@user_errors_exit_2
+def telegram_service(
+    state_root: Annotated[
+        Path, typer.Option(help="Folder holding one state folder per bot (served together).")
+    ],
+    secrets: Annotated[
+        Path | None, typer.Option(help="Secrets file holding telegram_token (chmod 600).")
+    ] = None,
+) -> None:
+    """One Telegram service (one poller per token) for every bot under --state-root."""
+    from optiflow.interfaces.cli.telegram_cmd import telegram_command
+
+    raise typer.Exit(telegram_command(state_root, secrets))
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sqlite3
@@ -11,11 +12,12 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from optiflow.adapters.ccxt.ratelimit import FileWeightBudget
 from optiflow.adapters.clock import RealClock
 from optiflow.adapters.console_notifier import ConsoleNotifier
+from optiflow.adapters.files.exports import write_if_changed
 from optiflow.adapters.files.statedir import (
     LOCK_FILE,
     SEQ_FILE,
@@ -43,13 +45,22 @@ from optiflow.domain.errors import UserInputError
 from optiflow.domain.events import Notify
 from optiflow.engine.settings import settings_from_config
 from optiflow.interfaces.cli.paths import writable_folder
-from optiflow.interfaces.cli.secrets import ENV_KEY, ENV_SECRET, ApiKeys, load_keys
+from optiflow.interfaces.cli.secrets import (
+    ENV_KEY,
+    ENV_SECRET,
+    ApiKeys,
+    load_keys,
+    load_telegram_token,
+)
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.candles import CandleArrays
 from optiflow.marketdata.loaders import load_folder
 from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.feed import PriceFeed
 from optiflow.ports.notifier import Notifier
+
+if TYPE_CHECKING:  # python-telegram-bot is imported only when a bot uses Telegram
+    from optiflow.interfaces.telegram.service import TelegramService
 
 log = logging.getLogger("optiflow.runtime")
 
@@ -85,6 +96,7 @@ def run_command(
     yes: bool = False,
     log_max_mb: float = DEFAULT_TOTAL_MB,
     faults: str | None = None,
+    telegram: bool = True,
 ) -> int:
     """Start a bot; returns the process exit code (0 after a clean stop)."""
     path = find_config(config)
@@ -102,9 +114,11 @@ def run_command(
         )
     if mode != "live" and live:
         raise UserInputError("--live only applies to --mode live")
-    if mode != "live" and secrets is not None:
+    use_telegram = telegram and cfg.telegram.enabled
+    if mode != "live" and secrets is not None and not use_telegram:
         raise UserInputError(
-            f"--secrets {secrets}: only for --mode live (API keys are never used by {mode})"
+            f"--secrets {secrets}: only for --mode live (API keys are never used by {mode}) "
+            "or for the telegram token"
         )
     if accept_config_change and mode != "replay":
         raise UserInputError("--accept-config-change only applies to --mode replay")
@@ -123,6 +137,7 @@ def run_command(
             f"live trading needs API keys: set {ENV_KEY} and {ENV_SECRET}, "
             "or --secrets FILE (JSON, chmod 600)"
         )
+    token = load_telegram_token(secrets) if use_telegram else None
     if log_max_mb <= 0:
         raise UserInputError(f"--log-max-mb {log_max_mb}: must be more than 0")
     probe_writable(folder)  # before anything (SQLite's -shm mapping included) touches it
@@ -132,6 +147,7 @@ def run_command(
             gone = wipe_state(folder)
             print(f"{cfg.name}: started fresh; removed {', '.join(gone) or 'nothing'}")
         store = open_store(folder, cfg.name, config)
+        save_config(folder, cfg)  # what `optiflow ask` and `optiflow telegram` read
         try:
             more = (
                 last_bar_ts(candles, settings_from_config(cfg).timeframe_ms)
@@ -150,7 +166,18 @@ def run_command(
             )
             for text in config_warnings(cfg, mode):
                 log.warning("%s: WARNING %s", cfg.name, text)
-            notifier = ConsoleNotifier(cfg.name)
+            notifier: Notifier = ConsoleNotifier(cfg.name)
+            service = None
+            if cfg.telegram.enabled:
+                from optiflow.interfaces.cli.telegram_run import in_process_service
+                from optiflow.interfaces.telegram.notifier import TelegramNotifier
+                from optiflow.queries.view import BotView
+
+            if token is not None:
+                service = in_process_service(token, cfg, folder)
+            if cfg.telegram.enabled:  # the outbox is written even when another process sends
+                delivery = service.delivery if service is not None else None
+                notifier = TelegramNotifier(notifier, BotView(folder, cfg), delivery)
             set_file_error_hook(lambda text: notifier.notify(Notify("files", "", text, 0)))
             runtime: Runtime
             if mode == "replay":
@@ -176,7 +203,7 @@ def run_command(
                 )
             else:
                 runtime = build_live_runtime(cfg, mode, keys, store, notifier, folder, websocket)
-            return serve_protected(runtime, notifier, cfg.name)
+            return serve_protected(runtime, notifier, cfg.name, service)
         finally:
             set_file_error_hook(None)
             store.close()
@@ -187,6 +214,12 @@ def faulty(
 ) -> FaultyGateway:
     """The rehearsal exchange with ``--faults`` injected."""
     return FaultyGateway(exchange, spec, now_ms)
+
+
+def save_config(folder: Path, cfg: BotConfig) -> None:
+    """Leave the bot's effective config (no secrets in it) as ``config.json`` in its folder."""
+    with contextlib.suppress(OSError):
+        write_if_changed(folder / "config.json", cfg.model_dump_json(indent=2) + "\n")
 
 
 def confirm_wipe(name: str, folder: Path, yes: bool, flag: str) -> None:
@@ -249,13 +282,15 @@ def open_store(folder: Path, name: str, config: str) -> SqliteStore:
     return store
 
 
-def serve_protected(runtime: Runtime, notifier: Notifier, name: str) -> int:
+def serve_protected(
+    runtime: Runtime, notifier: Notifier, name: str, service: TelegramService | None = None
+) -> int:
     """Run a bot; an unexpected exception is logged with its traceback and announced.
 
     Returns the exit code: 0 after a clean stop, 1 after a crash (the supervisor restarts).
     """
     try:
-        asyncio.run(_serve(runtime, notifier, name))
+        asyncio.run(_serve(runtime, notifier, name, service))
     except UserInputError:
         raise
     except sqlite3.DatabaseError as exc:
@@ -279,7 +314,7 @@ def build_live_runtime(
     mode: str,
     keys: ApiKeys | None,
     store: SqliteStore,
-    notifier: ConsoleNotifier,
+    notifier: Notifier,
     folder: Path,
     websocket: bool = True,
 ) -> LiveRuntime:
@@ -338,7 +373,9 @@ def build_live_runtime(
     )
 
 
-async def _serve(runtime: Runtime, notifier: Notifier, name: str) -> None:
+async def _serve(
+    runtime: Runtime, notifier: Notifier, name: str, service: TelegramService | None = None
+) -> None:
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -351,10 +388,15 @@ async def _serve(runtime: Runtime, notifier: Notifier, name: str) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
+    if service is not None:
+        from optiflow.interfaces.cli.telegram_run import start_telegram, stop_telegram
+    starting = await start_telegram(service) if service is not None else None
     try:
         await runtime.run()
     finally:
         if isinstance(runtime, LiveRuntime):
             await runtime.data.close()
+        if service is not None:
+            await stop_telegram(service, starting)
     if runtime.stop_requested:
         print(f"{name}: stopped cleanly; state saved", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,3 +49,51 @@ def load_keys(secrets_file: Path | None) -> ApiKeys | None:
     register_secret(keys.api_key)
     register_secret(keys.secret)
     return keys
+
+
+ENV_TELEGRAM = "OPTIFLOW_TELEGRAM_TOKEN"
+_TOKEN_RE = re.compile(r"[0-9]{3,15}:[A-Za-z0-9_-]{20,80}")
+
+
+def _private_json(path: Path) -> dict[str, object]:
+    """The JSON object in a secrets file only its owner can read; UserInputError otherwise."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        raise UserInputError(f"--secrets {path}: no such file") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise UserInputError(
+            f"{path}: readable by others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}"
+        )
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, OSError):
+        raise UserInputError(f"{path}: expected a JSON object") from None
+    if not isinstance(data, dict):
+        raise UserInputError(f"{path}: expected a JSON object")
+    return data
+
+
+def load_telegram_token(secrets_file: Path | None) -> str:
+    """The Telegram bot token from ``OPTIFLOW_TELEGRAM_TOKEN`` or ``telegram_token`` in the file.
+
+    The token is registered for masking at once; a missing or malformed one is a
+    UserInputError that never shows it.
+    """
+    token = os.environ.get(ENV_TELEGRAM, "").strip()
+    where = ENV_TELEGRAM
+    if not token and secrets_file is not None:
+        value = _private_json(secrets_file).get("telegram_token")
+        token, where = (value.strip() if isinstance(value, str) else ""), f"{secrets_file}"
+    if not token:
+        raise UserInputError(
+            f"telegram.enabled is true but there is no token: set {ENV_TELEGRAM} or put "
+            '"telegram_token" in a secrets file (JSON, chmod 600) given with --secrets'
+        )
+    register_secret(token)
+    if not _TOKEN_RE.fullmatch(token):
+        raise UserInputError(
+            f"{where}: the Telegram token is malformed (expected digits:letters as BotFather "
+            "gives it, e.g. 123456:ABC-DEF...)"
+        )
+    return token
