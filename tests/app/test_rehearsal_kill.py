@@ -71,7 +71,7 @@ def test_sigkill_campaign_with_faults_ends_like_an_uninterrupted_run(tmp_path: P
             rehearsal_cmd(state, "30000"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         if kills < 22:
-            time.sleep(rng.uniform(1.9, 3.2))
+            time.sleep(rng.uniform(0.7, 1.5))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(30)

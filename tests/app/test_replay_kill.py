@@ -57,7 +57,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
             replay_cmd(state), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
         )
         if kills < 22:
-            time.sleep(rng.uniform(0.8, 1.8))
+            time.sleep(rng.uniform(0.5, 1.3))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(30)
