@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import json
 import os
 import sqlite3
@@ -22,8 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from optiflow.adapters.files.statedir import read_pid
-from optiflow.domain.errors import UserInputError
+from optiflow.adapters.files.statedir import PidLock
 from optiflow.supervisor.spec import Fleet
 
 LOCK = "fleet.lock"
@@ -31,39 +28,19 @@ STATE = "fleet_state.json"
 REQUESTS = "fleet_requests"
 
 
-class FleetLock:
+class FleetLock(PidLock):
     """The supervisor's exclusive flock on ``<root>/fleet.lock`` (with its pid)."""
 
     def __init__(self, root: Path) -> None:
         """Prepare the lock of state root `root`."""
-        self.path = root / LOCK
-        self._fd: int | None = None
+        super().__init__(root / LOCK)
 
-    def __enter__(self) -> FleetLock:
-        """Take the lock or refuse: a supervisor already runs this fleet."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise
-            raise UserInputError(
-                f"a fleet supervisor is already running for state root {self.path.parent} "
-                f"(pid {read_pid(self.path) or '?'}); see optiflow fleet status"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Release the lock."""
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+    def refused(self, pid: int | None) -> str:
+        """A supervisor already runs this fleet."""
+        return (
+            f"a fleet supervisor is already running for state root {self.path.parent} "
+            f"(pid {pid or '?'}); see optiflow fleet status"
+        )
 
 
 _last_written: dict[Path, str] = {}

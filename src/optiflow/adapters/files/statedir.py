@@ -15,6 +15,7 @@ import fcntl
 import os
 import shutil
 from pathlib import Path
+from typing import Self
 
 from optiflow.domain.errors import UserInputError
 
@@ -70,17 +71,20 @@ def probe_writable(folder: Path, min_free: int = MIN_FREE_BYTES) -> None:
         )
 
 
-class StateDirLock:
-    """An exclusive ``flock`` on ``<folder>/bot.lock``, holding the owner's pid."""
+class PidLock:
+    """An exclusive ``flock`` on a file holding the owner's pid, released by the kernel on death."""
 
-    def __init__(self, folder: Path, bot_name: str) -> None:
-        """Prepare the lock of `folder` for bot `bot_name` (nothing is locked yet)."""
-        self.path = folder / LOCK_FILE
-        self.bot_name = bot_name
+    def __init__(self, path: Path) -> None:
+        """Prepare the lock of ``path`` (nothing is locked yet)."""
+        self.path = path
         self._fd: int | None = None
 
+    def refused(self, pid: int | None) -> str:
+        """The one-line message for a lock another process holds."""
+        return f"{self.path} is locked by another process (pid {pid if pid else '?'})"
+
     def acquire(self) -> None:
-        """Take the lock or raise UserInputError "bot X is already running (pid N)"."""
+        """Take the lock or raise UserInputError with ``refused``'s message."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -88,10 +92,7 @@ class StateDirLock:
             os.close(fd)
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise
-            pid = read_pid(self.path)
-            raise UserInputError(
-                f"bot {self.bot_name} is already running (pid {pid if pid else '?'})"
-            ) from None
+            raise UserInputError(self.refused(read_pid(self.path))) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
@@ -104,7 +105,7 @@ class StateDirLock:
                 fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def __enter__(self) -> StateDirLock:
+    def __enter__(self) -> Self:
         """Acquire on entering the block."""
         self.acquire()
         return self
@@ -112,6 +113,19 @@ class StateDirLock:
     def __exit__(self, *exc: object) -> None:
         """Release on leaving the block."""
         self.release()
+
+
+class StateDirLock(PidLock):
+    """The lock of one bot's state folder: ``<folder>/bot.lock``."""
+
+    def __init__(self, folder: Path, bot_name: str) -> None:
+        """Prepare the lock of `folder` for bot `bot_name` (nothing is locked yet)."""
+        super().__init__(folder / LOCK_FILE)
+        self.bot_name = bot_name
+
+    def refused(self, pid: int | None) -> str:
+        """"bot X is already running (pid N)"."""
+        return f"bot {self.bot_name} is already running (pid {pid if pid else '?'})"
 
 
 def read_pid(path: Path) -> int | None:
