@@ -142,6 +142,17 @@ BAD_ROW = "bad"
 CASES: list[Case] = [
     # ---- output and state folders, checked before any work ----
     Case("out-is-file", lambda t: bt(t, "--out", str(a_file(t))), ("--out", "is a file")),
+    Case(
+        "safety-retry-negative",
+        lambda t: ["check-config", cfg(t, safety={"exit_retry_s": -1})],
+        ("bot.json", "safety.exit_retry_s", "-1", "> 0"),
+    ),
+    Case(
+        "rehearsal-bad-faults",
+        lambda t: ["run", cfg(t), "--mode", "rehearsal", "--faults", "bogus@x",
+                   "--state-dir", str(t / "s")],  # fmt: skip
+        ("--faults", "'bogus@x'", "timeout_after_accept"),
+    ),
     Case("out-under-file", lambda t: bt(t, "--out", str(a_file(t) / "o")), ("is under the file",)),
     Case(
         "state-dir-is-file",
