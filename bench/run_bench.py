@@ -146,7 +146,7 @@ def run_bots(
     cfgs: Sequence[BotConfig], data: Mapping[str, CandleArrays], fast: bool = True
 ) -> list[BotRun]:
     """Backtest every bot one after another (the fleet as run in one process)."""
-    from optiflow.app.backtest import run_backtest
+    from optiflow.runtimes.backtest import run_backtest
 
     return [run_backtest(c, data, fast=fast) for c in cfgs]
 
@@ -166,9 +166,9 @@ def totals(runs: Sequence[BotRun]) -> tuple[int, int, int]:
 def child(case: str, quick: bool, fmt: str) -> None:
     """Import, load, run once, then print the figures and own peak RSS as one JSON line."""
     t0 = time.perf_counter()
-    import optiflow.app.backtest  # noqa: F401  (import cost is part of the measurement)
     import optiflow.config.loader  # noqa: F401
     import optiflow.marketdata.loaders  # noqa: F401
+    import optiflow.runtimes.backtest  # noqa: F401  (import cost is part of the measurement)
 
     t1 = time.perf_counter()
     cfgs = load_bots(case)

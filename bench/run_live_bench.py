@@ -62,13 +62,13 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 if TYPE_CHECKING:
-    from optiflow.app.live import LiveRuntime
     from optiflow.config.models import BotConfig
     from optiflow.domain.events import Event
     from optiflow.domain.market import BookTop, Candle, MarketLimits
     from optiflow.marketdata.loaders import CandleArrays
     from optiflow.ports.exchange import OrderRequest, OrderUpdate, TradeFill
     from optiflow.ports.store import Store
+    from optiflow.runtimes.live.runtime import LiveRuntime
     from tests.fakes.binance import FakeBinance
 
 WINDOW_FROM = dt.datetime(2023, 4, 2, tzinfo=dt.UTC)
@@ -384,9 +384,9 @@ def bench_latency(
     """Run the 9-pair busy bot for ``cycles`` cycles against the stub; collect latencies."""
     from optiflow.adapters.memory.store import MemoryStore
     from optiflow.adapters.sqlite.store import SqliteStore
-    from optiflow.app.live import LiveRuntime
     from optiflow.config.markets import market_limits
     from optiflow.domain.events import CandleClosed, PriceTicked
+    from optiflow.runtimes.live.runtime import LiveRuntime
 
     cfg = busy_config(NINE_PAIRS, "live")
     clock = SimClock(start_ms())
@@ -535,9 +535,9 @@ def bench_rest(preset: str, data: dict[str, CandleArrays], cycles: int) -> RestR
     from optiflow.adapters.memory.store import MemoryStore
     from optiflow.adapters.sim.exchange import SimExchange
     from optiflow.adapters.sim.gateway import SimGateway
-    from optiflow.app.live import LiveRuntime
     from optiflow.config.loader import load_config
     from optiflow.engine.settings import settings_from_config
+    from optiflow.runtimes.live.runtime import LiveRuntime
     from tests.fakes.binance import FakeBinance
 
     fake = FakeBinance(api_key="bench-key", secret="bench-secret")

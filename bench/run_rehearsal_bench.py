@@ -56,11 +56,11 @@ def child(case: str, days: int) -> dict[str, Any]:
     import datetime as dt
 
     from optiflow.adapters.sqlite.store import SqliteStore
-    from optiflow.app.backtest import prepare, run_backtest
-    from optiflow.app.rehearsal import RehearsalRuntime
     from optiflow.config.loader import load_config
     from optiflow.interfaces.cli.timeparse import parse_when
     from optiflow.marketdata.loaders import load_folder
+    from optiflow.runtimes.backtest import prepare, run_backtest
+    from optiflow.runtimes.rehearsal import RehearsalRuntime
 
     end = (dt.date.fromisoformat(START) + dt.timedelta(days=days)).isoformat()
     candles = trades = 0

@@ -41,11 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_bench import CONFIGS, DATA_46D, PRESET_A, PRESET_B, PRESET_C, RESULTS, machine  # noqa: E402
 
 if TYPE_CHECKING:
-    from optiflow.app.replay import ReplayRuntime
     from optiflow.config.models import BotConfig
     from optiflow.domain.events import Notify
     from optiflow.marketdata.loaders import CandleArrays
     from optiflow.ports.store import Store
+    from optiflow.runtimes.replay import ReplayRuntime
 
 # All nine pairs are present from 2023-04-01 21:04 UTC on.
 WINDOW_FROM = dt.datetime(2023, 4, 2, tzinfo=dt.UTC)
@@ -141,7 +141,7 @@ def new_runtime(
     cfg: BotConfig, data: Mapping[str, CandleArrays], store: Store, folder: Path
 ) -> ReplayRuntime:
     """A replay runtime at speed 0 (as fast as possible) with a silent notifier."""
-    from optiflow.app.replay import ReplayRuntime
+    from optiflow.runtimes.replay import ReplayRuntime
 
     sub = {p: data[p] for p in cfg.pairs}
     return ReplayRuntime(cfg, sub, store, folder, CountingNotifier(), 0, time.monotonic)

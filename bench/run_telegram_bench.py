@@ -42,7 +42,6 @@ from run_live_bench import (  # noqa: E402
 )
 
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
-from optiflow.app.live import LiveRuntime  # noqa: E402
 from optiflow.config.markets import market_limits  # noqa: E402
 from optiflow.config.telegram import TelegramConfig  # noqa: E402
 from optiflow.domain.events import Notify  # noqa: E402
@@ -51,6 +50,7 @@ from optiflow.interfaces.telegram.service import TelegramService  # noqa: E402
 from optiflow.ports.notifier import Notifier  # noqa: E402
 from optiflow.ports.store import StateBatch  # noqa: E402
 from optiflow.queries.view import BotView  # noqa: E402
+from optiflow.runtimes.live.runtime import LiveRuntime  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
 
 TOKEN = "123456789:AABenchTokenBenchTokenBench_012345"

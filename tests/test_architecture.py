@@ -28,6 +28,9 @@ FORBIDDEN = {
     "logging",
     "optiflow.adapters",
     "optiflow.app",
+    "optiflow.runtimes",
+    "optiflow.queries",
+    "optiflow.optimize",
     "optiflow.interfaces",
     "optiflow.supervisor",
     "optiflow.marketdata.loaders",
@@ -64,3 +67,52 @@ def test_core_module_never_reads_the_wall_clock(path: Path) -> None:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             assert node.func.attr not in {"now", "utcnow", "today", "time", "monotonic"}, path
+
+
+def module_name(path: Path) -> str:
+    """Dotted module name of a source file."""
+    rel = path.relative_to(SRC.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every optiflow module -> the optiflow modules it imports (any depth of the file)."""
+    files = {module_name(p): p for p in SRC.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            mods: list[str] = []
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                mods = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            targets.update(m for m in mods if m in files and m != name)
+        graph[name] = targets
+    return graph
+
+
+def test_no_import_cycles_between_modules() -> None:
+    """No module imports, directly or through others, a module that imports it back."""
+    graph = import_graph()
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt) :] + [nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for mod in sorted(graph):
+        if mod not in state:
+            visit(mod)

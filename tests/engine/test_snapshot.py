@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
-from optiflow.app.backtest import new_loop, prepare, run_backtest
 from optiflow.config.loader import load_config
 from optiflow.engine.snapshot import from_snapshot, to_snapshot
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.features import compute_features, features_at
 from optiflow.marketdata.loaders import load_folder
+from optiflow.runtimes.backtest import new_loop, prepare, run_backtest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def test_restoring_snapshots_mid_run_changes_nothing() -> None:
     )
     expected = run_backtest(cfg, data, fast=False)
     arrays = prepare(cfg, data)
-    from optiflow.app.backtest import feature_spec
+    from optiflow.runtimes.backtest import feature_spec
 
     spec = feature_spec(cfg, 60_000)
     feats = [compute_features(a, spec) for a in arrays]

@@ -16,11 +16,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import planted  # noqa: E402
 
-from optiflow.app.backtest import run_backtest  # noqa: E402
 from optiflow.app.summary import summarize  # noqa: E402
 from optiflow.config.loader import load_config  # noqa: E402
 from optiflow.marketdata.loaders import load_folder  # noqa: E402
 from optiflow.optimize.folds import guard_before, slice_data  # noqa: E402
+from optiflow.runtimes.backtest import run_backtest  # noqa: E402
 
 CLI = [sys.executable, "-m", "optiflow.interfaces.cli.main", "optimize"]
 

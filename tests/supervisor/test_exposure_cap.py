@@ -21,10 +21,10 @@ from optiflow.adapters.files.exposure import write_limits  # noqa: E402
 from optiflow.adapters.sim.exchange import SimExchange  # noqa: E402
 from optiflow.adapters.sim.gateway import SimGateway  # noqa: E402
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
-from optiflow.app.live import LiveRuntime  # noqa: E402
 from optiflow.engine.settings import settings_from_config  # noqa: E402
-from tests.app.live_support import START, Collect, ManualClock, fast_bot, new_fake  # noqa: E402
+from optiflow.runtimes.live.runtime import LiveRuntime  # noqa: E402
 from tests.fakes.binance import FakeBinance  # noqa: E402
+from tests.runtimes.live.live_support import START, Collect, ManualClock, fast_bot, new_fake  # noqa: E402
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
-from optiflow.app.backtest import run_backtest  # noqa: E402
 from optiflow.config.loader import load_config  # noqa: E402
 from optiflow.interfaces.cli.timeparse import parse_when  # noqa: E402
 from optiflow.marketdata.loaders import load_folder  # noqa: E402
+from optiflow.runtimes.backtest import run_backtest  # noqa: E402
 from tests.supervisor.fleet_support import (  # noqa: E402
     DATA,
     NINE,

@@ -13,7 +13,6 @@ from typing import Any
 import optuna
 from pydantic import ValidationError
 
-from optiflow.app.backtest import run_backtest
 from optiflow.app.summary import summarize
 from optiflow.config.models import BotConfig
 from optiflow.domain.results import BotRun
@@ -21,6 +20,7 @@ from optiflow.marketdata.loaders import CandleArrays, resample, timeframe_to_ms
 from optiflow.optimize.folds import guard_before, slice_data
 from optiflow.optimize.scoring import Rules, Score, score
 from optiflow.optimize.space import Space, apply_params, suggest
+from optiflow.runtimes.backtest import run_backtest
 
 DONE_STATES = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 PRUNE_PART = 3  # the pruning check backtests the first 1/PRUNE_PART of the in-sample period

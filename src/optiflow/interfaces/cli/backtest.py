@@ -10,7 +10,6 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from optiflow.app.backtest import run_backtest
 from optiflow.app.summary import summarize, summarize_fleet
 from optiflow.config.advice import book_only_confirming, config_warnings
 from optiflow.config.loader import load_config
@@ -28,6 +27,7 @@ from optiflow.interfaces.report.files import write_outputs
 from optiflow.marketdata.candles import CandleArrays
 from optiflow.marketdata.loaders import load_folder
 from optiflow.marketdata.ticks import TickData, load_tick_folder
+from optiflow.runtimes.backtest import run_backtest
 
 
 def min_order_usdt(cfg: BotConfig) -> Decimal:

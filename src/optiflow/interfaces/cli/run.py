@@ -33,10 +33,6 @@ from optiflow.adapters.sim.gateway import SimGateway
 from optiflow.adapters.sim.rehearsal import RehearsalExchange
 from optiflow.adapters.sqlite.migrations import corrupt_error, is_corruption
 from optiflow.adapters.sqlite.store import SqliteStore
-from optiflow.app.backtest import prepare
-from optiflow.app.live import LiveRuntime
-from optiflow.app.rehearsal import RehearsalRuntime
-from optiflow.app.replay import ReplayRuntime
 from optiflow.config.advice import book_only_confirming, config_warnings
 from optiflow.config.loader import load_config
 from optiflow.config.models import BotConfig
@@ -58,6 +54,10 @@ from optiflow.marketdata.loaders import load_folder
 from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.feed import PriceFeed
 from optiflow.ports.notifier import Notifier
+from optiflow.runtimes.backtest import prepare
+from optiflow.runtimes.live.runtime import LiveRuntime
+from optiflow.runtimes.rehearsal import RehearsalRuntime
+from optiflow.runtimes.replay import ReplayRuntime
 
 if TYPE_CHECKING:  # python-telegram-bot is imported only when a bot uses Telegram
     from optiflow.interfaces.telegram.service import TelegramService

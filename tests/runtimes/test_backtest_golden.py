@@ -7,11 +7,11 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
-from optiflow.app.backtest import run_backtest
 from optiflow.config.loader import load_config
 from optiflow.domain.results import BotRun
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
+from optiflow.runtimes.backtest import run_backtest
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden" / "preset_a_2023-04-03_2023-04-10.csv"

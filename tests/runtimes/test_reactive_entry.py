@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 
 from optiflow.adapters.sim.exchange import SimExchange
-from optiflow.app.bar_loop import BarLoop, align
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
 from optiflow.domain.market import Features
 from optiflow.engine.bot import Bot
 from optiflow.engine.settings import settings_from_config
 from optiflow.marketdata.ticks import BookTickerArrays, TickData, TradeArrays
+from optiflow.runtimes.bar_loop import BarLoop, align
 
 MIN = 60_000
 T0 = 1_680_000_000_000

@@ -13,9 +13,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal, Protocol
 
-from optiflow.app.execution import Executor
-from optiflow.app.exit_guard import ExitGuard
-from optiflow.app.protection import StopState
 from optiflow.config.models import BotConfig
 from optiflow.domain.errors import RetryableError, SkipError
 from optiflow.domain.events import Event, OrderRejected
@@ -24,6 +21,9 @@ from optiflow.engine.settings import EngineSettings
 from optiflow.ports.clock import Clock
 from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.store import OrderRow, Store
+from optiflow.runtimes.live.executor import Executor
+from optiflow.runtimes.live.exit_guard import ExitGuard
+from optiflow.runtimes.live.protection import StopState
 
 
 class Recovering(Protocol):

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from optiflow.app.backtest import run_backtest
 from optiflow.config.loader import load_config
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
+from optiflow.runtimes.backtest import run_backtest
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data" / "binance_spot_1m"

@@ -21,9 +21,6 @@ import numpy as np
 
 from optiflow.adapters.files.exports import iso_utc, write_state_files
 from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
-from optiflow.app.backtest import feature_spec, new_loop, prepare
-from optiflow.app.bar_loop import BarLoop
-from optiflow.app.decision_log import log_decisions, new_near_misses, symbol_loggers
 from optiflow.config.loader import config_hash
 from optiflow.config.models import BotConfig
 from optiflow.domain.errors import UserInputError
@@ -42,6 +39,9 @@ from optiflow.marketdata.features import compute_features, features_at
 from optiflow.marketdata.loaders import CandleArrays
 from optiflow.ports.notifier import Notifier
 from optiflow.ports.store import FillRow, OrderRow, StateBatch, Store
+from optiflow.runtimes.backtest import feature_spec, new_loop, prepare
+from optiflow.runtimes.bar_loop import BarLoop
+from optiflow.runtimes.decision_log import log_decisions, new_near_misses, symbol_loggers
 
 log = logging.getLogger("optiflow.runtime")
 IMMEDIATE = ("start", "recovery")

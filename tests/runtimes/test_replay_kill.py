@@ -14,10 +14,10 @@ from pathlib import Path
 
 from optiflow.adapters.files.exports import read_active_trades
 from optiflow.adapters.sqlite.store import SqliteStore
-from optiflow.app.backtest import run_backtest
 from optiflow.config.loader import load_config
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
+from optiflow.runtimes.backtest import run_backtest
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "runtime_config_optiscalpA.json"

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optiflow.adapters.sim.exchange import SimExchange
-from optiflow.app.tick_paths import PathPoint, candle_path, quote_at, spread_pct, trade_path
 from optiflow.domain.events import (
     CancelOrder,
     CandleClosed,
@@ -37,6 +36,7 @@ from optiflow.domain.events import (
 from optiflow.domain.market import Features
 from optiflow.engine.bot import Bot
 from optiflow.marketdata.ticks import TickData
+from optiflow.runtimes.tick_paths import PathPoint, candle_path, quote_at, spread_pct, trade_path
 
 FeatureSource = Callable[[int, int], Features]  # (symbol index, row) -> features
 

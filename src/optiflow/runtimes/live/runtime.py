@@ -23,14 +23,6 @@ from typing import Any, Literal, Protocol
 from optiflow.adapters.files.exposure import ExposureLedger
 from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
 from optiflow.adapters.sim.gateway import SimGateway
-from optiflow.app.decision_log import log_decisions, new_near_misses, symbol_loggers
-from optiflow.app.execution import Executor
-from optiflow.app.exit_guard import ExitGuard
-from optiflow.app.protection import Protector
-from optiflow.app.reconcile import reconcile
-from optiflow.app.saving import Saver
-from optiflow.app.staleness import StaleWatch
-from optiflow.app.starting import run_cycles, write_live_files
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
 from optiflow.config.renames import unlisted_message
@@ -57,6 +49,14 @@ from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.feed import PriceFeed, PriceQuote
 from optiflow.ports.notifier import Notifier
 from optiflow.ports.store import FillRow, OrderRow, StateBatch, Store
+from optiflow.runtimes.decision_log import log_decisions, new_near_misses, symbol_loggers
+from optiflow.runtimes.live.executor import Executor
+from optiflow.runtimes.live.exit_guard import ExitGuard
+from optiflow.runtimes.live.protection import Protector
+from optiflow.runtimes.live.reconcile import reconcile
+from optiflow.runtimes.live.saving import Saver
+from optiflow.runtimes.live.staleness import StaleWatch
+from optiflow.runtimes.live.starting import run_cycles, write_live_files
 
 log = logging.getLogger("optiflow.runtime")
 
@@ -400,6 +400,6 @@ class LiveRuntime:
 
 
 def _spec(cfg: BotConfig, tf: int) -> Any:
-    from optiflow.app.backtest import feature_spec
+    from optiflow.runtimes.backtest import feature_spec
 
     return feature_spec(cfg, tf)

@@ -13,13 +13,13 @@ import pytest
 from optiflow.adapters.sim.faults import FaultyGateway, parse_faults
 from optiflow.adapters.sim.rehearsal import RehearsalExchange
 from optiflow.adapters.sqlite.store import SqliteStore
-from optiflow.app.backtest import prepare, run_backtest
-from optiflow.app.rehearsal import RehearsalRuntime
 from optiflow.config.loader import load_config
 from optiflow.domain.events import Notify
 from optiflow.domain.results import ExitRow
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import CandleArrays, load_folder
+from optiflow.runtimes.backtest import prepare, run_backtest
+from optiflow.runtimes.rehearsal import RehearsalRuntime
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data" / "binance_spot_1m"

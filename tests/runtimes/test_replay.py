@@ -9,12 +9,12 @@ from pathlib import Path
 from optiflow.adapters.files.exports import read_active_trades
 from optiflow.adapters.memory.store import MemoryStore
 from optiflow.adapters.sqlite.store import SqliteStore
-from optiflow.app.backtest import run_backtest
-from optiflow.app.replay import ReplayRuntime
 from optiflow.config.loader import load_config
 from optiflow.domain.events import Notify
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
+from optiflow.runtimes.backtest import run_backtest
+from optiflow.runtimes.replay import ReplayRuntime
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -21,10 +21,10 @@ from optiflow.adapters.ccxt.retry import RetryPolicy  # noqa: E402
 from optiflow.adapters.sim.exchange import SimExchange  # noqa: E402
 from optiflow.adapters.sim.gateway import SimGateway  # noqa: E402
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
-from optiflow.app.live import LiveRuntime  # noqa: E402
 from optiflow.engine.settings import settings_from_config  # noqa: E402
-from tests.app.live_support import ROWS, START, Collect, ManualClock, fast_bot, new_fake  # noqa: E402
+from optiflow.runtimes.live.runtime import LiveRuntime  # noqa: E402
 from tests.fakes.binance import FakeBinance  # noqa: E402
+from tests.runtimes.live.live_support import ROWS, START, Collect, ManualClock, fast_bot, new_fake  # noqa: E402
 
 KEY, SECRET = "k-STALE0123456789", "s-STALESECRET-abcdef0123"
 

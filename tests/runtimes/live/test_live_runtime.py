@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -22,17 +22,17 @@ from optiflow.adapters.files.exports import read_active_trades  # noqa: E402
 from optiflow.adapters.sim.exchange import SimExchange  # noqa: E402
 from optiflow.adapters.sim.gateway import SimGateway  # noqa: E402
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
-from optiflow.app.live import LiveRuntime  # noqa: E402
 from optiflow.config.models import BotConfig  # noqa: E402
 from optiflow.engine.settings import client_prefix, settings_from_config  # noqa: E402
-from tests.app.live_support import (  # noqa: E402
+from optiflow.runtimes.live.runtime import LiveRuntime  # noqa: E402
+from tests.fakes.binance import FakeBinance  # noqa: E402
+from tests.runtimes.live.live_support import (  # noqa: E402
     START,
     Collect,
     ManualClock,
     fast_bot,
     new_fake,
 )
-from tests.fakes.binance import FakeBinance  # noqa: E402
 
 KEY, SECRET = "k-LIVE0123456789", "s-LIVESECRET-abcdef012345"
 

@@ -13,10 +13,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
-from optiflow.app.replay import ReplayRuntime, StepLog  # noqa: E402
 from optiflow.domain.events import OrderFilled  # noqa: E402
 from optiflow.ports.store import OrderRow  # noqa: E402
-from tests.app.test_replay import Collect, setup  # noqa: E402
+from optiflow.runtimes.replay import ReplayRuntime, StepLog  # noqa: E402
+from tests.runtimes.test_replay import Collect, setup  # noqa: E402
 
 
 def fill_ids(db: Path, name: str) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -27,13 +27,13 @@ from optiflow.adapters.ccxt.ws_feed import WsPriceFeed  # noqa: E402
 from optiflow.adapters.sim.exchange import SimExchange  # noqa: E402
 from optiflow.adapters.sim.gateway import SimGateway  # noqa: E402
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
-from optiflow.app.live import LiveRuntime  # noqa: E402
 from optiflow.config.models import BotConfig  # noqa: E402
 from optiflow.engine.settings import settings_from_config  # noqa: E402
 from optiflow.ports.exchange import ExchangeGateway  # noqa: E402
-from tests.app.live_support import ROWS, START, Collect, fast_bot, new_fake  # noqa: E402
+from optiflow.runtimes.live.runtime import LiveRuntime  # noqa: E402
 from tests.fakes.binance import FakeBinance  # noqa: E402
 from tests.fakes.binance_ws import FakeBinanceWs  # noqa: E402
+from tests.runtimes.live.live_support import ROWS, START, Collect, fast_bot, new_fake  # noqa: E402
 
 KEY, SECRET = "k-WS0123456789", "s-WSSECRET-abcdef012345"
 STREAM = "btcusdt@bookTicker"

@@ -20,13 +20,13 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
-from optiflow.app.backing import reconcile_position
-from optiflow.app.execution import Executor
-from optiflow.app.protection import Protector
 from optiflow.domain.events import Event, Notify, OrderRejected, SubmitOrder
 from optiflow.engine.bot import Bot
 from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.store import FillRow, OrderRow, Store
+from optiflow.runtimes.live.backing import reconcile_position
+from optiflow.runtimes.live.executor import Executor
+from optiflow.runtimes.live.protection import Protector
 
 log = logging.getLogger("optiflow.exits")
 Feed = Callable[[Event], Awaitable[None]]

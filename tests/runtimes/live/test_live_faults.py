@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -26,22 +26,22 @@ from optiflow.adapters.ccxt.factory import ExchangeSpec, build_exchange  # noqa:
 from optiflow.adapters.ccxt.gateway import CcxtGateway  # noqa: E402
 from optiflow.adapters.ccxt.retry import RetryPolicy  # noqa: E402
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
-from optiflow.app.live import LiveRuntime  # noqa: E402
 from optiflow.config.models import BotConfig  # noqa: E402
 from optiflow.engine.bot import Bot  # noqa: E402
 from optiflow.engine.settings import client_prefix  # noqa: E402
 from optiflow.engine.snapshot import to_snapshot  # noqa: E402
 from optiflow.portfolio.position import round_step  # noqa: E402
 from optiflow.ports.exchange import OrderRequest, OrderUpdate  # noqa: E402
-from tests.app.live_support import (  # noqa: E402
+from optiflow.runtimes.live.runtime import LiveRuntime  # noqa: E402
+from tests.fakes.binance import FakeBinance  # noqa: E402
+from tests.fakes.binance_ledger import Order  # noqa: E402
+from tests.runtimes.live.live_support import (  # noqa: E402
     START,
     Collect,
     ManualClock,
     fast_bot,
     new_fake,
 )
-from tests.fakes.binance import FakeBinance  # noqa: E402
-from tests.fakes.binance_ledger import Order  # noqa: E402
 
 T = TypeVar("T")
 KEY, SECRET = "k-FAULT0123456789", "s-FAULTSECRET-abcdef012345"

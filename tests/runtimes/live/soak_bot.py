@@ -1,6 +1,7 @@
 """A live bot for the soak test: the production runtime on an accelerated clock (a process to kill).
 
-``python tests/app/soak_bot.py URL STATE_DIR ORIGIN_MS WALL_ORIGIN_S SPEED``: runs the live
+``python tests/runtimes/live/soak_bot.py URL STATE_DIR ORIGIN_MS WALL_ORIGIN_S SPEED``:
+runs the live
 runtime (real ccxt to the fake Binance at URL, SQLite store, exchange stops) until SIGTERM.
 Only the pacing is shortened for speed: market time is accelerated and lookups retry fast.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -20,9 +21,9 @@ from optiflow.adapters.ccxt.retry import RetryPolicy  # noqa: E402
 from optiflow.adapters.clock import AcceleratedClock  # noqa: E402
 from optiflow.adapters.console_notifier import ConsoleNotifier  # noqa: E402
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
-from optiflow.app.live import LiveRuntime  # noqa: E402
 from optiflow.interfaces.cli.run import serve_protected  # noqa: E402
-from tests.app.live_support import fast_bot  # noqa: E402
+from optiflow.runtimes.live.runtime import LiveRuntime  # noqa: E402
+from tests.runtimes.live.live_support import fast_bot  # noqa: E402
 
 KEY, SECRET = "k-SOAK0123456789", "s-SOAKSECRET-abcdef012345"
 

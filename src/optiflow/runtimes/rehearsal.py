@@ -29,11 +29,6 @@ import numpy as np
 from optiflow.adapters.sim.exchange import SimExchange
 from optiflow.adapters.sim.faults import FaultyGateway
 from optiflow.adapters.sim.rehearsal import SIM_FILE, RehearsalExchange
-from optiflow.app.backtest import feature_spec
-from optiflow.app.bar_loop import AlignedData, align
-from optiflow.app.live import LiveRuntime, Tracker
-from optiflow.app.replay import Pacer
-from optiflow.app.starting import start_when_reachable
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
 from optiflow.domain.events import StopRequested
@@ -45,6 +40,11 @@ from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.feed import PriceQuote
 from optiflow.ports.notifier import Notifier
 from optiflow.ports.store import FillRow, OrderRow, Store
+from optiflow.runtimes.backtest import feature_spec
+from optiflow.runtimes.bar_loop import AlignedData, align
+from optiflow.runtimes.live.runtime import LiveRuntime, Tracker
+from optiflow.runtimes.live.starting import start_when_reachable
+from optiflow.runtimes.replay import Pacer
 
 Wrap = Callable[[RehearsalExchange, Callable[[], int]], ExchangeGateway]
 

@@ -20,8 +20,6 @@ import numpy as np
 
 from optiflow.adapters.memory.store import MemoryStore
 from optiflow.adapters.sim.exchange import SimExchange
-from optiflow.app.bar_loop import AlignedData, BarLoop, align
-from optiflow.app.bulk_stats import bulk_counters, candidate_mask
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
 from optiflow.domain.market import Candle, Features, MarketLimits
@@ -38,6 +36,8 @@ from optiflow.marketdata.features import (
 from optiflow.marketdata.loaders import CandleArrays, resample
 from optiflow.marketdata.ticks import TickData
 from optiflow.ports.store import StateBatch, Store
+from optiflow.runtimes.bar_loop import AlignedData, BarLoop, align
+from optiflow.runtimes.bulk_stats import bulk_counters, candidate_mask
 from optiflow.signals.catalogue import signal_values
 
 Progress = Callable[[int, int], None]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -26,8 +26,9 @@ from optiflow.domain.errors import StoreUnavailable  # noqa: E402
 from optiflow.domain.events import PriceTicked  # noqa: E402
 from optiflow.engine.snapshot import to_snapshot  # noqa: E402
 from optiflow.ports.store import StateBatch  # noqa: E402
-from tests.app.live_support import START, ManualClock, new_fake  # noqa: E402
-from tests.app.test_live_faults import (  # noqa: E402
+from tests.fakes.binance import FakeBinance  # noqa: E402
+from tests.runtimes.live.live_support import START, ManualClock, new_fake  # noqa: E402
+from tests.runtimes.live.test_live_faults import (  # noqa: E402
     KEY,
     ORDER,
     SECRET,
@@ -38,7 +39,6 @@ from tests.app.test_live_faults import (  # noqa: E402
     open_stops,
     ours,
 )
-from tests.fakes.binance import FakeBinance  # noqa: E402
 
 
 @pytest.fixture

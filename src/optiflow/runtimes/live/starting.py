@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from optiflow.adapters.files.exports import write_state_files
-from optiflow.app.replay import positions_for_export
 from optiflow.config.models import BotConfig
 from optiflow.domain.errors import RetryableError
 from optiflow.domain.events import Notify
@@ -24,6 +23,7 @@ from optiflow.engine.bot import Bot
 from optiflow.ports.clock import Clock
 from optiflow.ports.feed import PriceFeed, PriceQuote
 from optiflow.ports.notifier import Notifier
+from optiflow.runtimes.replay import positions_for_export
 
 log = logging.getLogger("optiflow.runtime")
 

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from optiflow.app.backtest import run_backtest
-from optiflow.app.tick_paths import candles_from_trades
 from optiflow.config.models import BotConfig
 from optiflow.domain.errors import DataError
 from optiflow.domain.results import BotRun
 from optiflow.marketdata.candles import CandleArrays
 from optiflow.marketdata.ticks import BookTickerArrays, TickData, TradeArrays, load_tick_folder
+from optiflow.runtimes.backtest import run_backtest
+from optiflow.runtimes.tick_paths import candles_from_trades
 
 REPO = Path(__file__).resolve().parents[2]
 TICKS = REPO / "data" / "ticks"

@@ -1,6 +1,7 @@
 """Soak: a live bot process against the fake Binance with random faults and random SIGKILLs.
 
-The bot (tests/app/soak_bot.py: the production live runtime on an accelerated clock) trades
+The bot (tests/runtimes/live/soak_bot.py: the production live runtime on an accelerated clock)
+trades
 for ``OPTIFLOW_SOAK_SECONDS`` (default 75 s: about 3,000 cycles) while this
 test injects timeouts after accept, 5xx bursts, 429s with Retry-After, order lookups down and
 the network down, and kills the process with SIGKILL at random moments, restarting it each
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -89,7 +90,7 @@ def start_bot(url: str, state: Path, wall0: float, log: Path) -> subprocess.Pope
         return subprocess.Popen(
             [
                 sys.executable,
-                str(REPO / "tests" / "app" / "soak_bot.py"),
+                str(REPO / "tests" / "runtimes" / "live" / "soak_bot.py"),
                 url,
                 str(state),
                 str(ORIGIN),
