@@ -184,3 +184,29 @@ def features_at(arrays_features: Features, i: int) -> Features:
     """Row ``i`` of batch Features as scalar Features (int ts, Python floats)."""
     f: Any = arrays_features
     return Features(int(f.ts[i]), *(float(col[i]) for col in f[1:]))
+
+
+class FeatureCache:
+    """Batch features kept per (candle arrays, settings): many backtests of one data set
+    (the optimizer's trials) compute each indicator setting once instead of once per run."""
+
+    def __init__(self, max_entries: int = 64) -> None:
+        """An empty cache holding at most ``max_entries`` feature sets (oldest dropped first)."""
+        self.max_entries = max_entries
+        self._items: dict[tuple[int, FeatureSpec], tuple[CandleArrays, Features]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, arrays: CandleArrays, spec: FeatureSpec) -> Features:
+        """The features of ``arrays`` under ``spec``, computed on first use."""
+        key = (id(arrays), spec)
+        held = self._items.get(key)
+        if held is not None and held[0] is arrays:  # the very same arrays object, not a reused id
+            self.hits += 1
+            return held[1]
+        self.misses += 1
+        feats = compute_features(arrays, spec)
+        if len(self._items) >= self.max_entries:
+            self._items.pop(next(iter(self._items)))
+        self._items[key] = (arrays, feats)
+        return feats

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from optiflow.app.summary import summarize
 from optiflow.config.models import BotConfig
 from optiflow.domain.results import BotRun
+from optiflow.marketdata.features import FeatureCache
 from optiflow.marketdata.loaders import CandleArrays, resample, timeframe_to_ms
 from optiflow.optimize.folds import guard_before, slice_data
 from optiflow.optimize.scoring import Rules, Score, score
@@ -52,6 +53,7 @@ class Evaluator:
         self.ts_from, self.ts_to = ts_from, ts_to
         self.last_candle = guard_before(self.data, ts_to)
         self._by_tf: dict[tuple[int, int], dict[str, CandleArrays]] = {}
+        self.features = FeatureCache()  # indicators per (candles, settings), shared by trials
 
     def candles(self, timeframe: str, until: int | None = None) -> dict[str, CandleArrays]:
         """The period's candles at ``timeframe`` (up to ``until`` if given), cached."""
@@ -68,7 +70,7 @@ class Evaluator:
         """Backtest ``cfg`` on the period (or its start up to ``until``)."""
         data = self.candles(cfg.timeframe, until)
         guard_before(data, self.ts_to)
-        return run_backtest(cfg, {s: data[s] for s in cfg.pairs})
+        return run_backtest(cfg, {s: data[s] for s in cfg.pairs}, feature_cache=self.features)
 
     def score(self, cfg: BotConfig, rules: Rules, until: int | None = None) -> tuple[Score, BotRun]:
         """The run of ``cfg`` and its score."""

@@ -28,6 +28,7 @@ from optiflow.engine.bot import Bot
 from optiflow.engine.screen import NearBatch, flush_near, screen_candidates
 from optiflow.engine.settings import EngineSettings, settings_from_config
 from optiflow.marketdata.features import (
+    FeatureCache,
     FeatureSpec,
     FeatureTracker,
     compute_features,
@@ -141,12 +142,14 @@ def run_fast(
     data: Mapping[str, CandleArrays],
     progress: Progress | None = None,
     entries_at_once: bool = False,
+    feature_cache: FeatureCache | None = None,
 ) -> BotRun:
     """Backtest visiting only the candles that can matter (same engine, same results)."""
     arrays = prepare(cfg, data)
     s = settings_from_config(cfg)
     spec = feature_spec(cfg, s.timeframe_ms)
-    feats: list[Any] = [compute_features(a, spec) for a in arrays]  # Features of arrays
+    compute = compute_features if feature_cache is None else feature_cache.get
+    feats: list[Any] = [compute(a, spec) for a in arrays]  # Features of arrays
 
     def features(i: int, row: int) -> Features:
         return features_at(feats[i], row)
@@ -350,6 +353,7 @@ def run_backtest(
     ticks: Mapping[str, TickData] | None = None,
     store: Store | None = None,
     entries_at_once: bool = False,
+    feature_cache: FeatureCache | None = None,
 ) -> BotRun:
     """Backtest one bot on candles; ``fast`` chooses the feed, never the results.
 
@@ -364,11 +368,14 @@ def run_backtest(
     ``entries_at_once`` models the live cycle (rehearsal): an entry decided at a candle
     close is filled and booked at once, at the next candle's open, before the next pair's
     close is decided; by default it waits in the book until that open is played.
+
+    ``feature_cache`` (fast feed only) reuses indicator arrays across runs on the same
+    candle objects (the optimizer); results are identical with or without it.
     """
     if ticks and any(sym in ticks for sym in settings_from_config(cfg).symbols):
         run = run_every_candle(cfg, data, progress, ticks, entries_at_once)
     elif fast:
-        run = run_fast(cfg, data, progress, entries_at_once)
+        run = run_fast(cfg, data, progress, entries_at_once, feature_cache)
     else:
         run = run_every_candle(cfg, data, progress, entries_at_once=entries_at_once)
     return stored(run, store if store is not None else MemoryStore(cfg.name))
