@@ -36,6 +36,8 @@ class ShadowFeed:
         self.d = data
         self.played = [-1] * len(data.symbols)
         self.index = {s: i for i, s in enumerate(data.symbols)}
+        tf = data.timeframe_ms
+        self.bar_at = {ts + tf: b for b, ts in enumerate(data.ts.tolist())}  # close -> bar
         self.lo: list[np.ndarray] = []
         self.hi: list[np.ndarray] = []
         for i in range(len(data.symbols)):
@@ -45,6 +47,8 @@ class ShadowFeed:
         # market-blocked 1+1 signals (fast feed): (bar, symbol index, reasons), in order
         self.market: list[tuple[int, int, tuple[str, ...]]] = []
         self.mi = 0
+        # per symbol: (open shadow's position, the first bar from which it can act)
+        self.ahead: dict[int, tuple[object, int]] = {}
 
     def resume_at(self, t: int) -> None:
         """Continue from bar ``t`` (a restored replay: every earlier candle was played)."""
@@ -62,12 +66,12 @@ class ShadowFeed:
             self.advance(book, i, t)
 
     def _flush(self, bot: Bot, book: ShadowBook, limit: Key) -> None:
-        tf, d = self.d.timeframe_ms, self.d
+        tf, d, bar_at = self.d.timeframe_ms, self.d, self.bar_at
         items: list[tuple[int, int, tuple[str, ...], Decimal | None]] = []
         keep = []
         for sig in book.pending:
             i = self.index[sig[1]]
-            bar = int(np.searchsorted(d.ts, sig[0] - tf))
+            bar = bar_at[sig[0]]
             if (bar, i) < limit:
                 items.append((bar, i, sig[2], sig[3]))
             else:
@@ -95,17 +99,23 @@ class ShadowFeed:
         d, sym = self.d, self.d.symbols[i]
         start = self.played[i] + 1
         self.played[i] = max(self.played[i], t)
-        tf = d.timeframe_ms
+        tf, T = d.timeframe_ms, len(d.ts)
         while start <= t and sym in book.open:
             pos = book.open[sym].pos
-            lower, upper, deadline = ladder.triggers(pos, int(d.ts[start]))
-            stop = t + 1
-            if deadline is not None:
-                stop = min(stop, max(start, int(np.searchsorted(d.ts, deadline - tf + 1))))
-            b = _first_cross(self.lo[i], self.hi[i], start, stop, lower, upper)
+            known = self.ahead.get(i)
+            if known is None or known[0] is not pos:
+                lower, upper, deadline = ladder.triggers(pos, int(d.ts[start]))
+                stop = T
+                if deadline is not None:
+                    stop = min(stop, max(start, int(np.searchsorted(d.ts, deadline - tf + 1))))
+                known = self.ahead[i] = (
+                    pos,
+                    _first_cross(self.lo[i], self.hi[i], start, stop, lower, upper),
+                )
+            b = known[1]
             if b > t:
                 return
-            if d.rows[i][b] >= 0 and d.volume[i][b] > 0.0:
+            if b < T and d.rows[i][b] >= 0 and d.volume[i][b] > 0.0:
                 book.play_candle(
                     sym,
                     int(d.ts[b]),
@@ -115,6 +125,7 @@ class ShadowFeed:
                     float(d.prices[1][i][b]),
                     float(d.prices[3][i][b]),
                 )
+            self.ahead.pop(i, None)
             start = b + 1
 
     def settle(self, bot: Bot, t: int) -> None:
