@@ -20,24 +20,12 @@ from typing import Any
 from optiflow.decisions import ladder
 from optiflow.decisions.ladder import LadderParams
 from optiflow.domain.market import MarketLimits
+from optiflow.domain.results import ShadowResult
 from optiflow.portfolio.position import Position, exit_fee_share, net_pnl, round_step
 
+__all__ = ["FilterOutcome", "Shadow", "ShadowBook", "ShadowResult"]
+
 TOP_KEEP = 10  # the biggest missed winners kept for reports
-
-
-@dataclass(frozen=True, slots=True)
-class ShadowResult:
-    """One finished shadow: the blocked signal and what it would have made."""
-
-    symbol: str
-    ts_signal: int  # the signal candle's close (the shadow's entry time)
-    ts_exit: int  # its last exit
-    reasons: tuple[str, ...]  # the filters that blocked it
-    entry_price: Decimal
-    qty: Decimal
-    net_pnl: Decimal  # every exit, net of fees and slippage
-    exit_reason: str  # the reason of the exit that ended it
-    exits: tuple[tuple[str, Decimal, Decimal], ...] = ()  # (reason, qty, price) in order
 
 
 @dataclass(slots=True)

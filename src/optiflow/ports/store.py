@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from optiflow.domain.events import Notify
-from optiflow.domain.results import ExitRow, NearMiss
+from optiflow.domain.results import ExitRow, NearMiss, ShadowResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,7 @@ class StateBatch:
     exits: tuple[ExitRow, ...] = ()
     notes: tuple[Notify, ...] = ()
     near_misses: tuple[NearMiss, ...] = ()
+    shadows: tuple[ShadowResult, ...] = ()  # finished shadow outcomes (engine/shadows.py)
 
 
 @dataclass(frozen=True, slots=True)
