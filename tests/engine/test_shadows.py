@@ -162,3 +162,31 @@ def test_shadows_change_no_real_trade_on_full_data(name: str) -> None:
     shadows = on_run.extra["shadow_outcomes"]
     assert sum(v["shadow_wins"] + v["shadow_losses"] for k, v in shadows.items()
                if k != "top_missed") > 0  # fmt: skip
+
+
+def test_open_shadows_survive_a_restart_from_the_snapshot() -> None:
+    """A bot restored from its snapshot continues its open shadow exactly as the original."""
+    from optiflow.config.markets import market_limits
+    from optiflow.engine.bot import Bot
+    from optiflow.engine.settings import settings_from_config
+    from optiflow.engine.snapshot import from_snapshot, to_snapshot
+
+    cfg = load_config(REPO / "configs" / "runtime_config_optiscalpA.json")
+    s = settings_from_config(cfg)
+    limits = {sym: market_limits(cfg, sym) for sym in s.symbols}
+    bot = Bot(s, limits)
+    assert bot.shadows is not None
+    sym = s.symbols[0]
+    bot.shadows.apply(sym, T0, ("capacity",), bot.shadow_stake(), 30000.0)
+    bot.shadows.play_candle(sym, T0, TF, 30010.0, 30100.0, 29990.0, 30090.0)  # TP1 and steps
+    snap = to_snapshot(bot)
+    again = from_snapshot(s, limits, snap)
+    assert again.shadows is not None and sym in again.shadows.open
+    assert to_snapshot(again) == snap
+    for b in (bot, again):
+        assert b.shadows is not None
+        b.shadows.play_candle(sym, T0 + TF, TF, 30080.0, 30085.0, 29000.0, 29100.0)
+    assert bot.shadows.finished == again.shadows.finished
+    assert len(again.shadows.finished) == 1 and bot.shadows.table() == again.shadows.table()
+    off = cfg.model_copy(update={"shadows": cfg.shadows.model_copy(update={"enabled": False})})
+    assert Bot(settings_from_config(off), limits).shadows is None

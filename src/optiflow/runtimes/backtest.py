@@ -156,7 +156,7 @@ def run_fast(
     loop, s = new_loop(cfg, arrays, features, entries_at_once=entries_at_once)
     d, bot = loop.data, loop.bot
     spread = cfg.costs.assumed_spread_pct
-    if loop.shadows is not None:  # the engine never sees these candles: their shadows
+    if isinstance(loop.shadows, ShadowFeed):  # the engine never sees these: their shadows
         loop.shadows.market = market_signals(s, feats, d.ts, spread)
     bars, syms, rows = [], [], []
     for i, f in enumerate(feats):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -38,9 +38,6 @@ from optiflow.domain.market import Features
 from optiflow.engine.bot import Bot
 from optiflow.marketdata.ticks import TickData
 from optiflow.runtimes.tick_paths import PathPoint, candle_path, quote_at, spread_pct, trade_path
-
-if TYPE_CHECKING:
-    from optiflow.runtimes.shadow_feed import ShadowFeed
 
 FeatureSource = Callable[[int, int], Features]  # (symbol index, row) -> features
 
@@ -112,6 +109,19 @@ def _union(times: list[np.ndarray]) -> np.ndarray:
     return merged[keep]
 
 
+class ShadowHook(Protocol):
+    """What the loop tells the shadow feed (``runtimes/shadow_feed.ShadowFeed``)."""
+
+    def before(self, bot: Bot, t: int, i: int) -> None:
+        """Bar ``t``'s prices (i = -1) or symbol i's close are next."""
+
+    def settle(self, bot: Bot, t: int) -> None:
+        """Every close of bar ``t`` is done."""
+
+    def finish(self, bot: Bot) -> None:
+        """The end of the data."""
+
+
 @dataclass(slots=True)
 class BarLoop:
     """Feeds bars to a bot and carries out its commands against the simulated exchange."""
@@ -134,7 +144,7 @@ class BarLoop:
     _rescanning: bool = field(default=False, init=False)
     _reentered_at: float | None = field(default=None, init=False)  # inside the current price
     _k: int | None = field(default=None, init=False)  # the candle path point being played
-    shadows: ShadowFeed | None = None  # plays the bot's shadow outcomes (shadow_feed.py)
+    shadows: ShadowHook | None = None  # plays the bot's shadow outcomes (shadow_feed.py)
 
     def process_bar(
         self,

@@ -42,6 +42,7 @@ from optiflow.ports.store import FillRow, OrderRow, StateBatch, Store
 from optiflow.runtimes.backtest import feature_spec, new_loop, prepare
 from optiflow.runtimes.bar_loop import BarLoop
 from optiflow.runtimes.decision_log import log_decisions, new_near_misses, symbol_loggers
+from optiflow.runtimes.shadow_feed import ShadowFeed
 
 log = logging.getLogger("optiflow.runtime")
 IMMEDIATE = ("start", "recovery")
@@ -247,7 +248,7 @@ class ReplayRuntime:
         }
         cursor = loaded.cursor or {}
         start = int(np.searchsorted(d.ts, int(cursor.get("ts", -1)), side="right"))
-        if self.loop.shadows is not None:
+        if isinstance(self.loop.shadows, ShadowFeed):
             self.loop.shadows.resume_at(start)
         bot = self.loop.bot
         self._notify(
