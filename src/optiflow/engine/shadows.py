@@ -78,6 +78,7 @@ class ShadowBook:
         # lazy mode (bar-loop runtimes): signals wait here, in order, for ``apply``
         self.lazy = False
         self.pending: list[tuple[int, str, tuple[str, ...], Decimal, float]] = []
+        self._bands: dict[str, tuple[float, float, int | None]] = {}  # symbol -> trigger band
 
     # ---- signals -------------------------------------------------------------------
     def block(
@@ -126,12 +127,19 @@ class ShadowBook:
         sh = self.open.get(sym)
         if sh is None:
             return
+        band = self._bands.get(sym)  # as Bot._on_price: inside the band the ladder cannot act
+        if band is None or band[2] is not None and ts >= band[2]:
+            band = self._bands[sym] = ladder.triggers(sh.pos, ts)
+        if band[0] < price < band[1] and (band[2] is None or ts < band[2]):
+            return
         lim = self.limits[sym]
         pos, decisions = ladder.evaluate_sweep(
             sh.pos, price, ts, swept, self.p, lim.amount_step
         )
         for d in decisions:
             pos = self._fill(sh, pos, d.reason, d.qty, d.ref_price, lim)
+        if pos is not sh.pos:
+            self._bands.pop(sym, None)
         sh.pos = pos
         if decisions and pos.qty < lim.amount_step:
             self._end(sym, sh, ts)
@@ -176,6 +184,7 @@ class ShadowBook:
     def _end(self, sym: str, sh: Shadow, ts: int) -> None:
         """Credit a finished shadow to the filters that blocked it."""
         del self.open[sym]
+        self._bands.pop(sym, None)
         res = ShadowResult(
             symbol=sym,
             ts_signal=sh.pos.ts_entry,
