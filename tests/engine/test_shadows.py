@@ -190,3 +190,18 @@ def test_open_shadows_survive_a_restart_from_the_snapshot() -> None:
     assert len(again.shadows.finished) == 1 and bot.shadows.table() == again.shadows.table()
     off = cfg.model_copy(update={"shadows": cfg.shadows.model_copy(update={"enabled": False})})
     assert Bot(settings_from_config(off), limits).shadows is None
+
+
+def test_unsaved_batches_keep_their_finished_shadows() -> None:
+    """A live bot whose store could not save merges batches: no finished shadow is dropped."""
+    from optiflow.domain.results import ShadowResult
+    from optiflow.ports.store import StateBatch, merge_batches
+
+    def res(n: int) -> ShadowResult:
+        """A finished shadow numbered n."""
+        return ShadowResult(SYM, n, n + 1, ("rate",), Decimal(1), Decimal(1), Decimal(n), "tp2")
+
+    merged = merge_batches(
+        [StateBatch({"a": 1}, shadows=(res(1),)), StateBatch({"a": 2}, shadows=(res(2), res(3)))]
+    )
+    assert merged.shadows == (res(1), res(2), res(3)) and merged.snapshot == {"a": 2}

@@ -135,4 +135,5 @@ def merge_batches(batches: list[StateBatch]) -> StateBatch:
         exits=tuple(e for b in batches for e in b.exits),
         notes=tuple(n for b in batches for n in b.notes),
         near_misses=tuple(m for b in batches for m in b.near_misses),
+        shadows=tuple(r for b in batches for r in b.shadows),
     )
