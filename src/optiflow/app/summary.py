@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from optiflow.app.run_notes import latest_per_kind, run_notes
 from optiflow.domain.results import (
@@ -74,6 +75,8 @@ def _json(value: object, name: str = "") -> JsonValue:
         return value.isoformat()
     if is_dataclass(value) and not isinstance(value, type):
         return _json_dict(value)
+    if isinstance(value, dict):
+        return {str(k): _json(v, str(k)) for k, v in value.items()}
     if isinstance(value, tuple):
         if name in _PAIR_MAPS:
             return {str(_json(k)): _json(v, name) for k, v in value}
@@ -164,6 +167,8 @@ class BotSummary:
     latest_near_misses: tuple[NearMiss, ...]
     candles_processed: int
     notes: tuple[str, ...] = ()  # ruin, what PnL/day averages over, config warnings
+    # per filter: blocked, shadow_wins, shadow_losses, shadow_net_pnl; and top_missed
+    shadow_outcomes: dict[str, Any] | None = None
 
     def to_dict(self) -> JsonDict:
         """Return every figure as JSON-ready plain types (money to 4 decimals, % to 2)."""
@@ -342,6 +347,7 @@ def summarize(run: BotRun) -> BotSummary:
         latest_near_misses=tuple(latest),
         candles_processed=run.candles_processed,
         notes=run_notes(run, days),
+        shadow_outcomes=run.extra.get("shadow_outcomes"),  # type: ignore[arg-type]
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from optiflow.config import rules
 from optiflow.config.telegram import TelegramConfig
@@ -277,6 +277,12 @@ class SafetyConfig(_Frozen):
     start_retry_max_s: PosFloat = 60  # longest wait between start attempts in an outage
 
 
+class ShadowsConfig(_Frozen):
+    """Shadow outcomes: every blocked 1+1 signal followed with no money (engine/shadows.py)."""
+
+    enabled: StrictBool = True
+
+
 class BotConfig(_Frozen):
     """One bot: its pairs, signals, filters, exits, money and exchange settings."""
 
@@ -298,6 +304,7 @@ class BotConfig(_Frozen):
     targets: TargetsConfig | None = None
     markets: dict[str, MarketLimitsConfig] = Field(default_factory=dict)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    shadows: ShadowsConfig = Field(default_factory=ShadowsConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
 
     @model_validator(mode="after")

@@ -103,3 +103,18 @@ class BotRun:
     target: DailyTarget | None
     candles_processed: int = 0
     extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowResult:
+    """One finished shadow: the blocked signal and what it would have made."""
+
+    symbol: str
+    ts_signal: int  # the signal candle's close (the shadow's entry time)
+    ts_exit: int  # its last exit
+    reasons: tuple[str, ...]  # the filters that blocked it
+    entry_price: Decimal
+    qty: Decimal
+    net_pnl: Decimal  # every exit, net of fees and slippage
+    exit_reason: str  # the reason of the exit that ended it
+    exits: tuple[tuple[str, Decimal, Decimal], ...] = ()  # (reason, qty, price) in order

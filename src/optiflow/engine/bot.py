@@ -29,6 +29,7 @@ from optiflow.domain.market import MarketLimits
 from optiflow.domain.results import ExitRow, NearMiss
 from optiflow.engine.exit_book import ExitBook
 from optiflow.engine.settings import EngineSettings
+from optiflow.engine.shadows import ShadowBook
 from optiflow.execution.orders import OrderRecord
 from optiflow.filters import account, timing
 from optiflow.filters.market import MARKET_REASONS, market_blocks
@@ -70,6 +71,12 @@ class Bot(ExitBook):
         # (symbol, close time, primary, confirming, blocked reasons, features): every entry
         # decision, for per-symbol DEBUG logs; None (backtests) records nothing
         self.trace: list[tuple[str, int, bool, bool, tuple[str, ...], CandleClosed]] | None = None
+        # shadow outcomes of blocked signals (engine/shadows.py); never read by trading
+        self.shadows = (
+            ShadowBook(settings.ladder, self.limits, settings.fee_rate, settings.slippage_rate)
+            if settings.shadows
+            else None
+        )
         self._handlers = {
             CandleClosed: self._on_candle,
             PriceTicked: self._on_price,
@@ -160,6 +167,9 @@ class Bot(ExitBook):
         c = self.counters[sym]
         for reason in blocked:
             c.reject(reason)
+        if self.shadows is not None:
+            price = float(ev.features.close)
+            self.shadows.block(sym, now, tuple(blocked), self.shadow_stake(), price)
         if len(blocked) == 1:
             c.near_miss_filter += 1
             self.near_misses.add(
@@ -171,6 +181,13 @@ class Bot(ExitBook):
                     signal_values(ev.features) + (("spread_pct", ev.spread_pct),),
                 )
             )
+
+    def shadow_stake(self) -> Decimal:
+        """The stake a shadow is sized at: the sizing's, as if the money were there."""
+        s = self.s
+        if s.stake_usdt is not None:
+            return s.stake_usdt
+        return self.realized_equity() * Decimal(str(s.stake_fraction))
 
     def order_floor(self, sym: str) -> Decimal:
         """The smallest order notional allowed on ``sym`` (config floor and exchange minimum)."""

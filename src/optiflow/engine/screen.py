@@ -130,6 +130,8 @@ def screen_candidates(
             if counts[i]:
                 c.reject(reason, counts[i])
         c.near_miss_filter += singles[i]
+    if bot.shadows is not None:
+        _shadow_batch(bot, idx, nows[:k], head)
     keep = bot.s.near_miss_keep
     if not keep:
         return k
@@ -164,6 +166,19 @@ def screen_candidates(
         ]
     )
     return k
+
+
+def _shadow_batch(
+    bot: Bot, idx: np.ndarray, nows: np.ndarray, head: list[tuple[str, np.ndarray | None]]
+) -> None:
+    """Hand the screened blocked candidates to the shadow book, each with its reasons
+    (price 0: a lazy book's feed reads the close from the candles)."""
+    assert bot.shadows is not None
+    stake, syms = bot.shadow_stake(), bot.s.symbols
+    cols = [(r, None if m is None else m.tolist()) for r, m in head]
+    for j, (si, now) in enumerate(zip(idx.tolist(), nows.tolist(), strict=True)):
+        reasons = tuple(r for r, m in cols if m is None or m[j])
+        bot.shadows.block(syms[si], int(now), reasons, stake, 0.0)
 
 
 def flush_near(bot: Bot, near: list[NearBatch], spread_pct: float) -> None:

@@ -51,6 +51,7 @@ class EngineSettings:
     exit_retry_ms: int = 30_000  # first back-off after a refused exit
     exit_retry_max_ms: int = 900_000
     exit_escalate_after: int = 3
+    shadows: bool = True  # shadow outcomes of blocked signals (engine/shadows.py)
 
 
 def client_prefix(name: str) -> str:
@@ -121,4 +122,5 @@ def settings_from_config(cfg: BotConfig) -> EngineSettings:
         exit_retry_ms=int(cfg.safety.exit_retry_s * 1000),
         exit_retry_max_ms=int(cfg.safety.exit_retry_max_s * 1000),
         exit_escalate_after=cfg.safety.exit_escalate_after,
+        shadows=cfg.shadows.enabled,
     )

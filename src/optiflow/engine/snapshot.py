@@ -10,6 +10,7 @@ from typing import Any
 from optiflow.domain.market import MarketLimits
 from optiflow.engine.bot import Bot
 from optiflow.engine.settings import EngineSettings
+from optiflow.engine.shadows import FilterOutcome, Shadow, ShadowBook, ShadowResult
 from optiflow.execution.orders import OrderRecord, OrderStatus
 from optiflow.portfolio.position import Levels, Position
 from optiflow.portfolio.stats import SymbolCounters
@@ -141,6 +142,7 @@ def to_snapshot(bot: Bot) -> dict[str, Any]:
             }
             for sym, c in bot.counters.items()
         },
+        **({} if bot.shadows is None else {"shadows": shadows_to_dict(bot.shadows)}),
     }
 
 
@@ -180,4 +182,74 @@ def from_snapshot(
                 near_miss_filter=c["near_miss_filter"],
                 rejections=dict(c["rejections"]),
             )
+    if bot.shadows is not None and "shadows" in snap:
+        shadows_restore(bot.shadows, snap["shadows"])
     return bot
+
+
+def result_to_dict(r: ShadowResult) -> dict[str, Any]:
+    """A finished shadow as JSON-able data."""
+    return {
+        "symbol": r.symbol,
+        "ts_signal": r.ts_signal,
+        "ts_exit": r.ts_exit,
+        "reasons": list(r.reasons),
+        "entry_price": str(r.entry_price),
+        "qty": str(r.qty),
+        "net_pnl": str(r.net_pnl),
+        "exit_reason": r.exit_reason,
+        "exits": [[x, str(q), str(px)] for x, q, px in r.exits],
+    }
+
+
+def result_from_dict(d: Mapping[str, Any]) -> ShadowResult:
+    """Inverse of ``result_to_dict``."""
+    return ShadowResult(
+        symbol=d["symbol"],
+        ts_signal=int(d["ts_signal"]),
+        ts_exit=int(d["ts_exit"]),
+        reasons=tuple(d["reasons"]),
+        entry_price=Decimal(d["entry_price"]),
+        qty=Decimal(d["qty"]),
+        net_pnl=Decimal(d["net_pnl"]),
+        exit_reason=d["exit_reason"],
+        exits=tuple((x, Decimal(q), Decimal(px)) for x, q, px in d.get("exits", [])),
+    )
+
+
+def shadows_to_dict(book: ShadowBook) -> dict[str, Any]:
+    """Open shadows, the per-filter tally, the top winners and signals not applied yet."""
+    return {
+        "seq": book.seq,
+        "open": [
+            {
+                "pos": position_to_dict(sh.pos),
+                "reasons": list(sh.reasons),
+                "pnl": str(sh.pnl),
+                "exits": [[x, str(q), str(px)] for x, q, px in sh.exits],
+            }
+            for sh in book.open.values()
+        ],
+        "outcomes": {
+            r: [o.blocked, o.wins, o.losses, str(o.net_pnl)] for r, o in book.outcomes.items()
+        },
+        "top": [result_to_dict(r) for r in book.top],
+        "pending": [[n, s, list(rs), str(k), p] for n, s, rs, k, p in book.pending],
+    }
+
+
+def shadows_restore(book: ShadowBook, d: Mapping[str, Any]) -> None:
+    """Put a book back in the state ``shadows_to_dict`` saved."""
+    book.seq = int(d["seq"])
+    for o in d["open"]:
+        pos = position_from_dict(o["pos"])
+        exits = [(x, Decimal(q), Decimal(px)) for x, q, px in o["exits"]]
+        book.open[pos.symbol] = Shadow(pos, tuple(o["reasons"]), Decimal(o["pnl"]), exits)
+    book.outcomes = {
+        r: FilterOutcome(int(v[0]), int(v[1]), int(v[2]), Decimal(v[3]))
+        for r, v in d["outcomes"].items()
+    }
+    book.top = [result_from_dict(r) for r in d["top"]]
+    book.pending = [
+        (int(n), s, tuple(rs), Decimal(k), float(p)) for n, s, rs, k, p in d.get("pending", [])
+    ]

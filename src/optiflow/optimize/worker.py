@@ -70,6 +70,8 @@ class Evaluator:
         """Backtest ``cfg`` on the period (or its start up to ``until``)."""
         data = self.candles(cfg.timeframe, until)
         guard_before(data, self.ts_to)
+        # shadow outcomes change no trade and no score: trials run without them (speed)
+        cfg = cfg.model_copy(update={"shadows": cfg.shadows.model_copy(update={"enabled": False})})
         return run_backtest(cfg, {s: data[s] for s in cfg.pairs}, feature_cache=self.features)
 
     def score(self, cfg: BotConfig, rules: Rules, until: int | None = None) -> tuple[Score, BotRun]:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from optiflow.domain.events import Notify
-from optiflow.domain.results import ExitRow, NearMiss
+from optiflow.domain.results import ExitRow, NearMiss, ShadowResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,7 @@ class StateBatch:
     exits: tuple[ExitRow, ...] = ()
     notes: tuple[Notify, ...] = ()
     near_misses: tuple[NearMiss, ...] = ()
+    shadows: tuple[ShadowResult, ...] = ()  # finished shadow outcomes (engine/shadows.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,4 +135,5 @@ def merge_batches(batches: list[StateBatch]) -> StateBatch:
         exits=tuple(e for b in batches for e in b.exits),
         notes=tuple(n for b in batches for n in b.notes),
         near_misses=tuple(m for b in batches for m in b.near_misses),
+        shadows=tuple(r for b in batches for r in b.shadows),
     )

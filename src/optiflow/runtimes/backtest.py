@@ -39,6 +39,7 @@ from optiflow.marketdata.ticks import TickData
 from optiflow.ports.store import StateBatch, Store
 from optiflow.runtimes.bar_loop import AlignedData, BarLoop, align
 from optiflow.runtimes.bulk_stats import bulk_counters, candidate_mask
+from optiflow.runtimes.shadow_feed import ShadowFeed, market_signals, shadow_outcomes
 from optiflow.signals.catalogue import signal_values
 
 Progress = Callable[[int, int], None]
@@ -90,6 +91,7 @@ def new_loop(
     data = align(s.symbols, cols, s.timeframe_ms)
     loop = BarLoop(bot, sim, data, features, cfg.costs.assumed_spread_pct)
     loop.entries_at_once = entries_at_once
+    loop.shadows = ShadowFeed(data) if bot.shadows is not None else None
     if ticks is not None:
         loop.ticks = [ticks.get(sym) for sym in s.symbols]
         loop.close_spread = [loop.spread_pct] * len(s.symbols)
@@ -157,6 +159,8 @@ def run_fast(
     loop, s = new_loop(cfg, arrays, features, entries_at_once=entries_at_once)
     d, bot = loop.data, loop.bot
     spread = cfg.costs.assumed_spread_pct
+    if isinstance(loop.shadows, ShadowFeed):  # the engine never sees these: their shadows
+        loop.shadows.market = market_signals(s, feats, d.ts, spread)
     bars, syms, rows = [], [], []
     for i, f in enumerate(feats):
         mask = candidate_mask(s, f, spread)
@@ -340,7 +344,10 @@ def _finish(cfg: BotConfig, loop: BarLoop, s: EngineSettings, arrays: list[Candl
         near_misses=tuple(bot.near_misses.latest()),
         target=target,
         candles_processed=sum(len(a.ts) for a in arrays),
-        extra={"sim_balances": {k: str(v) for k, v in loop.sim.balances.items()}},
+        extra={
+            "sim_balances": {k: str(v) for k, v in loop.sim.balances.items()},
+            **shadow_outcomes(bot.shadows),
+        },
     )
 
 

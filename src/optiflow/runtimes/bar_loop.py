@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -108,6 +109,19 @@ def _union(times: list[np.ndarray]) -> np.ndarray:
     return merged[keep]
 
 
+class ShadowHook(Protocol):
+    """What the loop tells the shadow feed (``runtimes/shadow_feed.ShadowFeed``)."""
+
+    def before(self, bot: Bot, t: int, i: int) -> None:
+        """Bar ``t``'s prices (i = -1) or symbol i's close are next."""
+
+    def settle(self, bot: Bot, t: int) -> None:
+        """Every close of bar ``t`` is done."""
+
+    def finish(self, bot: Bot) -> None:
+        """The end of the data."""
+
+
 @dataclass(slots=True)
 class BarLoop:
     """Feeds bars to a bot and carries out its commands against the simulated exchange."""
@@ -130,6 +144,7 @@ class BarLoop:
     _rescanning: bool = field(default=False, init=False)
     _reentered_at: float | None = field(default=None, init=False)  # inside the current price
     _k: int | None = field(default=None, init=False)  # the candle path point being played
+    shadows: ShadowHook | None = None  # plays the bot's shadow outcomes (shadow_feed.py)
 
     def process_bar(
         self,
@@ -144,6 +159,8 @@ class BarLoop:
         whole candle gets no prices: the bot would have ignored every one of them; nor does
         one opened at the candle's open get the rest of the candle when its band holds it.
         """
+        if self.shadows is not None:
+            self.shadows.before(self.bot, t, -1)
         if self.ticks is not None:
             self._process_tick_bar(t, close_syms, on_close)
             return
@@ -184,7 +201,11 @@ class BarLoop:
             if on_close is not None:
                 on_close(i, row)
             ev = CandleClosed(d.symbols[i], self.features(i, row), self.spread_pct)
+            if self.shadows is not None:
+                self.shadows.before(bot, t, i)
             self.dispatch(bot.handle(ev), t)
+        if self.shadows is not None and close_syms:
+            self.shadows.settle(bot, t)
 
     def _quiet(self, sym: str, i: int, t: int) -> bool:
         """True when ``sym``'s trigger band (now) holds all of candle ``t``: nothing to do."""
@@ -202,6 +223,8 @@ class BarLoop:
         """Close symbol ``i``'s candle of bar ``t`` (the engine decides on it), prices done."""
         d = self.data
         ev = CandleClosed(d.symbols[i], self.features(i, int(d.rows[i][t])), self.spread_pct)
+        if self.shadows is not None:
+            self.shadows.before(self.bot, t, i)
         self.dispatch(self.bot.handle(ev), t)
 
     def _process_tick_bar(
@@ -258,7 +281,11 @@ class BarLoop:
             if self.close_spread:
                 self.close_spread[i] = spread
             ev = CandleClosed(d.symbols[i], self.features(i, row), spread)
+            if self.shadows is not None:
+                self.shadows.before(bot, t, i)
             self.dispatch(bot.handle(ev), t)
+        if self.shadows is not None and close_syms:
+            self.shadows.settle(bot, t)
 
     def play_price(self, sym: str, ts: int, price: float, swept: float | None, t: int) -> None:
         """Show the bot one price of the path; a same-symbol reactive entry inside a sweep
@@ -350,4 +377,6 @@ class BarLoop:
         for i, sym in enumerate(d.symbols):
             self.sim.last_price[sym] = d.last_close[i]
         end = int(d.ts[-1]) + d.timeframe_ms - 1 if len(d.ts) else 0  # the last close
+        if self.shadows is not None:
+            self.shadows.finish(self.bot)
         self.dispatch(self.bot.handle(StopRequested(end, reason)), len(d.ts) - 1)

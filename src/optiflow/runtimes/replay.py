@@ -42,6 +42,7 @@ from optiflow.ports.store import FillRow, OrderRow, StateBatch, Store
 from optiflow.runtimes.backtest import feature_spec, new_loop, prepare
 from optiflow.runtimes.bar_loop import BarLoop
 from optiflow.runtimes.decision_log import log_decisions, new_near_misses, symbol_loggers
+from optiflow.runtimes.shadow_feed import ShadowFeed
 
 log = logging.getLogger("optiflow.runtime")
 IMMEDIATE = ("start", "recovery")
@@ -200,6 +201,7 @@ class ReplayRuntime:
         self.feats = [compute_features(a, spec) for a in arrays]
         loop, self.settings = new_loop(cfg, arrays, self._features)
         self.loop = RecordingLoop(loop.bot, loop.sim, loop.data, loop.features, loop.spread_pct)
+        self.loop.shadows = loop.shadows
         self.loop.step = StepLog()
         self.loop.open_rows = {}
         self.loop.bot.trace = []
@@ -246,6 +248,8 @@ class ReplayRuntime:
         }
         cursor = loaded.cursor or {}
         start = int(np.searchsorted(d.ts, int(cursor.get("ts", -1)), side="right"))
+        if isinstance(self.loop.shadows, ShadowFeed):
+            self.loop.shadows.resume_at(start)
         bot = self.loop.bot
         self._notify(
             "recovery",
@@ -315,6 +319,7 @@ class ReplayRuntime:
             exits=exits,
             notes=tuple(step.notes),
             near_misses=new_near_misses(loop.bot, self._near),
+            shadows=() if loop.bot.shadows is None else tuple(loop.bot.shadows.drain()),
         )
 
     def write_files(self, force: bool = False) -> None:

@@ -104,7 +104,7 @@ def test_commit_then_load_round_trips_snapshot_and_cursor(make_store: MakeStore)
     assert loaded is not None
     assert loaded.snapshot == {**snap, "n": 2}
     assert loaded.cursor == {"BTC/USDT": 123}
-    assert loaded.schema_version == 2
+    assert loaded.schema_version == 3  # v3: the shadows table
     assert loaded.extra["commit_seq"] == 2
 
 

@@ -148,6 +148,11 @@ CASES: list[Case] = [
         ("bot.json", "safety.exit_retry_s", "-1", "> 0"),
     ),
     Case(
+        "shadows-enabled-not-bool",
+        lambda t: ["check-config", cfg(t, shadows={"enabled": "maybe"})],
+        ("bot.json", "shadows.enabled", "maybe", "true or false"),
+    ),
+    Case(
         "rehearsal-bad-faults",
         lambda t: ["run", cfg(t), "--mode", "rehearsal", "--faults", "bogus@x",
                    "--state-dir", str(t / "s")],  # fmt: skip

@@ -12,10 +12,10 @@ from collections import deque
 from typing import Any
 
 from optiflow.domain.events import Notify
-from optiflow.domain.results import ExitRow, NearMiss
+from optiflow.domain.results import ExitRow, NearMiss, ShadowResult
 from optiflow.ports.store import FillRow, OrderRow, StateBatch, StoredState
 
-MEMORY_SCHEMA_VERSION = 2  # reported like the SQLite schema version it mirrors
+MEMORY_SCHEMA_VERSION = 3  # reported like the SQLite schema version it mirrors
 
 
 def _dump(value: Any) -> str:
@@ -41,6 +41,7 @@ class MemoryStore:
         self._exits: list[ExitRow] = []
         self._notes: deque[Notify] = deque(maxlen=max_notes)
         self._near: deque[NearMiss] = deque(maxlen=max_near_misses)
+        self.shadows: list[ShadowResult] = []  # finished shadow outcomes
 
     def load(self) -> StoredState | None:
         """The latest committed snapshot and cursor, or None for a new bot."""
@@ -66,6 +67,7 @@ class MemoryStore:
         self._exits.extend(batch.exits)
         self._notes.extend(batch.notes)
         self._near.extend(batch.near_misses)
+        self.shadows.extend(batch.shadows)
 
     def orders(self, statuses: tuple[str, ...] | None = None) -> list[OrderRow]:
         """Orders, optionally only those in the given statuses, oldest first."""

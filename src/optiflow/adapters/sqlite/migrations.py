@@ -83,10 +83,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX fills_client ON fills (client_id)",
         "CREATE INDEX exits_ts_exit ON exits (ts_exit)",
     ),
+    # v3: finished shadow outcomes of blocked signals (what they would have made).
+    (
+        """CREATE TABLE shadows (
+            id INTEGER PRIMARY KEY,
+            symbol TEXT NOT NULL,
+            ts_signal INTEGER NOT NULL,
+            ts_exit INTEGER NOT NULL,
+            reasons TEXT NOT NULL,
+            entry_price TEXT NOT NULL,
+            qty TEXT NOT NULL,
+            net_pnl TEXT NOT NULL,
+            exit_reason TEXT NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
-OUR_TABLES = frozenset({"meta", "snapshot", "orders", "fills", "exits", "notes", "near_misses"})
+OUR_TABLES = frozenset(
+    {"meta", "snapshot", "orders", "fills", "exits", "notes", "near_misses", "shadows"}
+)
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:

@@ -7,7 +7,7 @@ import sqlite3
 from decimal import Decimal
 from typing import Any
 
-from optiflow.domain.results import ExitRow, NearMiss
+from optiflow.domain.results import ExitRow, NearMiss, ShadowResult
 from optiflow.ports.store import FillRow, OrderRow
 
 NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
@@ -67,6 +67,24 @@ def order_params(o: OrderRow) -> tuple[object, ...]:
 def fill_params(f: FillRow) -> tuple[object, ...]:
     """SQL parameters of one fill row."""
     return (f.fill_id, f.client_id, f.symbol, f.side, str(f.qty), str(f.price), str(f.fee), f.ts)
+
+
+SHADOW_COLS = "symbol, ts_signal, ts_exit, reasons, entry_price, qty, net_pnl, exit_reason"
+INSERT_SHADOW = f"INSERT INTO shadows ({SHADOW_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def shadow_params(r: ShadowResult) -> tuple[object, ...]:
+    """SQL parameters of one finished shadow (reasons comma-separated)."""
+    return (
+        r.symbol,
+        r.ts_signal,
+        r.ts_exit,
+        ",".join(r.reasons),
+        str(r.entry_price),
+        str(r.qty),
+        str(r.net_pnl),
+        r.exit_reason,
+    )
 
 
 def exit_params(e: ExitRow) -> tuple[object, ...]:

@@ -34,6 +34,7 @@ from optiflow.adapters.sqlite.rows import (
     EXIT_COLS,
     INSERT_EXIT,
     INSERT_FILL,
+    INSERT_SHADOW,
     ORDER_COLS,
     UPSERT_ORDER,
     UPSERT_SNAPSHOT,
@@ -45,6 +46,7 @@ from optiflow.adapters.sqlite.rows import (
     near_miss_from,
     order_from,
     order_params,
+    shadow_params,
 )
 from optiflow.domain.errors import StoreUnavailable, UserInputError
 from optiflow.domain.events import Notify
@@ -224,6 +226,8 @@ class SqliteStore:
                     )
                     self._counts["near_misses"] += len(batch.near_misses)
                     self._prune("near_misses", self.max_near_misses)
+                if batch.shadows:
+                    conn.executemany(INSERT_SHADOW, [shadow_params(r) for r in batch.shadows])
                 conn.execute("COMMIT")
                 self._since_checkpoint += 1
                 if self._seq is not None:

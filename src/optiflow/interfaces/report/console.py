@@ -11,6 +11,7 @@ from rich.text import Text
 
 from optiflow.app.summary import MIN_DAYS, MS_PER_DAY, BotSummary, FleetSummary, iso_utc
 from optiflow.domain.results import FILTER_REASONS
+from optiflow.interfaces.report import shadow_rows
 from optiflow.interfaces.report.fmt import (
     DASH,
     PNL_NOTE,
@@ -140,6 +141,17 @@ def _rejection_table(summaries: Sequence[BotSummary]) -> Table:
     return table
 
 
+def _shadow_table(s: BotSummary) -> Table:
+    """Build one bot's shadow-outcomes table (see ``shadow_rows``)."""
+    table = Table(title=f"{shadow_rows.TITLE} ({s.bot})", title_justify="left")
+    table.caption = shadow_rows.READING
+    for i, h in enumerate(shadow_rows.HEADERS):
+        table.add_column(h, justify="right" if 0 < i < 5 else "left", no_wrap=i == 0)
+    for name, blocked, wins, losses, net, why in shadow_rows.shadow_rows(s):
+        table.add_row(name, str(blocked), str(wins), str(losses), money(net), why)
+    return table
+
+
 def _near_miss_table(summaries: Sequence[BotSummary]) -> Table:
     """Build the near-miss table: counts per bot, then the latest near misses."""
     table = Table(title="Near misses", title_justify="left")
@@ -204,6 +216,9 @@ def print_run_report(
     if summaries:
         console.print(_exit_table(summaries))
         console.print(_rejection_table(summaries))
+        for s in summaries:
+            if s.shadow_outcomes is not None:
+                console.print(_shadow_table(s))
         console.print(_near_miss_table(summaries))
         if any(s.latest_near_misses for s in summaries):
             console.print(_latest_near_misses(summaries))

@@ -10,6 +10,7 @@ import numpy as np
 
 from optiflow.app.summary import BotSummary, FleetSummary, fleet_equity_curve, iso_utc
 from optiflow.domain.results import FILTER_REASONS, BotRun
+from optiflow.interfaces.report import shadow_rows
 from optiflow.interfaces.report.fmt import (
     PNL_NOTE,
     money,
@@ -153,6 +154,36 @@ def _near_misses(summary: BotSummary) -> str:
     return _table(["Time (UTC)", "Symbol", "Kind", "Reason", "Deciding values"], rows)
 
 
+def _shadows(summary: BotSummary) -> str:
+    """Render one bot's shadow outcomes per filter and the biggest missed winners."""
+    if summary.shadow_outcomes is None:
+        return '<p class="note">Shadow outcomes are off (shadows.enabled is false).</p>'
+    rows = [
+        [name, str(b), str(w), str(lo), money(net), why]
+        for name, b, w, lo, net, why in shadow_rows.shadow_rows(summary)
+    ]
+    top = [
+        [
+            iso_utc(int(m["ts"])) if isinstance(m["ts"], int) else str(m["ts"]),
+            str(m["symbol"]),
+            "+".join(m["reasons"]),
+            money(Decimal(str(m["shadow_net_pnl"]))),
+            str(m["exit_reason"]),
+        ]
+        for m in summary.shadow_outcomes.get("top_missed", ())
+    ]
+    return "".join(
+        [
+            _table(shadow_rows.HEADERS, rows),
+            f'<p class="note">{escape(shadow_rows.READING)}</p>',
+            "<h4>Top missed winners</h4>" if top else "",
+            _table(["Time (UTC)", "Symbol", "Blocked by", "Shadow net PnL", "Exit"], top)
+            if top
+            else "",
+        ]
+    )
+
+
 def _charts(col: _Col, curve: Sequence[tuple[int, Decimal]]) -> str:
     """Render the three charts of one bot or of the fleet."""
     name = _name(col)
@@ -237,6 +268,8 @@ def render_html(
             *_prices(s, run, prices),
             "<h3>Per symbol</h3>",
             _symbols(s),
+            f"<h3>{escape(shadow_rows.TITLE)}</h3>",
+            _shadows(s),
             "<h3>Latest near misses</h3>",
             _near_misses(s),
         ]

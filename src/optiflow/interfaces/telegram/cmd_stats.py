@@ -13,6 +13,7 @@ from optiflow.interfaces.telegram.registry import (
     per_bot,
     register_command,
 )
+from optiflow.queries.shadows import shadow_count, top_missed
 from optiflow.queries.stats import blockers, failstats, filters, near, signalstats
 from optiflow.queries.view import BotView
 
@@ -123,18 +124,27 @@ def cmd_near(ctx: Ctx, args: list[str]) -> Reply:
 
 
 def _topmissed_body(view: BotView, rest: list[str]) -> str:
-    _no_args(rest)
-    blocked = [m for m in near(view, 1000) if m.kind == "filter"]
-    by_reason: dict[str, int] = {}
-    for m in blocked:
-        by_reason[m.reason] = by_reason.get(m.reason, 0) + 1
-    return (
-        "shadow outcomes are not recorded yet, so blocked signals cannot be ranked by what "
-        f"they would have made; blocked 1+1 signals in the near-miss log: {_counts(by_reason)}"
-    )
+    n = 10
+    if rest:
+        if not rest[0].isdigit() or len(rest) > 1:
+            raise UsageError(f"not a count: {rest[0]}")
+        n = max(1, min(int(rest[0]), 50))
+    lines = [
+        f"{_iso(m.ts_signal)} {esc(m.symbol)} blocked by {esc('+'.join(m.reasons))}: "
+        f"shadow {m.net_pnl:+.2f} USDT ({esc(m.exit_reason)})"
+        for m in top_missed(view, n)
+    ]
+    if not lines:
+        return "no finished shadow yet (or shadows.enabled is false)"
+    return f"top {len(lines)} of {shadow_count(view)} shadows:\n" + "\n".join(lines)
 
 
-@register_command("topmissed", "Diagnostics", "blocked signals ranked by what they would have made")
+@register_command(
+    "topmissed",
+    "Diagnostics",
+    "blocked signals ranked by what they would have made",
+    "/topmissed [BOT] [N]",
+)
 def cmd_topmissed(ctx: Ctx, args: list[str]) -> Reply:
-    """Blocked 1+1 signals; ranked by shadow outcome once shadows are recorded."""
+    """Blocked 1+1 signals ranked by their shadow's net PnL (default 10, at most 50)."""
     return per_bot(ctx, args, _topmissed_body)

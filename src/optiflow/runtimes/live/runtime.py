@@ -232,6 +232,8 @@ class LiveRuntime:
                     continue
                 f = self.trackers[sym].update(c)
                 self.latest[sym], self.last_ts[sym] = f, c.ts
+                if (shadows := self._bot().shadows) is not None and c.volume > 0:
+                    shadows.play_candle(sym, c.ts, self.tf, c.open, c.high, c.low, c.close)
                 if self.saver.failed is None:  # no new position while nothing can be saved
                     await self.feed(
                         CandleClosed(sym, f, self._spread(book), ob_imbalance=book.imbalance)
@@ -344,6 +346,7 @@ class LiveRuntime:
             exits=exits,
             notes=tuple(self.notes),
             near_misses=new_near_misses(bot, self._near),
+            shadows=() if bot.shadows is None else tuple(bot.shadows.drain()),
         )
         self.notes = []
         self.saver.save(batch)
