@@ -57,11 +57,12 @@ def test_fast_feed_equals_every_candle_feed(config: str, start: str, end: str) -
     assert fast.positions_opened == slow.positions_opened
     shadows = fast.extra["shadow_outcomes"]
     assert shadows == slow.extra["shadow_outcomes"]  # identical shadow outcomes too
+    assert fast.extra["shadow_top_missed"] == slow.extra["shadow_top_missed"]
     blocked: dict[str, int] = {}
     for _, st in fast.stats:
         for reason, n in st.rejections:
             blocked[reason] = blocked.get(reason, 0) + n
-    assert {r: v["blocked"] for r, v in shadows.items() if r != "top_missed"} == blocked
+    assert {r: v["blocked"] for r, v in shadows.items()} == blocked
     if variant == "drained":
         rejections = dict(dict(fast.stats)["BTC/USDT"].rejections)
         assert rejections.get("notional", 0) + rejections.get("balance", 0) > 100

@@ -35,8 +35,6 @@ def test_replay_shadows_equal_the_backtest_and_survive_restarts(tmp_path: Path) 
     assert isinstance(report, dict)
     assert len(mem.shadows) > 10
     for reason, row in report.items():
-        if reason == "top_missed":
-            continue
         mine = [s for s in mem.shadows if reason in s.reasons]
         assert row["shadow_wins"] == sum(1 for s in mine if s.net_pnl > 0)
         assert row["shadow_losses"] == sum(1 for s in mine if s.net_pnl <= 0)

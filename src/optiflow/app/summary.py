@@ -167,8 +167,9 @@ class BotSummary:
     latest_near_misses: tuple[NearMiss, ...]
     candles_processed: int
     notes: tuple[str, ...] = ()  # ruin, what PnL/day averages over, config warnings
-    # per filter: blocked, shadow_wins, shadow_losses, shadow_net_pnl; and top_missed
+    # per filter: blocked, shadow_wins, shadow_losses, shadow_net_pnl (None: shadows off)
     shadow_outcomes: dict[str, Any] | None = None
+    shadow_top_missed: tuple[dict[str, Any], ...] = ()  # the biggest missed winners
 
     def to_dict(self) -> JsonDict:
         """Return every figure as JSON-ready plain types (money to 4 decimals, % to 2)."""
@@ -348,6 +349,7 @@ def summarize(run: BotRun) -> BotSummary:
         candles_processed=run.candles_processed,
         notes=run_notes(run, days),
         shadow_outcomes=run.extra.get("shadow_outcomes"),  # type: ignore[arg-type]
+        shadow_top_missed=tuple(run.extra.get("shadow_top_missed", ())),  # type: ignore[arg-type]
     )
 
 

@@ -229,9 +229,12 @@ class ShadowBook:
         return out
 
     def report(self) -> dict[str, Any]:
-        """Per filter its tally (``table``) plus ``top_missed``: the biggest missed winners."""
-        out: dict[str, Any] = dict(self.table())
-        out["top_missed"] = tuple(
+        """Per filter its tally (``table``)."""
+        return dict(self.table())
+
+    def top_missed(self) -> tuple[dict[str, Any], ...]:
+        """The biggest missed winners, best first."""
+        return tuple(
             {
                 "symbol": r.symbol,
                 "ts": r.ts_signal,
@@ -243,4 +246,3 @@ class ShadowBook:
             }
             for r in self.top
         )
-        return out

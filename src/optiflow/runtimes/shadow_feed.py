@@ -192,5 +192,7 @@ def market_signals(
 
 
 def shadow_outcomes(book: ShadowBook | None) -> dict[str, Any]:
-    """``{"shadow_outcomes": ...}`` for a run's extras (nothing when shadows are off)."""
-    return {} if book is None else {"shadow_outcomes": book.report()}
+    """``shadow_outcomes`` and ``shadow_top_missed`` for a run's extras (none when off)."""
+    if book is None:
+        return {}
+    return {"shadow_outcomes": book.report(), "shadow_top_missed": book.top_missed()}

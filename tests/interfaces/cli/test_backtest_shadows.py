@@ -32,7 +32,7 @@ def test_summary_console_and_html_carry_the_shadow_table(tmp_path: Path) -> None
     assert run.returncode == 0, run.stderr
     bot = json.loads((tmp_path / "on" / "summary.json").read_text())["bots"][0]
     shadows = bot["shadow_outcomes"]
-    top = shadows.pop("top_missed")
+    top = bot["shadow_top_missed"]
     assert {r: v["blocked"] for r, v in shadows.items()} == {
         r: n for r, n in bot["rejections"].items() if n
     }
@@ -51,7 +51,7 @@ def test_summary_console_and_html_carry_the_shadow_table(tmp_path: Path) -> None
     off = backtest(off_cfg, tmp_path / "off")
     assert off.returncode == 0, off.stderr
     off_bot = json.loads((tmp_path / "off" / "summary.json").read_text())["bots"][0]
-    assert off_bot["shadow_outcomes"] is None
+    assert off_bot["shadow_outcomes"] is None and off_bot["shadow_top_missed"] == []
     assert off_bot["trades"] == bot["trades"] and off_bot["rejections"] == bot["rejections"]
     assert (tmp_path / "off" / "trades.csv").read_text() == (
         tmp_path / "on" / "trades.csv"

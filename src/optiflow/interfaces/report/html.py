@@ -170,7 +170,7 @@ def _shadows(summary: BotSummary) -> str:
             money(Decimal(str(m["shadow_net_pnl"]))),
             str(m["exit_reason"]),
         ]
-        for m in summary.shadow_outcomes.get("top_missed", ())
+        for m in summary.shadow_top_missed
     ]
     return "".join(
         [

@@ -32,8 +32,6 @@ def shadow_rows(s: BotSummary) -> list[tuple[str, int, int, int, Decimal, str]]:
     table: Mapping[str, Any] = s.shadow_outcomes or {}
     rows = []
     for name, v in table.items():
-        if name == "top_missed":
-            continue
         net = Decimal(v["shadow_net_pnl"])
         wins, losses = int(v["shadow_wins"]), int(v["shadow_losses"])
         rows.append((name, int(v["blocked"]), wins, losses, net, reading(wins, losses, net)))
