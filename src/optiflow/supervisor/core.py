@@ -227,7 +227,7 @@ class Supervisor:
         folder = slot.entry.state_dir
         if self._hosted(slot) and procs.lock_holder(folder / "bot.lock") != slot.pid:
             if replay_done(folder):  # ended in its host, which goes on with the others
-                slot.state = "finished"
+                slot.state, slot.proc, slot.pid = "finished", None, None
             return  # between two lives in its host (crash back-off); the host restarts it
         last = max(slot.started_at, procs.heartbeat(folder) or 0.0)
         limit = self.fleet.heartbeat_s(slot.entry)
@@ -253,7 +253,7 @@ class Supervisor:
             slot.request_note = "restarted on request"
             return
         stuck, slot.stuck = slot.stuck, False
-        if not stuck and (rc == 0 or (rc is None and replay_done(slot.entry.state_dir))):
+        if not stuck and (rc == 0 or replay_done(slot.entry.state_dir)):
             slot.state = "finished"
             log.info("fleet: %s ended cleanly (%s); not restarted", name, slot.last_exit)
             return

@@ -182,22 +182,19 @@ class Host:
         except UserInputError as exc:
             log.error("%s", exc)
             return 2
-        try:
-            store = open_store(bot.state_dir, cfg.name, str(bot.config))
-        except UserInputError as exc:
-            lock.release()
-            log.error("%s", exc)
-            return 2
         total = int(self.args.log_max_mb * 2**20)
         files = add_bot_files(bot.state_dir, cfg.name, list(cfg.pairs), total)
         try:
-            save_config(bot.state_dir, cfg)
-            return await self.serve(cfg, bot.state_dir, store)
+            store = open_store(bot.state_dir, cfg.name, str(bot.config))
+            try:
+                save_config(bot.state_dir, cfg)
+                return await self.serve(cfg, bot.state_dir, store)
+            finally:
+                store.close()
         except UserInputError as exc:
             log.error("%s", exc)
             return 2
         finally:
-            store.close()
             remove_bot_files(files)
             lock.release()
 
