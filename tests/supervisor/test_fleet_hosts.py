@@ -161,3 +161,14 @@ def test_a_failing_bot_does_not_take_down_its_host_mates(tmp_path: Path) -> None
         assert processes_under(root) == {}
     finally:
         kill_all_under(root)
+
+
+def test_bots_per_process_must_be_a_positive_whole_number(tmp_path: Path) -> None:
+    """``bots_per_process: 0`` is refused before anything starts, one line naming it."""
+    folder = make_fleet(tmp_path / "fleet", SIX[:1], {"bots_per_process": 0})
+    out = cli("fleet", "check", str(folder))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    line = out.stderr.strip()
+    assert "fleet.json" in line and "bots_per_process = 0" in line and "1" in line, line
+    ok = cli("fleet", "check", str(folder), "--mode", "replay")
+    assert ok.returncode == 2  # the key stays wrong whatever the mode
