@@ -270,7 +270,7 @@ def stop(
         for s in fleet_status(root, {n: Path(s["state_dir"]) for n, s in doc.items()}).values()
         if s["pid"]
     ]
-    killed = procs.stop_pids(pids, timeout)
+    killed = procs.stop_pids(list(dict.fromkeys(pids)), timeout)  # a host runs several bots
     tg = read_state(root).get("telegram_pid")
     if isinstance(tg, int) and procs.alive(tg) and "telegram" in procs.cmdline(tg):
         procs.stop_pids([tg], 10.0)

@@ -133,7 +133,11 @@ class Host:
         crashes: list[float] = []
         rc = 0
         while not self.stopping:
-            rc = await self.once(bot)
+            try:
+                rc = await self.once(bot)
+            except Exception:  # noqa: BLE001 - e.g. its log folder: this bot only, not the host
+                log.exception("%s: could not run", bot.state_dir.name)
+                rc = 1
             if rc == 0 or self.stopping:
                 return rc
             now = time.time()

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from optiflow.adapters.ccxt.ratelimit import FileWeightBudget
 from optiflow.adapters.clock import RealClock
@@ -317,16 +317,15 @@ def build_live_runtime(
     notifier: Notifier,
     folder: Path,
     websocket: bool = True,
-    shared: dict[tuple[str | None, ...], Any] | None = None,
+    shared: dict[tuple[str | None, ...], object] | None = None,
 ) -> LiveRuntime:
     """Paper: live public data + simulated fills; live: real orders and exchange stops.
 
     Prices also stream over the exchange's websocket where ccxt.pro has one (exits react to
-    every pushed price); the REST fetch of each cycle stays as the fallback. With `shared`
-    (a fleet host), bots of one account share one ccxt exchange (and its loaded markets).
+    every pushed price); the REST fetch of each cycle stays as the fallback.
     """
     # ccxt is imported here, not at module level: a replay bot never loads it (~76 MB less)
-    from optiflow.adapters.ccxt.factory import ExchangeSpec, build_exchange
+    from optiflow.adapters.ccxt.factory import ExchangeSpec
     from optiflow.adapters.ccxt.gateway import CcxtGateway
 
     spec = ExchangeSpec(
@@ -343,17 +342,7 @@ def build_live_runtime(
     budget = FileWeightBudget(
         folder.parent / ".shared" / f"{cfg.exchange.id}-{cfg.exchange.market}.budget", 6000, 100
     )
-    key = (spec.exchange_id, spec.market, spec.api_base_url, spec.api_key)
-    if shared is None:
-        data_gw = CcxtGateway.from_spec(spec, clock=clock, budget=budget)
-    else:
-        exchange = shared.get(key)
-        if exchange is None:
-            exchange = shared[key] = build_exchange(spec)
-        secrets = (spec.api_key or "", spec.secret or "")
-        data_gw = CcxtGateway(
-            exchange, market=spec.market, secrets=secrets, clock=clock, budget=budget
-        )
+    data_gw = CcxtGateway.from_spec(spec, shared=shared, clock=clock, budget=budget)
     orders: ExchangeGateway
     if mode == "paper":
         s = settings_from_config(cfg)
@@ -366,7 +355,7 @@ def build_live_runtime(
     # a REST base without a websocket base (testnet, proxy, fake) must not mix in the
     # exchange's own stream: prices would come from a different market
     same_place = spec.ws_base_url is not None or spec.api_base_url is None
-    if websocket and same_place:  # ccxt.pro (~31 MB) only loads when it can be used
+    if websocket and same_place:  # ccxt.pro (31 MB) loads only when it can be used
         from optiflow.adapters.ccxt.ws_feed import WsPriceFeed, supports_websocket
     if websocket and same_place and supports_websocket(spec):
         prices = WsPriceFeed.from_spec(spec, now_ms=clock.now_ms)
