@@ -96,11 +96,13 @@ def processes_under(root: Path) -> dict[int, list[str]]:
 
 
 def bot_processes(root: Path) -> dict[str, list[int]]:
-    """Live ``optiflow run`` processes per state folder under `root`."""
+    """Live bot processes per state folder under `root` (``optiflow run`` or a host of several)."""
     per: dict[str, list[int]] = {}
     for pid, args in processes_under(root).items():
-        if "run" in args and "--state-dir" in args:
-            per.setdefault(args[args.index("--state-dir") + 1], []).append(pid)
+        if "run" in args:
+            for i, arg in enumerate(args[:-1]):
+                if arg == "--state-dir":
+                    per.setdefault(args[i + 1], []).append(pid)
     return per
 
 

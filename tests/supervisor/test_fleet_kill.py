@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -74,15 +75,18 @@ def test_nine_bot_fleet_survives_kills_of_bots_and_supervisor(tmp_path: Path) ->
         wait_for(lambda: all(s["up"] for s in status(folder).values()), 60, "9 bots up")
         names = [name for _, name, _ in NINE]
         victims = rng.sample(names, 2)
-        for victim in victims:
+        for victim in victims:  # with bots_per_process > 1: the victim's whole host process
             time.sleep(rng.uniform(1.0, 4.0))
-            os.kill(lock_pid(root / victim / "bot.lock"), signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # its host may be down already
+                os.kill(lock_pid(root / victim / "bot.lock"), signal.SIGKILL)
         time.sleep(rng.uniform(0.2, 2.0))
+        before = bot_processes(root)
         supervisor = lock_pid(root / "fleet.lock")
         os.kill(supervisor, signal.SIGKILL)
         time.sleep(1.0)
         survivors = bot_processes(root)
-        assert len(survivors) >= 7, "killing the supervisor stopped bots"  # the 7 not killed
+        stopped = {d: p for d, p in before.items() if not set(p) <= set(survivors.get(d, []))}
+        assert not stopped, f"killing the supervisor stopped bots: {stopped}"
         out = cli("fleet", "start", str(folder), *replay)
         assert out.returncode == 0, out.stderr
         t0 = time.monotonic()
@@ -104,7 +108,8 @@ def test_nine_bot_fleet_survives_kills_of_bots_and_supervisor(tmp_path: Path) ->
     notes = _notes(root)
     for victim in victims:
         assert any(k == "restart" and b == victim for k, b, _ in notes), (victim, notes)
-    assert sum(k == "adopt" for k, _, _ in notes) >= 7  # the running bots were adopted
+    adopted = sum(k == "adopt" for k, _, _ in notes)
+    assert adopted >= len(before)  # the running bots were adopted
     for path in sorted(folder.glob("*.json")):
         if path.name == "fleet.json":
             continue

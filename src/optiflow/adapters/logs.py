@@ -18,6 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Sequence
+from contextvars import ContextVar
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
@@ -32,6 +33,8 @@ _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 _MARK = "_optiflow_handler"  # attribute set on every handler installed here
 _installed_symbol_loggers: list[str] = []  # names of the loggers given a symbol file
+# the bot whose asyncio task emits a record (a fleet host runs several bots in one process)
+CURRENT_BOT: ContextVar[str | None] = ContextVar("optiflow_bot", default=None)
 
 
 def register_secret(value: str | None) -> None:
@@ -198,6 +201,71 @@ def setup_logging(
         _installed_symbol_loggers.append(logger.name)
 
 
+class OneBot(logging.Filter):
+    """Passes only the records emitted by one bot's task (``CURRENT_BOT``); tags each record."""
+
+    def __init__(self, bot_name: str | None) -> None:
+        """Keep the records of `bot_name` (None: keep every record, tag it)."""
+        super().__init__()
+        self.bot_name = bot_name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Tag the record with its bot; drop it when it belongs to another bot."""
+        bot = CURRENT_BOT.get()
+        record.bot = bot or "-"
+        return self.bot_name is None or bot == self.bot_name
+
+
+def host_console(console_level: str = "INFO") -> None:
+    """A fleet host's console: every bot's records on stderr, each line naming its bot."""
+    close_logging()
+    logging.getLogger().setLevel(logging.INFO)
+    logging.getLogger("optiflow").setLevel(logging.DEBUG)
+    console = _mark(logging.StreamHandler(sys.stderr))
+    console.setLevel(console_level.upper())
+    console.addFilter(OneBot(None))
+    console.setFormatter(logging.Formatter(FORMAT.replace("%(name)s", "[%(bot)s] %(name)s")))
+    logging.getLogger().addHandler(console)
+
+
+def add_bot_files(
+    state_dir: Path, bot_name: str, symbols: Sequence[str], total_bytes: int
+) -> list[tuple[logging.Logger, logging.Handler]]:
+    """One hosted bot's files: ``console.log``, ``logs/<bot>/bot.log`` and a file per symbol.
+
+    ``bot.log`` and ``console.log`` hang on the root logger but keep only the records of
+    this bot's task (``CURRENT_BOT``); the symbol loggers are the bot's own. Returns what
+    was installed, for `remove_bot_files`.
+    """
+    files = (1 + len(symbols)) * (BACKUP_COUNT + 1)
+    max_bytes = max(16 * 1024, total_bytes // files)
+    folder = state_dir / "logs" / bot_name
+    folder.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    out: list[tuple[logging.Logger, logging.Handler]] = []
+    main = _rotating(folder / "bot.log", max_bytes, BACKUP_COUNT)
+    console = _mark(QuietRotatingFileHandler(state_dir / "console.log", max_bytes, 1))
+    console.setLevel(logging.INFO)
+    for handler in (main, console):
+        handler.addFilter(OneBot(bot_name))
+        root.addHandler(handler)
+        out.append((root, handler))
+    for symbol in symbols:
+        logger = symbol_logger(bot_name, symbol)
+        logger.setLevel(logging.DEBUG)
+        handler = _rotating(folder / symbol_file_name(symbol), max_bytes, BACKUP_COUNT)
+        logger.addHandler(handler)
+        out.append((logger, handler))
+    return out
+
+
+def remove_bot_files(installed: list[tuple[logging.Logger, logging.Handler]]) -> None:
+    """Detach and close what `add_bot_files` installed."""
+    for logger, handler in installed:
+        logger.removeHandler(handler)
+        handler.close()
+
+
 def close_logging() -> None:
     """Flush, detach and close every handler `setup_logging` installed."""
     names = ["", "optiflow", *_installed_symbol_loggers]
@@ -208,13 +276,18 @@ def close_logging() -> None:
 
 __all__ = [
     "BACKUP_COUNT",
+    "CURRENT_BOT",
     "DEFAULT_TOTAL_MB",
     "MAX_BYTES",
+    "OneBot",
     "QuietRotatingFileHandler",
     "SecretFilter",
+    "add_bot_files",
     "close_logging",
+    "host_console",
     "mask_secrets",
     "register_secret",
+    "remove_bot_files",
     "setup_logging",
     "symbol_file_name",
     "symbol_logger",

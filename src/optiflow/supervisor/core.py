@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -32,6 +33,7 @@ from optiflow.supervisor.fleetstate import (
     replay_done,
     write_state,
 )
+from optiflow.supervisor.launch import describe_exit, launch_command
 from optiflow.supervisor.metrics import MetricsServer
 from optiflow.supervisor.outbox import Outbox
 from optiflow.supervisor.spec import BotEntry, Fleet
@@ -58,41 +60,10 @@ class Slot:
     restarts: list[float] = field(default_factory=list)  # wall clock times, last hour
     total_restarts: int = 0
     restart_requested: bool = False
+    request_note: str = "restarted on request"
     stuck: bool = False
     last_exit: str = ""
-
-
-def bot_command(fleet: Fleet, entry: BotEntry) -> list[str]:
-    """The ``optiflow run`` command line of one bot of the fleet."""
-    mode = fleet.settings.mode
-    cmd = [sys.executable, "-m", "optiflow.interfaces.cli.main", "run"]
-    cmd += [str(entry.config_path.resolve()), "--mode", mode]
-    cmd += ["--state-dir", str(entry.state_dir.resolve())]
-    r = fleet.replay
-    if mode == "replay":
-        if r.data is not None:
-            cmd += ["--data", str(r.data.resolve())]
-        if r.speed is not None:
-            cmd += ["--speed", str(r.speed)]
-        if r.when_from:
-            cmd += ["--from", r.when_from]
-        if r.when_to:
-            cmd += ["--to", r.when_to]
-    if mode == "live":
-        cmd.append("--live")
-    return cmd
-
-
-def describe_exit(rc: int | None) -> str:
-    """A short human text for how a bot process ended."""
-    if rc is None:
-        return "is no longer running"
-    if rc < 0:
-        try:
-            return f"was killed by {signal.Signals(-rc).name}"
-        except ValueError:
-            return f"was killed by signal {-rc}"
-    return f"exited with code {rc}"
+    group: int = 0  # bots of one group share a host process (``bots_per_process``)
 
 
 class Supervisor:
@@ -102,7 +73,8 @@ class Supervisor:
         """Prepare (nothing starts until `run`)."""
         self.fleet = fleet
         self.root = fleet.state_root
-        self.slots = {b.name: Slot(b) for b in fleet.bots}
+        per = fleet.settings.bots_per_process
+        self.slots = {b.name: Slot(b, group=i // per) for i, b in enumerate(fleet.bots)}
         self.stop_requested = False
         self.outbox: Outbox | None = None
         self.telegram: subprocess.Popen[bytes] | None = None
@@ -148,12 +120,15 @@ class Supervisor:
     def _begin(self) -> None:
         """Adopt bots already running; schedule the others, staggered."""
         previous = read_state(self.root).get("bots", {})
-        now, wall, n = time.monotonic(), time.time(), 0
+        now, wall = time.monotonic(), time.time()
+        starts: dict[int, float] = {}
         for name, slot in self.slots.items():
             prev = previous.get(name, {})
             slot.restarts = [t for t in prev.get("restart_times", []) if wall - t < 3600]
             slot.total_restarts = int(prev.get("restarts", 0))
             holder = procs.lock_holder(slot.entry.state_dir / "bot.lock")
+            if holder is None and procs.runs_for(prev.get("pid"), slot.entry.state_dir):
+                holder = prev["pid"]  # started just before: it has not taken its lock yet
             if holder is not None:
                 slot.state, slot.pid, slot.started_at = "running", holder, wall
                 self._note("adopt", name, f"👀 {name} is already running (pid {holder}): adopted")
@@ -167,8 +142,9 @@ class Supervisor:
                     f"🔁 {name} was not running when the supervisor started; starting it "
                     "again (it recovers its positions)",
                 )
-            slot.next_start = now + n * self.fleet.settings.stagger_s
-            n += 1
+            if slot.group not in starts:  # one start per process; a host staggers its bots
+                starts[slot.group] = now + len(starts) * self.fleet.settings.stagger_s
+            slot.next_start = starts[slot.group]
         if self.fleet.settings.telegram:
             self._check_telegram()
         self._save()
@@ -181,7 +157,7 @@ class Supervisor:
 
     def _shutdown(self) -> None:
         """SIGTERM every bot (and the Telegram service), wait, SIGKILL what hangs."""
-        pids = [p for p in (self._live_pid(s) for s in self.slots.values()) if p]
+        pids = list(dict.fromkeys(p for p in map(self._live_pid, self.slots.values()) if p))
         if pids:
             log.info("fleet: stopping %d bots", len(pids))
         killed = procs.stop_pids(pids, self.fleet.settings.stop_timeout_s)
@@ -218,8 +194,13 @@ class Supervisor:
                     self._watch(slot, now)
                     continue
                 self._on_exit(slot, rc, now)
-            if slot.state in WAITING and now >= slot.next_start:
-                self._start(slot)
+        groups: dict[int, list[Slot]] = defaultdict(list)
+        for slot in self.slots.values():
+            if slot.state in WAITING:
+                groups[slot.group].append(slot)
+        for slots in groups.values():  # a group starts together, once each of it is due
+            if all(now >= s.next_start for s in slots):
+                self._start(slots)
         if self.fleet.settings.telegram:
             self._keep_telegram(now)
         self._save()
@@ -232,6 +213,8 @@ class Supervisor:
         holder = procs.lock_holder(slot.entry.state_dir / "bot.lock")
         if holder is not None and holder > 0:
             slot.pid = holder
+        elif holder is None and slot.pid and procs.runs_for(slot.pid, slot.entry.state_dir):
+            return None, False  # its process is alive: starting, or between two lives in a host
         return None, holder is None
 
     def _watch(self, slot: Slot, now: float) -> None:
@@ -242,6 +225,10 @@ class Supervisor:
                 slot.kill_at = now + 3600
             return
         folder = slot.entry.state_dir
+        if self._hosted(slot) and procs.lock_holder(folder / "bot.lock") != slot.pid:
+            if replay_done(folder):  # ended in its host, which goes on with the others
+                slot.state, slot.proc, slot.pid = "finished", None, None
+            return  # between two lives in its host (crash back-off); the host restarts it
         last = max(slot.started_at, procs.heartbeat(folder) or 0.0)
         limit = self.fleet.heartbeat_s(slot.entry)
         if (procs.mtime(folder / "debug_monitoring_summary.json") or 0.0) < slot.started_at:
@@ -252,8 +239,8 @@ class Supervisor:
                 slot.entry.name,
                 f"⏳ {slot.entry.name} has not cycled for {limit:.0f} s: restarting it",
             )
-            slot.stuck, slot.state, slot.kill_at = True, "stopping", now + STUCK_KILL_S
-            procs.send(slot.pid, signal.SIGTERM)
+            slot.stuck = True
+            self._stop_process(slot, now + STUCK_KILL_S, f"restarted with {slot.entry.name}")
 
     def _on_exit(self, slot: Slot, rc: int | None, now: float) -> None:
         """A bot ended: restart it (with back-off), or leave it finished / given up."""
@@ -262,10 +249,11 @@ class Supervisor:
         slot.last_exit = describe_exit(rc)
         if slot.restart_requested:
             slot.restart_requested, slot.state, slot.next_start = False, "pending", now
-            self._note("restart", name, f"🔁 {name} restarted on request")
+            self._note("restart", name, f"🔁 {name} {slot.request_note}")
+            slot.request_note = "restarted on request"
             return
         stuck, slot.stuck = slot.stuck, False
-        if not stuck and (rc == 0 or (rc is None and replay_done(slot.entry.state_dir))):
+        if not stuck and (rc == 0 or replay_done(slot.entry.state_dir)):
             slot.state = "finished"
             log.info("fleet: %s ended cleanly (%s); not restarted", name, slot.last_exit)
             return
@@ -286,6 +274,9 @@ class Supervisor:
         slot.restarts.append(wall)
         slot.total_restarts += 1
         slot.state, slot.next_start = "backoff", now + delay
+        for other in self.slots.values():  # a host's bots wait for each other, start together
+            if other.group == slot.group and other.state == "backoff":
+                other.next_start = slot.next_start = max(other.next_start, slot.next_start)
         why = "stopped cycling" if stuck else slot.last_exit
         self._note(
             "restart",
@@ -294,17 +285,46 @@ class Supervisor:
             f"(restart {len(slot.restarts)} of at most {cap} an hour)",
         )
 
-    def _start(self, slot: Slot) -> None:
-        """Start (or restart) one bot process in its own session."""
-        holder = procs.lock_holder(slot.entry.state_dir / "bot.lock")
-        if holder is not None:  # someone started it meanwhile: adopt rather than duplicate
-            slot.state, slot.pid, slot.started_at = "running", holder, time.time()
+    def _start(self, slots: list[Slot]) -> None:
+        """Start (or restart) one process for `slots`: a bot alone, or a host of several."""
+        todo = []
+        for slot in slots:
+            holder = procs.lock_holder(slot.entry.state_dir / "bot.lock")
+            if holder is not None:  # someone started it meanwhile: adopt, never duplicate
+                slot.state, slot.pid, slot.started_at = "running", holder, time.time()
+            else:
+                slot.entry.state_dir.mkdir(parents=True, exist_ok=True)
+                todo.append(slot)
+        if not todo:
             return
-        slot.entry.state_dir.mkdir(parents=True, exist_ok=True)
-        cmd = bot_command(self.fleet, slot.entry)
-        slot.proc = procs.spawn(cmd, slot.entry.state_dir / "console.log")
-        slot.pid, slot.state, slot.started_at = slot.proc.pid, "running", time.time()
-        log.info("fleet: started %s (pid %d)", slot.entry.name, slot.pid)
+        cmd = launch_command(self.fleet, [s.entry for s in todo])
+        if len(todo) == 1:
+            console = todo[0].entry.state_dir / "console.log"
+        else:
+            console = self.root / "hosts" / f"host_{todo[0].group}.log"
+        proc = procs.spawn(cmd, console)
+        for slot in todo:
+            slot.proc, slot.pid, slot.state = proc, proc.pid, "running"
+            slot.started_at = time.time()
+        names = ", ".join(s.entry.name for s in todo)
+        log.info("fleet: started %s (pid %d)", names, proc.pid)
+
+    def _hosted(self, slot: Slot) -> bool:
+        """True when another bot shares the process of `slot`."""
+        return slot.pid is not None and any(
+            o is not slot and o.pid == slot.pid and o.state in ALIVE for o in self.slots.values()
+        )
+
+    def _stop_process(self, slot: Slot, kill_at: float, why: str) -> None:
+        """SIGTERM the process of `slot`; the other bots it hosts are restarted with it."""
+        pid = slot.pid
+        for other in self.slots.values():
+            if other is not slot and pid and other.pid == pid and other.state == "running":
+                other.restart_requested, other.request_note = True, f"{why} (same process)"
+                other.state, other.kill_at = "stopping", kill_at
+        slot.state, slot.kill_at = "stopping", kill_at
+        if pid:
+            procs.send(pid, signal.SIGTERM)
 
     def _take_request(self, slot: Slot, now: float) -> None:
         """Handle ``fleet restart DIR NAME`` (a request file under the state root)."""
@@ -313,9 +333,9 @@ class Supervisor:
             return
         req.unlink(missing_ok=True)
         if slot.state == "running" and slot.pid:
-            slot.restart_requested, slot.state = True, "stopping"
-            slot.kill_at = now + self.fleet.settings.stop_timeout_s
-            procs.send(slot.pid, signal.SIGTERM)
+            slot.restart_requested = True
+            kill_at = now + self.fleet.settings.stop_timeout_s
+            self._stop_process(slot, kill_at, f"restarted with {slot.entry.name} on request")
         elif slot.state not in ALIVE:
             slot.restarts, slot.state, slot.next_start = [], "pending", now
             self._note("restart", slot.entry.name, f"🔁 {slot.entry.name} started on request")

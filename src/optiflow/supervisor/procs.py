@@ -112,6 +112,13 @@ def cmdline(pid: int) -> list[str]:
         return []
 
 
+def runs_for(pid: object, state_dir: Path) -> bool:
+    """True when process `pid` is alive and was started for the bot of `state_dir`."""
+    if not isinstance(pid, int) or pid <= 0 or not alive(pid):
+        return False
+    return str(state_dir.resolve()) in cmdline(pid)
+
+
 def send(pid: int, sig: int) -> bool:
     """Send `sig` to `pid`; False when it is already gone."""
     try:

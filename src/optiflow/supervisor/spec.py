@@ -10,6 +10,9 @@
 - ``telegram``: start ``optiflow telegram --state-root ROOT`` too (default false)
 - ``metrics_port``: serve Prometheus metrics on 127.0.0.1:PORT (default none)
 - ``allow_shared_pairs``: let two bots trade one pair on one account (default false)
+- ``bots_per_process``: bots sharing one OS process (a host, one asyncio task per bot, one
+  ccxt client per account); 1 = one ``optiflow run`` process per bot, full isolation
+  (default ``DEFAULT_BOTS_PER_PROCESS``: nine bots fit in 600 MB)
 - ``max_restarts_per_hour`` (default 10), ``backoff_s`` (first wait, default 1),
   ``backoff_max_s`` (default 60), ``heartbeat_s`` (a bot silent this long is restarted;
   default max(120, 6 x its interval)), ``stop_timeout_s`` (default 60).
@@ -30,6 +33,7 @@ from optiflow.domain.errors import UserInputError
 
 FLEET_FILE = "fleet.json"
 Mode = Literal["replay", "paper", "live"]
+DEFAULT_BOTS_PER_PROCESS = 5  # nine bots: two hosts (one per core of a small VPS)
 
 
 class FleetSettings(BaseModel):
@@ -44,6 +48,7 @@ class FleetSettings(BaseModel):
     telegram: bool = False
     metrics_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     allow_shared_pairs: bool = False
+    bots_per_process: Annotated[int, Field(ge=1)] = DEFAULT_BOTS_PER_PROCESS
     max_restarts_per_hour: Annotated[int, Field(ge=1)] = 10
     backoff_s: Annotated[float, Field(gt=0)] = 1.0
     backoff_max_s: Annotated[float, Field(gt=0)] = 60.0

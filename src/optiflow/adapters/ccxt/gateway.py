@@ -66,10 +66,17 @@ class CcxtGateway:
         self._client_by_order: dict[str, str] = {}
 
     @classmethod
-    def from_spec(cls, spec: ExchangeSpec, **kwargs: Any) -> CcxtGateway:
-        """Build the exchange from ``spec`` and wrap it."""
+    def from_spec(
+        cls, spec: ExchangeSpec, shared: dict[Any, Any] | None = None, **kwargs: Any
+    ) -> CcxtGateway:
+        """Build the exchange from ``spec`` and wrap it (`shared`: one exchange per account)."""
+        if shared is None:
+            exchange = build_exchange(spec)
+        else:  # the bots of a fleet host: one client, one HTTP session, markets loaded once
+            key = (spec.exchange_id, spec.market, spec.api_base_url, spec.api_key)
+            exchange = shared.get(key) or shared.setdefault(key, build_exchange(spec))
         return cls(
-            build_exchange(spec),
+            exchange,
             market=spec.market,
             secrets=(spec.api_key or "", spec.secret or ""),
             **kwargs,

@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,36 +36,26 @@ StaggerOpt = Annotated[float | None, typer.Option(help="Seconds between two bot 
 CapOpt = Annotated[float | None, typer.Option(help="Fleet-wide cap on open exposure, USDT.")]
 TelegramOpt = Annotated[bool | None, typer.Option(help="Also run the Telegram service.")]
 PortOpt = Annotated[int | None, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT.")]
+PerProcessOpt = Annotated[
+    int | None, typer.Option(help="Bots sharing one OS process (1: a process per bot).")
+]
 
 
-def _load(
-    folder: Path,
-    mode: str | None,
-    data: Path | None,
-    speed: float | None,
-    when_from: str | None,
-    when_to: str | None,
-    state_root: Path | None,
-    stagger: float | None = None,
-    exposure_cap: float | None = None,
-    telegram: bool | None = None,
-    metrics_port: int | None = None,
-) -> Fleet:
+def _load(folder: Path, overrides: dict[str, Any], replay: Replay | None = None) -> Fleet:
     """Check the fleet folder with the command-line overrides (every problem before a start)."""
-    overrides: dict[str, Any] = {
-        "mode": mode,
-        "state_root": str(state_root) if state_root is not None else None,
-        "stagger_s": stagger,
-        "exposure_cap_usdt": exposure_cap,
-        "telegram": telegram,
-        "metrics_port": metrics_port,
-    }
-    fleet = load_fleet(folder, overrides, Replay(data, speed, when_from, when_to))
-    if fleet.settings.mode != "replay" and (data or speed is not None or when_from or when_to):
+    r = replay or Replay()
+    fleet = load_fleet(folder, overrides, r)
+    given = r.data or r.speed is not None or r.when_from or r.when_to
+    if fleet.settings.mode != "replay" and given:
         raise UserInputError("--data, --speed, --from and --to only apply to --mode replay")
-    if data is not None and not data.is_dir():
-        raise UserInputError(f"--data {data}: not a folder of candle files")
+    if r.data is not None and not r.data.is_dir():
+        raise UserInputError(f"--data {r.data}: not a folder of candle files")
     return fleet
+
+
+def _base(mode: str | None, state_root: Path | None) -> dict[str, Any]:
+    """The overrides of commands that take only ``--mode`` and ``--state-root``."""
+    return {"mode": mode, "state_root": str(state_root) if state_root is not None else None}
 
 
 def _root_of(folder: Path | None, state_root: Path | None) -> Path:
@@ -76,112 +67,77 @@ def _root_of(folder: Path | None, state_root: Path | None) -> Path:
     return Path("state")
 
 
-@fleet_app.command("run")
-@user_errors_exit_2
-def run(
-    folder: DirArg,
-    mode: ModeOpt = None,
-    data: DataOpt = None,
-    speed: SpeedOpt = None,
-    when_from: FromOpt = None,
-    when_to: ToOpt = None,
-    state_root: RootOpt = None,
-    stagger: StaggerOpt = None,
-    exposure_cap: CapOpt = None,
-    telegram: TelegramOpt = None,
-    metrics_port: PortOpt = None,
-) -> None:
-    """Run the fleet in the foreground (what systemd, supervisord, pm2 and Docker call)."""
+def _fleet_command(background: bool) -> Callable[..., None]:
+    """``fleet run`` (foreground) or ``fleet start`` (background): one signature for both."""
+
+    def command(
+        folder: DirArg,
+        mode: ModeOpt = None,
+        data: DataOpt = None,
+        speed: SpeedOpt = None,
+        when_from: FromOpt = None,
+        when_to: ToOpt = None,
+        state_root: RootOpt = None,
+        stagger: StaggerOpt = None,
+        exposure_cap: CapOpt = None,
+        telegram: TelegramOpt = None,
+        metrics_port: PortOpt = None,
+        bots_per_process: PerProcessOpt = None,
+    ) -> None:
+        """Check the fleet folder, then run it here or start its supervisor detached."""
+        overrides: dict[str, Any] = {
+            "mode": mode,
+            "state_root": str(state_root) if state_root is not None else None,
+            "stagger_s": stagger,
+            "exposure_cap_usdt": exposure_cap,
+            "telegram": telegram,
+            "metrics_port": metrics_port,
+            "bots_per_process": bots_per_process,
+        }
+        fleet = _load(folder, overrides, Replay(data, speed, when_from, when_to))
+        if not background:
+            _run_here(folder, fleet)
+        flags = {
+            "--mode": mode,
+            "--data": data,
+            "--speed": speed,
+            "--from": when_from,
+            "--to": when_to,
+            "--stagger": stagger,
+            "--exposure-cap": exposure_cap,
+            "--metrics-port": metrics_port,
+            "--bots-per-process": bots_per_process,
+        }
+        args = [a for f, v in flags.items() if v is not None for a in (f, str(v))]
+        if telegram is not None:
+            args.append("--telegram" if telegram else "--no-telegram")
+        _start_detached(folder, fleet, args)
+
+    return command
+
+
+def _run_here(folder: Path, fleet: Fleet) -> None:
+    """Run the supervisor in this process until the fleet stops; exits with its code."""
     from optiflow.supervisor.core import Supervisor
 
-    fleet = _load(
-        folder,
-        mode,
-        data,
-        speed,
-        when_from,
-        when_to,
-        state_root,
-        stagger,
-        exposure_cap,
-        telegram,
-        metrics_port,
-    )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
     print(
         f"fleet {folder}: {len(fleet.bots)} bots, mode {fleet.settings.mode}, state root "
-        f"{fleet.state_root}",
+        f"{fleet.state_root}, {fleet.settings.bots_per_process} bots per process",
         file=sys.stderr,
     )
     raise typer.Exit(Supervisor(fleet).run())
 
 
-@fleet_app.command("check")
-@user_errors_exit_2
-def check(folder: DirArg, mode: ModeOpt = None, state_root: RootOpt = None) -> None:
-    """Check a fleet folder (every config, names, shared pairs, fleet.json) without starting."""
-    fleet = _load(folder, mode, None, None, None, None, state_root)
-    print(
-        f"fleet {folder}: OK, {len(fleet.bots)} bots, mode {fleet.settings.mode}, "
-        f"state root {fleet.state_root}"
-    )
-    for b in fleet.bots:
-        print(
-            f"  {b.name}: {', '.join(b.config.pairs)} ({b.config.timeframe}) "
-            f"<- {b.config_path.name}"
-        )
-
-
-@fleet_app.command("start")
-@user_errors_exit_2
-def start(
-    folder: DirArg,
-    mode: ModeOpt = None,
-    data: DataOpt = None,
-    speed: SpeedOpt = None,
-    when_from: FromOpt = None,
-    when_to: ToOpt = None,
-    state_root: RootOpt = None,
-    stagger: StaggerOpt = None,
-    exposure_cap: CapOpt = None,
-    telegram: TelegramOpt = None,
-    metrics_port: PortOpt = None,
-) -> None:
-    """Start the fleet's supervisor in the background (detached); it outlives this shell."""
-    fleet = _load(
-        folder,
-        mode,
-        data,
-        speed,
-        when_from,
-        when_to,
-        state_root,
-        stagger,
-        exposure_cap,
-        telegram,
-        metrics_port,
-    )
+def _start_detached(folder: Path, fleet: Fleet, args: list[str]) -> None:
+    """Start ``fleet run`` with `args` in the background; return once it holds its lock."""
     root = fleet.state_root
     if (pid := supervisor_pid(root)) is not None:
         raise UserInputError(f"the fleet at {root} already has a supervisor (pid {pid})")
     cmd = [sys.executable, "-m", "optiflow.interfaces.cli.main", "fleet", "run", str(folder)]
-    cmd += ["--state-root", str(root)]
-    for flag, value in (
-        ("--mode", mode),
-        ("--data", data),
-        ("--speed", speed),
-        ("--from", when_from),
-        ("--to", when_to),
-        ("--stagger", stagger),
-        ("--exposure-cap", exposure_cap),
-        ("--metrics-port", metrics_port),
-    ):
-        if value is not None:
-            cmd += [flag, str(value)]
-    if telegram is not None:
-        cmd.append("--telegram" if telegram else "--no-telegram")
+    cmd += ["--state-root", str(root), *args]
     root.mkdir(parents=True, exist_ok=True)
     proc = procs.spawn(cmd, root / "fleet.log")
     deadline = time.monotonic() + 60
@@ -198,6 +154,31 @@ def start(
             raise typer.Exit(proc.returncode or 1)
         time.sleep(0.1)
     raise UserInputError(f"the supervisor did not start within 60 s; see {root / 'fleet.log'}")
+
+
+fleet_app.command(
+    "run", help="Run the fleet in the foreground (what systemd, supervisord, pm2 and Docker call)."
+)(user_errors_exit_2(_fleet_command(background=False)))
+fleet_app.command(
+    "start",
+    help="Start the fleet's supervisor in the background (detached); it outlives this shell.",
+)(user_errors_exit_2(_fleet_command(background=True)))
+
+
+@fleet_app.command("check")
+@user_errors_exit_2
+def check(folder: DirArg, mode: ModeOpt = None, state_root: RootOpt = None) -> None:
+    """Check a fleet folder (every config, names, shared pairs, fleet.json) without starting."""
+    fleet = _load(folder, _base(mode, state_root))
+    print(
+        f"fleet {folder}: OK, {len(fleet.bots)} bots, mode {fleet.settings.mode}, "
+        f"state root {fleet.state_root}"
+    )
+    for b in fleet.bots:
+        print(
+            f"  {b.name}: {', '.join(b.config.pairs)} ({b.config.timeframe}) "
+            f"<- {b.config_path.name}"
+        )
 
 
 def _status_doc(folder: Path | None, state_root: Path | None) -> tuple[Path, dict[str, Any]]:
@@ -289,7 +270,7 @@ def stop(
         for s in fleet_status(root, {n: Path(s["state_dir"]) for n, s in doc.items()}).values()
         if s["pid"]
     ]
-    killed = procs.stop_pids(pids, timeout)
+    killed = procs.stop_pids(list(dict.fromkeys(pids)), timeout)  # a host runs several bots
     tg = read_state(root).get("telegram_pid")
     if isinstance(tg, int) and procs.alive(tg) and "telegram" in procs.cmdline(tg):
         procs.stop_pids([tg], 10.0)
@@ -327,7 +308,7 @@ def deploy_command(
     """``optiflow deploy TARGET DIR --out PATH``: write the files and how to install them."""
     from optiflow.supervisor.deploy import install_hint, write_deploy
 
-    fleet = _load(folder, mode, None, None, None, None, state_root)
+    fleet = _load(folder, _base(mode, state_root))
     paths = write_deploy(target, fleet, out)
     for p in paths:
         print(f"wrote {p}")

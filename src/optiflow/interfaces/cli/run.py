@@ -317,6 +317,7 @@ def build_live_runtime(
     notifier: Notifier,
     folder: Path,
     websocket: bool = True,
+    shared: dict[tuple[str | None, ...], object] | None = None,
 ) -> LiveRuntime:
     """Paper: live public data + simulated fills; live: real orders and exchange stops.
 
@@ -326,7 +327,6 @@ def build_live_runtime(
     # ccxt is imported here, not at module level: a replay bot never loads it (~76 MB less)
     from optiflow.adapters.ccxt.factory import ExchangeSpec
     from optiflow.adapters.ccxt.gateway import CcxtGateway
-    from optiflow.adapters.ccxt.ws_feed import WsPriceFeed, supports_websocket
 
     spec = ExchangeSpec(
         cfg.exchange.id,
@@ -342,7 +342,7 @@ def build_live_runtime(
     budget = FileWeightBudget(
         folder.parent / ".shared" / f"{cfg.exchange.id}-{cfg.exchange.market}.budget", 6000, 100
     )
-    data_gw = CcxtGateway.from_spec(spec, clock=clock, budget=budget)
+    data_gw = CcxtGateway.from_spec(spec, shared=shared, clock=clock, budget=budget)
     orders: ExchangeGateway
     if mode == "paper":
         s = settings_from_config(cfg)
@@ -355,6 +355,8 @@ def build_live_runtime(
     # a REST base without a websocket base (testnet, proxy, fake) must not mix in the
     # exchange's own stream: prices would come from a different market
     same_place = spec.ws_base_url is not None or spec.api_base_url is None
+    if websocket and same_place:  # ccxt.pro (31 MB) loads only when it can be used
+        from optiflow.adapters.ccxt.ws_feed import WsPriceFeed, supports_websocket
     if websocket and same_place and supports_websocket(spec):
         prices = WsPriceFeed.from_spec(spec, now_ms=clock.now_ms)
     else:
