@@ -25,7 +25,7 @@ from optiflow.config.models import BotConfig
 from optiflow.domain.market import Candle, Features, MarketLimits
 from optiflow.domain.results import BotRun, DailyTarget
 from optiflow.engine.bot import Bot
-from optiflow.engine.screen import NearBatch, flush_near, screen_candidates
+from optiflow.engine.screen import NearBatch, flush_near, screen_candidates, screen_few
 from optiflow.engine.settings import EngineSettings, settings_from_config
 from optiflow.marketdata.features import (
     FeatureSpec,
@@ -41,6 +41,7 @@ from optiflow.runtimes.bulk_stats import bulk_counters, candidate_mask
 from optiflow.signals.catalogue import signal_values
 
 Progress = Callable[[int, int], None]
+_FEW = 4  # up to this many candidates are screened one by one (numpy costs more)
 
 
 def feature_spec(cfg: BotConfig, timeframe_ms: int) -> FeatureSpec:
@@ -264,7 +265,12 @@ def _screen(
         def local(j: int, base: int = start) -> tuple[tuple[str, float], ...]:
             return values(base + j)
 
-        k = screen_candidates(bot, cand_sym[start:end], cand_now[start:end], local, spread, near)
+        if near is not None and end - start <= _FEW:
+            k = screen_few(bot, cand_sym[start:end], cand_now[start:end], local, near)
+        else:
+            k = screen_candidates(
+                bot, cand_sym[start:end], cand_now[start:end], local, spread, near
+            )
         if near is not None and len(near) >= 4 * bot.s.near_miss_keep:
             flush_near(bot, near, spread)  # bounded memory: only the latest can be kept
         if start + k < end:

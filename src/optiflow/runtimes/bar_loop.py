@@ -142,7 +142,8 @@ class BarLoop:
 
         With ``skip_quiet`` a position whose trigger band (as the bot states it) holds the
         whole candle gets no prices: the bot would have ignored every one of them; nor does
-        one opened at the candle's open get the rest of the candle when its band holds it.
+        one opened at the candle's open get the rest of the candle when its band holds it,
+        nor any single price the bot says it ignores (``Bot.ignores_price``).
         """
         if self.ticks is not None:
             self._process_tick_bar(t, close_syms, on_close)
@@ -167,15 +168,19 @@ class BarLoop:
                     continue  # no trade happened: nothing fills, nothing triggers
                 price = float(prices_k[i][t])
                 ts = ts0 + offsets[k]
-                if k == 0 or k == 3:
-                    for res in self.sim.on_price(sym, price, ts):
-                        if self.on_result is not None:
-                            self.on_result(res)
-                        self.dispatch(bot.handle(res), t)
-                else:
+                if skip_quiet and sym not in entry_orders and bot.ignores_price(sym, ts, price):
+                    # the bot would return nothing, and only entries rest in the book
                     self.sim.last_price[sym] = price
-                swept = None if k == 0 else float(d.prices[k - 1][i][t])
-                self.play_price(sym, ts, price, swept, t)
+                else:
+                    if k == 0 or k == 3:
+                        for res in self.sim.on_price(sym, price, ts):
+                            if self.on_result is not None:
+                                self.on_result(res)
+                            self.dispatch(bot.handle(res), t)
+                    else:
+                        self.sim.last_price[sym] = price
+                    swept = None if k == 0 else float(d.prices[k - 1][i][t])
+                    self.play_price(sym, ts, price, swept, t)
                 if k == 0 and skip_quiet and sym not in entry_orders and self._quiet(sym, i, t):
                     quiet.add(sym)  # e.g. filled at the open, the band holds the candle
         self._k = None
