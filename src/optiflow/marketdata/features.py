@@ -183,4 +183,4 @@ def compute_features(arrays: CandleArrays, spec: FeatureSpec | None = None) -> F
 def features_at(arrays_features: Features, i: int) -> Features:
     """Row ``i`` of batch Features as scalar Features (int ts, Python floats)."""
     f: Any = arrays_features
-    return Features(int(f.ts[i]), *(float(col[i]) for col in f[1:]))
+    return Features(f.ts.item(i), *[col.item(i) for col in f[1:]])  # .item: Python scalars
