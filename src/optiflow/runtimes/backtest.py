@@ -38,7 +38,7 @@ from optiflow.marketdata.ticks import TickData
 from optiflow.ports.store import StateBatch, Store
 from optiflow.runtimes.bar_loop import AlignedData, BarLoop, align
 from optiflow.runtimes.bulk_stats import bulk_counters, candidate_mask
-from optiflow.signals.catalogue import signal_values
+from optiflow.signals.catalogue import signal_values, volume_spike
 
 Progress = Callable[[int, int], None]
 _FEW = 4  # up to this many candidates are screened one by one (numpy costs more)
@@ -147,7 +147,8 @@ def run_fast(
     arrays = prepare(cfg, data)
     s = settings_from_config(cfg)
     spec = feature_spec(cfg, s.timeframe_ms)
-    feats: list[Any] = [compute_features(a, spec) for a in arrays]  # Features of arrays
+    lazy = not _reads_medians(s)  # then only the kept near misses read them: a few rows
+    feats: list[Any] = [compute_features(a, spec, lazy) for a in arrays]  # Features of arrays
 
     def features(i: int, row: int) -> Features:
         return features_at(feats[i], row)
@@ -233,6 +234,13 @@ def run_fast(
             progress(nxt, T)
     flush_near(bot, queued, spread)
     return _finish(cfg, loop, s, arrays)
+
+
+def _reads_medians(s: EngineSettings) -> bool:
+    """Whether the bot's signals or market filters read ``vol_median``/``atr_median``."""
+    mf = s.market_filters
+    used = s.signals.primary + s.signals.confirming
+    return mf.volume_mult is not None or mf.atr_mult is not None or volume_spike in used
 
 
 def _screen(
