@@ -82,10 +82,16 @@ class ExitBook:
         blocked = self.exit_block.get(pos.position_id)
         if blocked is not None and ts < blocked[1]:
             return True  # the exchange refused this position's last exit: backing off
+        band = self.band(symbol, ts)
+        return band[0] < price < band[1] and (band[2] is None or ts < band[2])
+
+    def band(self, symbol: str, ts: int) -> tuple[float, float, int | None]:
+        """``triggers`` of ``symbol``'s open position at ``ts``, kept until its state or the
+        deadline changes it (a later ``ts`` gives the same band until the deadline)."""
         band = self._bands.get(symbol)
         if band is None or band[2] is not None and ts >= band[2]:
-            band = self._bands[symbol] = ladder.triggers(pos, ts)
-        return band[0] < price < band[1] and (band[2] is None or ts < band[2])
+            band = self._bands[symbol] = ladder.triggers(self.positions[symbol], ts)
+        return band
 
     def _on_price(self, ev: PriceTicked) -> list[Command]:
         if self.ignores_price(ev.symbol, ev.ts, ev.price):

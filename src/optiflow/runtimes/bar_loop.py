@@ -195,10 +195,11 @@ class BarLoop:
         """True when ``sym``'s trigger band (now) holds all of candle ``t``: nothing to do."""
         d = self.data
         ts0 = int(d.ts[t])
-        trig = self.bot.triggers(sym, ts0)
+        if sym not in self.bot.positions:
+            return False
+        trig = self.bot.band(sym, ts0)
         return (
-            trig is not None
-            and trig[0] < float(d.prices[1][i][t])
+            trig[0] < float(d.prices[1][i][t])
             and float(d.prices[2][i][t]) < trig[1]
             and (trig[2] is None or ts0 + d.timeframe_ms - 1 < trig[2])
         )
