@@ -179,8 +179,9 @@ class BarLoop:
                             self.dispatch(bot.handle(res), t)
                     else:
                         self.sim.last_price[sym] = price
-                    swept = None if k == 0 else float(d.prices[k - 1][i][t])
-                    self.play_price(sym, ts, price, swept, t)
+                    if not (skip_quiet and bot.ignores_price(sym, ts, price)):  # e.g. just filled
+                        swept = None if k == 0 else float(d.prices[k - 1][i][t])
+                        self.play_price(sym, ts, price, swept, t)
                 if k == 0 and skip_quiet and sym not in entry_orders and self._quiet(sym, i, t):
                     quiet.add(sym)  # e.g. filled at the open, the band holds the candle
         self._k = None
