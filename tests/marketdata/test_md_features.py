@@ -107,3 +107,20 @@ def test_spec_validation_and_timeframe_mismatch(btc: CandleArrays) -> None:
         FeatureSpec(ema_fast=0)
     with pytest.raises(ValueError, match="timeframe_ms"):
         compute_features(resample(btc.take(0, 100), 300_000))
+
+
+@pytest.mark.parametrize(("window", "rows"), [(60, None), (7, 3000)])
+def test_lazy_medians_give_the_same_rows(btc: CandleArrays, window: int, rows: int | None) -> None:
+    """``lazy_medians`` (rows computed when read) gives every row bit for bit, NaNs and the
+    zero-volume halt included."""
+    spec = FeatureSpec(median_window=window)
+    part = btc if rows is None else btc.take(0, rows)
+    eager = compute_features(part, spec)
+    lazy = compute_features(part, spec, lazy_medians=True)
+    assert not isinstance(lazy.vol_median, np.ndarray)  # the lazy column is really used
+    assert not isinstance(lazy.atr_median, np.ndarray)
+    for i in range(len(part.ts)):
+        a, b = features_at(eager, i), features_at(lazy, i)
+        assert np.array_equal(np.array(a), np.array(b), equal_nan=True), i
+    with pytest.raises(IndexError):
+        features_at(lazy, len(part.ts))

@@ -73,18 +73,30 @@ class ExitBook:
         return self.cash + held
 
 
-    def _on_price(self, ev: PriceTicked) -> list[Command]:
-        pos = self.positions.get(ev.symbol)
+    def ignores_price(self, symbol: str, ts: int, price: float) -> bool:
+        """True when a price of ``symbol`` at ``ts`` can change nothing: no position, its
+        exits backing off, or inside its trigger band (``PriceTicked`` returns no command)."""
+        pos = self.positions.get(symbol)
         if pos is None:
-            return []
+            return True
         blocked = self.exit_block.get(pos.position_id)
-        if blocked is not None and ev.ts < blocked[1]:
-            return []  # the exchange refused this position's last exit: backing off
-        band = self._bands.get(ev.symbol)
-        if band is None or band[2] is not None and ev.ts >= band[2]:
-            band = self._bands[ev.symbol] = ladder.triggers(pos, ev.ts)
-        if band[0] < ev.price < band[1] and (band[2] is None or ev.ts < band[2]):
-            return []  # inside the trigger band: the ladder cannot act
+        if blocked is not None and ts < blocked[1]:
+            return True  # the exchange refused this position's last exit: backing off
+        band = self.band(symbol, ts)
+        return band[0] < price < band[1] and (band[2] is None or ts < band[2])
+
+    def band(self, symbol: str, ts: int) -> tuple[float, float, int | None]:
+        """``triggers`` of ``symbol``'s open position at ``ts``, kept until its state or the
+        deadline changes it (a later ``ts`` gives the same band until the deadline)."""
+        band = self._bands.get(symbol)
+        if band is None or band[2] is not None and ts >= band[2]:
+            band = self._bands[symbol] = ladder.triggers(self.positions[symbol], ts)
+        return band
+
+    def _on_price(self, ev: PriceTicked) -> list[Command]:
+        if self.ignores_price(ev.symbol, ev.ts, ev.price):
+            return []  # e.g. inside the trigger band: the ladder cannot act
+        pos = self.positions[ev.symbol]
         new, decisions = ladder.evaluate_sweep(
             pos, ev.price, ev.ts, ev.swept_from, self.s.ladder, self.limits[ev.symbol].amount_step
         )

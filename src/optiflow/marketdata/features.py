@@ -36,6 +36,7 @@ from optiflow.marketdata.indicators import (
     rsi_series,
 )
 from optiflow.marketdata.recurrence import FloatArray
+from optiflow.marketdata.windows import MedianColumn
 
 NAN = math.nan
 
@@ -130,8 +131,15 @@ def _prev(x: FloatArray) -> FloatArray:
     return out
 
 
-def compute_features(arrays: CandleArrays, spec: FeatureSpec | None = None) -> Features:
-    """Features of every candle as numpy arrays (ts int64, others float64), batch path."""
+def compute_features(
+    arrays: CandleArrays, spec: FeatureSpec | None = None, lazy_medians: bool = False
+) -> Features:
+    """Features of every candle as numpy arrays (ts int64, others float64), batch path.
+
+    ``lazy_medians``: ``atr_median`` and ``vol_median`` are :class:`MedianColumn` (rows
+    computed when read, by ``features_at``), for a caller whose signals and filters never
+    read them as arrays; the values are the same.
+    """
     spec = spec or FeatureSpec()
     if arrays.timeframe_ms != spec.timeframe_ms:
         raise ValueError(
@@ -149,9 +157,11 @@ def compute_features(arrays: CandleArrays, spec: FeatureSpec | None = None) -> F
     )
     macd_hist = macd_hist_from_emas(macd_fast, macd_slow, spec.macd_signal)
     atr = atr_series(h, lo, c, spec.atr_period)
-    atr_median = np.full(n, NAN)
+    atr_median: Any = np.full(n, NAN)
     start = spec.atr_period - 1
-    if n > start:
+    if n > start and lazy_medians:
+        atr_median = MedianColumn(atr[start:], spec.median_window, start)
+    elif n > start:
         atr_median[start:] = rolling_median_series(atr[start:], spec.median_window)
     vwap = rolling_vwap_series(h, lo, c, v, spec.vwap_window)
     tradeable = np.zeros(n, dtype=np.float64)
@@ -171,7 +181,9 @@ def compute_features(arrays: CandleArrays, spec: FeatureSpec | None = None) -> F
         "macd_hist_prev": _prev(macd_hist),
         "atr": atr,
         "atr_median": atr_median,
-        "vol_median": rolling_median_series(v, spec.median_window),
+        "vol_median": MedianColumn(v, spec.median_window)
+        if lazy_medians
+        else rolling_median_series(v, spec.median_window),
         "highest_high": rolling_max_prev_series(h, spec.breakout_lookback),
         "vwap": vwap,
         "vwap_prev": _prev(vwap),
@@ -183,7 +195,7 @@ def compute_features(arrays: CandleArrays, spec: FeatureSpec | None = None) -> F
 def features_at(arrays_features: Features, i: int) -> Features:
     """Row ``i`` of batch Features as scalar Features (int ts, Python floats)."""
     f: Any = arrays_features
-    return Features(int(f.ts[i]), *(float(col[i]) for col in f[1:]))
+    return Features(f.ts.item(i), *[col.item(i) for col in f[1:]])  # .item: Python scalars
 
 
 class FeatureCache:
@@ -193,19 +205,19 @@ class FeatureCache:
     def __init__(self, max_entries: int = 64) -> None:
         """An empty cache holding at most ``max_entries`` feature sets (oldest dropped first)."""
         self.max_entries = max_entries
-        self._items: dict[tuple[int, FeatureSpec], tuple[CandleArrays, Features]] = {}
+        self._items: dict[tuple[int, FeatureSpec, bool], tuple[CandleArrays, Features]] = {}
         self.hits = 0
         self.misses = 0
 
-    def get(self, arrays: CandleArrays, spec: FeatureSpec) -> Features:
+    def get(self, arrays: CandleArrays, spec: FeatureSpec, lazy: bool = False) -> Features:
         """The features of ``arrays`` under ``spec``, computed on first use."""
-        key = (id(arrays), spec)
+        key = (id(arrays), spec, lazy)
         held = self._items.get(key)
         if held is not None and held[0] is arrays:  # the very same arrays object, not a reused id
             self.hits += 1
             return held[1]
         self.misses += 1
-        feats = compute_features(arrays, spec)
+        feats = compute_features(arrays, spec, lazy)
         if len(self._items) >= self.max_entries:
             self._items.pop(next(iter(self._items)))
         self._items[key] = (arrays, feats)

@@ -10,6 +10,8 @@ bit, and the pairwise tree keeps the rounding error tiny.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -86,3 +88,30 @@ def window_median(x: FloatArray, window: int) -> FloatArray:
         else:
             out[s : s + _MEDIAN_CHUNK] = (part[:, k - 1] + part[:, k]) / 2.0
     return out
+
+
+class MedianColumn:
+    """``rolling_median_series(x, window)`` placed ``offset`` rows later, one row at a time
+    on demand (``item``, as ``ndarray.item``): the same sort and the same arithmetic as
+    :func:`window_median`, so the same values, for a column of which few rows are read."""
+
+    __slots__ = ("offset", "window", "x")
+
+    def __init__(self, x: FloatArray, window: int, offset: int = 0) -> None:
+        """Column of ``len(x) + offset`` rows; rows before a full window are NaN."""
+        self.x, self.window, self.offset = x, window, offset
+
+    def __len__(self) -> int:
+        """Number of rows."""
+        return len(self.x) + self.offset
+
+    def item(self, i: int) -> float:
+        """Row ``i`` as a Python float."""
+        if not 0 <= i < len(self):
+            raise IndexError(f"row {i} out of {len(self)}")
+        j, w = i - self.offset, self.window
+        if j < w - 1:
+            return math.nan
+        part = np.sort(self.x[j - w + 1 : j + 1])
+        k = w // 2
+        return float(part[k]) if w % 2 else float((part[k - 1] + part[k]) / 2.0)

@@ -25,7 +25,7 @@ from optiflow.config.models import BotConfig
 from optiflow.domain.market import Candle, Features, MarketLimits
 from optiflow.domain.results import BotRun, DailyTarget
 from optiflow.engine.bot import Bot
-from optiflow.engine.screen import NearBatch, flush_near, screen_candidates
+from optiflow.engine.screen import NearBatch, flush_near, screen_candidates, screen_few
 from optiflow.engine.settings import EngineSettings, settings_from_config
 from optiflow.marketdata.features import (
     FeatureCache,
@@ -40,9 +40,10 @@ from optiflow.ports.store import StateBatch, Store
 from optiflow.runtimes.bar_loop import AlignedData, BarLoop, align
 from optiflow.runtimes.bulk_stats import bulk_counters, candidate_mask
 from optiflow.runtimes.shadow_feed import ShadowFeed, market_signals, shadow_outcomes
-from optiflow.signals.catalogue import signal_values
+from optiflow.signals.catalogue import signal_values, volume_spike
 
 Progress = Callable[[int, int], None]
+_FEW = 4  # up to this many candidates are screened one by one (numpy costs more)
 
 
 def feature_spec(cfg: BotConfig, timeframe_ms: int) -> FeatureSpec:
@@ -150,8 +151,9 @@ def run_fast(
     arrays = prepare(cfg, data)
     s = settings_from_config(cfg)
     spec = feature_spec(cfg, s.timeframe_ms)
+    lazy = not _reads_medians(s)  # then only the kept near misses read them: a few rows
     compute = compute_features if feature_cache is None else feature_cache.get
-    feats: list[Any] = [compute(a, spec) for a in arrays]  # Features of arrays
+    feats: list[Any] = [compute(a, spec, lazy) for a in arrays]  # Features of arrays
 
     def features(i: int, row: int) -> Features:
         return features_at(feats[i], row)
@@ -177,7 +179,7 @@ def run_fast(
     cand_sym = np.concatenate(syms)[order] if bars else np.zeros(0, np.int64)
     cand_row = np.concatenate(rows)[order] if bars else np.zeros(0, np.int64)
     cand_now = d.ts[cand_bar] + s.timeframe_ms
-    lo, hi, traded = _trigger_arrays(d)
+    lo, hi, next_traded = _trigger_arrays(d)
     T = len(d.ts)
 
     def values(k: int) -> tuple[tuple[str, float], ...]:
@@ -203,7 +205,7 @@ def run_fast(
         now = int(d.ts[t])
         for i, sym in enumerate(d.symbols):
             if sym in bot.entry_orders:
-                nxt = min(nxt, _next_true(traded[i], t, nxt))
+                nxt = min(nxt, int(next_traded[i][t]))
             pos = bot.positions.get(sym)
             if pos is None:
                 continue
@@ -214,15 +216,15 @@ def run_fast(
                 lower, upper, deadline = trig
                 stop = T
                 if deadline is not None:
-                    at = int(np.searchsorted(d.ts, deadline - d.timeframe_ms + 1))
+                    at = int(d.ts.searchsorted(deadline - d.timeframe_ms + 1))
                     stop = max(at, t)
                 known = ahead[i] = (pos, trig, _first_cross(lo[i], hi[i], t, stop, lower, upper))
             nxt = min(nxt, known[2])
-        ce = int(np.searchsorted(cand_bar, nxt, side="left"))
+        ce = int(cand_bar.searchsorted(nxt, side="left"))
         entered_at = _screen(bot, ci, ce, cand_sym, cand_now, values, spread, queued)
         if entered_at < ce:
             b = int(cand_bar[entered_at])
-            e = int(np.searchsorted(cand_bar, b, side="right"))
+            e = int(cand_bar.searchsorted(b, side="right"))
             loop.process_bar(b, [], skip_quiet=True)
             loop.close(b, int(cand_sym[entered_at]))
             closes(b, entered_at + 1, e)
@@ -231,7 +233,7 @@ def run_fast(
         ci = ce
         if nxt >= T:
             break
-        e = int(np.searchsorted(cand_bar, nxt, side="right"))
+        e = int(cand_bar.searchsorted(nxt, side="right"))
         loop.process_bar(nxt, [], skip_quiet=True)
         closes(nxt, ci, e)
         ci, t = e, nxt + 1
@@ -239,6 +241,13 @@ def run_fast(
             progress(nxt, T)
     flush_near(bot, queued, spread)
     return _finish(cfg, loop, s, arrays)
+
+
+def _reads_medians(s: EngineSettings) -> bool:
+    """Whether the bot's signals or market filters read ``vol_median``/``atr_median``."""
+    mf = s.market_filters
+    used = s.signals.primary + s.signals.confirming
+    return mf.volume_mult is not None or mf.atr_mult is not None or volume_spike in used
 
 
 def _screen(
@@ -271,7 +280,12 @@ def _screen(
         def local(j: int, base: int = start) -> tuple[tuple[str, float], ...]:
             return values(base + j)
 
-        k = screen_candidates(bot, cand_sym[start:end], cand_now[start:end], local, spread, near)
+        if near is not None and end - start <= _FEW:
+            k = screen_few(bot, cand_sym[start:end], cand_now[start:end], local, near)
+        else:
+            k = screen_candidates(
+                bot, cand_sym[start:end], cand_now[start:end], local, spread, near
+            )
         if near is not None and len(near) >= 4 * bot.s.near_miss_keep:
             flush_near(bot, near, spread)  # bounded memory: only the latest can be kept
         if start + k < end:
@@ -281,31 +295,18 @@ def _screen(
 
 
 def _trigger_arrays(d: AlignedData) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """Per symbol: lows/highs of traded candles (NaN otherwise) and the traded mask."""
-    lo, hi, traded = [], [], []
+    """Per symbol: lows/highs of traded candles (NaN otherwise) and, for every bar, the
+    first traded bar at or after it (``len(d.ts)`` if none): where a waiting order fills."""
+    lo, hi, next_traded = [], [], []
+    T = len(d.ts)
     for i in range(len(d.symbols)):
         vol = np.asarray(d.volume[i])
         ok = (d.rows[i] >= 0) & (vol > 0)
         lo.append(np.where(ok, np.asarray(d.prices[1][i]), np.nan))
         hi.append(np.where(ok, np.asarray(d.prices[2][i]), np.nan))
-        traded.append(ok)
-    return lo, hi, traded
-
-
-def _next_true(mask: np.ndarray, start: int, stop: int) -> int:
-    """First index in [start, stop) where ``mask`` is True, else ``stop``.
-
-    Searched in growing chunks: the answer is nearly always the next candle, and a search
-    to ``stop`` (often the end of the data) would make the run quadratic in its length.
-    """
-    n, chunk = start, 16
-    while n < stop:
-        e = min(stop, n + chunk)
-        hit = np.flatnonzero(mask[n:e])
-        if len(hit):
-            return n + int(hit[0])
-        n, chunk = e, chunk * 4
-    return stop
+        at = np.where(ok, np.arange(T, dtype=np.int32), np.int32(T))
+        next_traded.append(np.minimum.accumulate(at[::-1])[::-1])
+    return lo, hi, next_traded
 
 
 def _first_cross(
@@ -315,9 +316,10 @@ def _first_cross(
     n, chunk = start, 64
     while n < stop:
         e = min(stop, n + chunk)
-        hit = np.flatnonzero((lo[n:e] <= lower) | (hi[n:e] >= upper))
-        if len(hit):
-            return n + int(hit[0])
+        hit = (lo[n:e] <= lower) | (hi[n:e] >= upper)
+        first = int(hit.argmax())
+        if hit[first]:
+            return n + first
         n, chunk = e, chunk * 4
     return stop
 

@@ -157,7 +157,8 @@ class BarLoop:
 
         With ``skip_quiet`` a position whose trigger band (as the bot states it) holds the
         whole candle gets no prices: the bot would have ignored every one of them; nor does
-        one opened at the candle's open get the rest of the candle when its band holds it.
+        one opened at the candle's open get the rest of the candle when its band holds it,
+        nor any single price the bot says it ignores (``Bot.ignores_price``).
         """
         if self.shadows is not None:
             self.shadows.before(self.bot, t, -1)
@@ -184,15 +185,20 @@ class BarLoop:
                     continue  # no trade happened: nothing fills, nothing triggers
                 price = float(prices_k[i][t])
                 ts = ts0 + offsets[k]
-                if k == 0 or k == 3:
-                    for res in self.sim.on_price(sym, price, ts):
-                        if self.on_result is not None:
-                            self.on_result(res)
-                        self.dispatch(bot.handle(res), t)
-                else:
+                if skip_quiet and sym not in entry_orders and bot.ignores_price(sym, ts, price):
+                    # the bot would return nothing, and only entries rest in the book
                     self.sim.last_price[sym] = price
-                swept = None if k == 0 else float(d.prices[k - 1][i][t])
-                self.play_price(sym, ts, price, swept, t)
+                else:
+                    if k == 0 or k == 3:
+                        for res in self.sim.on_price(sym, price, ts):
+                            if self.on_result is not None:
+                                self.on_result(res)
+                            self.dispatch(bot.handle(res), t)
+                    else:
+                        self.sim.last_price[sym] = price
+                    if not (skip_quiet and bot.ignores_price(sym, ts, price)):  # e.g. just filled
+                        swept = None if k == 0 else float(d.prices[k - 1][i][t])
+                        self.play_price(sym, ts, price, swept, t)
                 if k == 0 and skip_quiet and sym not in entry_orders and self._quiet(sym, i, t):
                     quiet.add(sym)  # e.g. filled at the open, the band holds the candle
         self._k = None
@@ -211,10 +217,11 @@ class BarLoop:
         """True when ``sym``'s trigger band (now) holds all of candle ``t``: nothing to do."""
         d = self.data
         ts0 = int(d.ts[t])
-        trig = self.bot.triggers(sym, ts0)
+        if sym not in self.bot.positions:
+            return False
+        trig = self.bot.band(sym, ts0)
         return (
-            trig is not None
-            and trig[0] < float(d.prices[1][i][t])
+            trig[0] < float(d.prices[1][i][t])
             and float(d.prices[2][i][t]) < trig[1]
             and (trig[2] is None or ts0 + d.timeframe_ms - 1 < trig[2])
         )
