@@ -47,6 +47,7 @@ def position_to_dict(p: Position) -> dict[str, Any]:
         "steps_fired": list(p.steps_fired),
         "stop": p.stop,
         "stop_is_breakeven": p.stop_is_breakeven,
+        "signals": p.signals,
     }
 
 
@@ -77,6 +78,7 @@ def position_from_dict(d: Mapping[str, Any]) -> Position:
         steps_fired=tuple(bool(x) for x in d["steps_fired"]),
         stop=float(d["stop"]),
         stop_is_breakeven=bool(d["stop_is_breakeven"]),
+        signals=str(d.get("signals", "")),
     )
 
 
@@ -92,6 +94,7 @@ def order_to_dict(o: OrderRecord) -> dict[str, Any]:
         "filled": str(o.filled),
         "status": o.status.value,
         "reserved": str(o.reserved),
+        "signals": o.signals,
     }
 
 
@@ -107,6 +110,7 @@ def order_from_dict(d: Mapping[str, Any]) -> OrderRecord:
         filled=Decimal(d["filled"]),
         status=OrderStatus(d["status"]),
         reserved=Decimal(d["reserved"]),
+        signals=str(d.get("signals", "")),
     )
 
 

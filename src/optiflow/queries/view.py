@@ -78,7 +78,9 @@ class BotView:
     def exits(self) -> list[ExitRow]:
         """Every closed-trade row, oldest first."""
         with self.connect() as conn:
-            rows = conn.execute(f"SELECT {EXIT_COLS} FROM exits ORDER BY ts_exit, id").fetchall()
+            have = {str(r[1]) for r in conn.execute("PRAGMA table_info(exits)")}
+            cols = EXIT_COLS if "signals" in have else EXIT_COLS.replace("signals", "'' AS signals")
+            rows = conn.execute(f"SELECT {cols} FROM exits ORDER BY ts_exit, id").fetchall()
         return [exit_from(r) for r in rows]
 
     def near_misses(self, limit: int = 1000) -> list[NearMiss]:

@@ -83,6 +83,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX fills_client ON fills (client_id)",
         "CREATE INDEX exits_ts_exit ON exits (ts_exit)",
     ),
+    # v3: each closed trade's signal combination ("p1,p2+c1"; "" for older trades).
+    ("ALTER TABLE exits ADD COLUMN signals TEXT NOT NULL DEFAULT ''",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
