@@ -20,7 +20,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
@@ -68,7 +68,7 @@ class Cursor:
         if inode and (inode != self.db or behind):
             if self.db or behind:
                 log.info("telegram: %s has a new state database; its outbox starts over", view.name)
-                self.chats, reset = {"*": 0}, True
+                self.chats, self.daily, reset = {"*": 0}, "", True
             self.db = inode
             self.save()
         return reset
@@ -127,6 +127,7 @@ class Delivery:
         self.cursors: dict[str, Cursor] = {}
         self.chats = {c: _Chat() for c in chat_ids}
         self.ephemeral: list[tuple[str, Notify]] = []  # notes the store could not hold
+        self._daily_due: dict[str, str] = {}  # bot -> day of a summary queued, not yet sent
         self._woken = False
         self.sent = 0  # messages delivered (for tests and benchmarks)
         self.fatal: str | None = None
@@ -169,6 +170,8 @@ class Delivery:
             if not all([await self._send(c, text) for c in self.chat_ids]):
                 return self.poll_s
             self.ephemeral.pop(0)
+            if note.kind == "daily_summary":
+                self._daily_sent(name)
         wait, sent = self.poll_s, False
         for view in list(self.bots.values()):
             cur = self.cursor(view)
@@ -236,23 +239,44 @@ class Delivery:
         return True
 
     async def _daily(self) -> None:
-        """The daily summary of each bot at its configured UTC hour, once a day."""
+        """Each bot's daily summary once its own clock crosses the configured UTC hour.
+
+        The bot's clock is the time of its last commit (replay time in a replay, about now
+        when live). The summary of a day is marked sent in the cursor only once delivered.
+        """
         if self.summary_text is None:
             return
-        now = datetime.now(UTC)
-        for view in self.bots.values():
+        for view in list(self.bots.values()):
             tg = self.settings(view)
             hour = tg.daily_summary_hour_utc if tg is not None else None
-            if hour is None or now.hour != hour or not tg or not tg.sends("daily_summary"):
+            if hour is None or tg is None or not tg.sends("daily_summary"):
                 continue
+            ms = await asyncio.to_thread(_bot_time, view)
+            if ms is None:  # no commit yet: the bot's clock is unknown
+                continue
+            now = datetime.fromtimestamp(ms / 1000, UTC)
             cur = self.cursor(view)
-            day = now.date().isoformat()
-            if cur.daily == day:
+            passed = now.hour >= hour
+            day = now.date() if passed else now.date() - timedelta(days=1)
+            if not cur.daily:  # first sight of this bot: the next crossing is the first due
+                cur.daily = day.isoformat()
+                cur.save()
                 continue
-            text = f"📊 daily summary {day}\n{self.summary_text(view)}"
+            if not passed or cur.daily >= day.isoformat() or view.name in self._daily_due:
+                continue
+            text = f"📊 daily summary {day.isoformat()}\n"
+            text += await asyncio.to_thread(self.summary_text, view)
+            self._daily_due[view.name] = day.isoformat()
+            self.ephemeral.append((view.name, Notify("daily_summary", "", text, 0)))
+
+    def _daily_sent(self, name: str) -> None:
+        """The daily summary of bot ``name`` reached every chat: remember its day."""
+        day = self._daily_due.pop(name, None)
+        view = self.bots.get(name)
+        if day is not None and view is not None:
+            cur = self.cursor(view)
             cur.daily = day
             cur.save()
-            self.ephemeral.append((view.name, Notify("daily_summary", "", text, 0)))
 
     async def flush(self, timeout_s: float) -> bool:
         """Deliver what is waiting, for at most ``timeout_s``; True when nothing is left."""
@@ -293,6 +317,16 @@ def _inode(folder: Path) -> int:
         return (folder / "bot.sqlite").stat().st_ino
     except OSError:
         return 0
+
+
+def _bot_time(view: BotView) -> int | None:
+    """The bot's clock: the time of its last commit (None before the first one)."""
+    try:
+        _, cursor = view.snapshot()
+    except Exception:  # noqa: BLE001 - no store yet
+        return None
+    ts = cursor.get("ts")
+    return ts if isinstance(ts, int) and ts >= 0 else None
 
 
 def _max_id(view: BotView) -> int:
