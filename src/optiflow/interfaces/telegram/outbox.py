@@ -28,6 +28,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, Tele
 from optiflow.adapters.files.exports import write_atomic
 from optiflow.config.telegram import TelegramConfig
 from optiflow.domain.events import Notify
+from optiflow.interfaces.telegram.fleet_notes import FleetCursor, FleetNotes
 from optiflow.interfaces.telegram.registry import MAX_MESSAGE, esc
 from optiflow.queries.view import BotView, StoredNote
 
@@ -119,11 +120,14 @@ class Delivery:
         min_gap_s: float = 1.0,
         poll_s: float = 0.5,
         summary_text: Callable[[BotView], str] | None = None,
+        fleet: FleetNotes | None = None,
+        fleet_sends: Callable[[str], bool] | None = None,
     ) -> None:
-        """Deliver for ``bots`` to ``chat_ids`` through ``send`` (chat id, HTML text)."""
+        """Deliver for ``bots`` (and a fleet supervisor's notes) to ``chat_ids`` via ``send``."""
         self.bots, self.chat_ids, self.send = bots, chat_ids, send
         self.settings, self.min_gap_s, self.poll_s = settings, min_gap_s, poll_s
         self.summary_text = summary_text
+        self.fleet, self.fleet_sends = fleet, fleet_sends
         self.cursors: dict[str, Cursor] = {}
         self.chats = {c: _Chat() for c in chat_ids}
         self.ephemeral: list[tuple[str, Notify]] = []  # notes the store could not hold
@@ -180,28 +184,48 @@ class Delivery:
             if cur.follow(view, newest):
                 return 0.0  # the database was replaced: read it again from the start
             tg = self.settings(view)
-            for chat in self.chat_ids:
-                pending = [n for n in notes if n.id > cur.get(chat)]
-                wanted = [n for n in pending if tg is None or tg.sends(n.note.kind)]
-                if not pending:
-                    continue
-                if not wanted:
-                    cur.chats[str(chat)] = pending[-1].id
-                    cur.save()
-                    continue
-                st = self.chats[chat]
-                now = time.monotonic()
-                if st.next_at > now:
-                    wait = min(wait, st.next_at - now)
-                    continue
-                text, last = bundle(view.name, wanted)
-                if await self._send(chat, text):
-                    cur.chats[str(chat)] = last
-                    cur.save()
-                    sent = True
-                else:
-                    wait = min(wait, max(0.05, st.next_at - time.monotonic()))
+            w, s = await self._deliver(view.name, cur, notes, tg.sends if tg else None)
+            wait, sent = min(wait, w), sent or s
+        fleet = self.fleet
+        if fleet is not None and await asyncio.to_thread(fleet.exists):
+            fcur = await asyncio.to_thread(fleet.load)
+            base = min(fcur.get(c) for c in self.chat_ids)
+            notes = await asyncio.to_thread(fleet.read, base, 200)
+            w, s = await self._deliver(fleet.name, fcur, notes, self.fleet_sends)
+            wait, sent = min(wait, w), sent or s
         return 0.0 if sent else wait
+
+    async def _deliver(
+        self,
+        name: str,
+        cur: Cursor | FleetCursor,
+        notes: list[StoredNote],
+        sends: Callable[[str], bool] | None,
+    ) -> tuple[float, bool]:
+        """Send one source's pending notes to every chat that may get a message now."""
+        wait, sent = self.poll_s, False
+        for chat in self.chat_ids:
+            pending = [n for n in notes if n.id > cur.get(chat)]
+            wanted = [n for n in pending if sends is None or sends(n.note.kind)]
+            if not pending:
+                continue
+            if not wanted:
+                cur.chats[str(chat)] = pending[-1].id
+                cur.save()
+                continue
+            st = self.chats[chat]
+            now = time.monotonic()
+            if st.next_at > now:
+                wait = min(wait, st.next_at - now)
+                continue
+            text, last = bundle(name, wanted)
+            if await self._send(chat, text):
+                cur.chats[str(chat)] = last
+                cur.save()
+                sent = True
+            else:
+                wait = min(wait, max(0.05, st.next_at - time.monotonic()))
+        return wait, sent
 
     async def _send(self, chat: int, text: str) -> bool:
         """Send one message now if the chat allows; False when it must wait (or failed)."""
@@ -299,6 +323,10 @@ class Delivery:
             cur = self.cursor(view)
             if any(view.notes(cur.get(c), 1) for c in self.chat_ids):
                 return True
+        fleet = self.fleet
+        if fleet is not None and fleet.exists():
+            fcur = fleet.load()
+            return any(fleet.read(fcur.get(c), 1) for c in self.chat_ids)
         return False
 
 
