@@ -26,6 +26,7 @@ from pathlib import Path
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 
 from optiflow.adapters.files.exports import write_atomic
+from optiflow.adapters.logs import mask_secrets
 from optiflow.config.telegram import TelegramConfig
 from optiflow.domain.events import Notify
 from optiflow.interfaces.telegram.fleet_notes import FleetCursor, FleetNotes
@@ -90,7 +91,7 @@ def bundle(bot: str, notes: list[StoredNote], limit: int = MAX_MESSAGE) -> tuple
     head = f"<b>{esc(bot)}</b>"
     text, last = head, notes[0].id
     for i, n in enumerate(notes):
-        line = esc(n.note.text)
+        line = esc(mask_secrets(n.note.text))
         if i == 0 and len(head) + 1 + len(line) > limit:
             return f"{head}\n{line[: limit - len(head) - 2]}…", n.id
         if len(text) + 1 + len(line) > limit:
@@ -170,7 +171,7 @@ class Delivery:
         await self._daily()
         while self.ephemeral:
             name, note = self.ephemeral[0]
-            text = f"<b>{esc(name)}</b>\n{esc(note.text)}"
+            text = f"<b>{esc(name)}</b>\n{esc(mask_secrets(note.text))}"
             if not all([await self._send(c, text) for c in self.chat_ids]):
                 return self.poll_s
             self.ephemeral.pop(0)
