@@ -67,6 +67,21 @@ def test_crossing_the_hour_sends_one_summary_with_the_stores_figures(
         lines.append(f"net PnL today (2023-03-17) {today:+.2f}, all time {all_time:+.2f}")
     assert any(x in text for x in lines), (lines, text)
     assert "balance " in text and "open positions " in text
+    lines = [x for t in fake.texts(CHAT) for x in t.split("\n")[1:]]
+    assert re.fullmatch(
+        r"▶️ OptiScalp_A starting: replay of BTC/USDT, ETH/USDT, ADA/USDT \(\d+ candles\), "
+        r"balance 400\.00 USDT",
+        lines[0],
+    ), lines[0]
+    entries = [x for x in lines if x.startswith("BUY ")]
+    assert entries and all(
+        re.fullmatch(
+            r"BUY \S+ [0-9.]+ @ [0-9.]+ = [0-9]+\.[0-9]{2} USDT \(TP1 \S+, TP2 \S+, SL \S+; "
+            r"steps [^;]+; primary [a-z_, ]+; confirming [a-z_, ]+\)",
+            x,
+        )
+        for x in entries
+    ), entries
 
 
 def test_the_summary_can_be_switched_off(fake: FakeTelegram, tmp_path: Path) -> None:
