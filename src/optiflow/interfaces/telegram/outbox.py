@@ -351,10 +351,12 @@ def _inode(folder: Path) -> int:
 def _bot_time(view: BotView) -> int | None:
     """The bot's clock: the time of its last commit (None before the first one)."""
     try:
-        _, cursor = view.snapshot()
+        with view.connect() as conn:  # the cursor only: the state itself can be large
+            row = conn.execute("SELECT cursor FROM snapshot WHERE id = 1").fetchone()
+        cursor = json.loads(row[0]) if row is not None and row[0] else {}
     except Exception:  # noqa: BLE001 - no store yet
         return None
-    ts = cursor.get("ts")
+    ts = cursor.get("ts") if isinstance(cursor, dict) else None
     return ts if isinstance(ts, int) and ts >= 0 else None
 
 
