@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 import warnings
 from collections.abc import Awaitable, Callable
@@ -133,6 +134,7 @@ class Delivery:
         self.chats = {c: _Chat() for c in chat_ids}
         self.ephemeral: list[tuple[str, Notify]] = []  # notes the store could not hold
         self._daily_due: dict[str, str] = {}  # bot -> day of a summary queued, not yet sent
+        self._fleet_told = False
         self._woken = False
         self.sent = 0  # messages delivered (for tests and benchmarks)
         self.fatal: str | None = None
@@ -189,11 +191,16 @@ class Delivery:
             wait, sent = min(wait, w), sent or s
         fleet = self.fleet
         if fleet is not None and await asyncio.to_thread(fleet.exists):
-            fcur = await asyncio.to_thread(fleet.load)
-            base = min(fcur.get(c) for c in self.chat_ids)
-            notes = await asyncio.to_thread(fleet.read, base, 200)
-            w, s = await self._deliver(fleet.name, fcur, notes, self.fleet_sends)
-            wait, sent = min(wait, w), sent or s
+            try:
+                fcur = await asyncio.to_thread(fleet.load)
+                base = min(fcur.get(c) for c in self.chat_ids)
+                notes = await asyncio.to_thread(fleet.read, base, 200)
+                w, s = await self._deliver(fleet.name, fcur, notes, self.fleet_sends)
+                wait, sent = min(wait, w), sent or s
+            except sqlite3.Error as exc:  # the bots' notes still go; said once
+                if not self._fleet_told:
+                    log.warning("telegram: cannot read the fleet's notes %s: %s", fleet.path, exc)
+                self._fleet_told = True
         return 0.0 if sent else wait
 
     async def _deliver(
@@ -326,8 +333,11 @@ class Delivery:
                 return True
         fleet = self.fleet
         if fleet is not None and fleet.exists():
-            fcur = fleet.load()
-            return any(fleet.read(fcur.get(c), 1) for c in self.chat_ids)
+            try:
+                fcur = fleet.load()
+                return any(fleet.read(fcur.get(c), 1) for c in self.chat_ids)
+            except sqlite3.Error:
+                return False
         return False
 
 
