@@ -47,6 +47,13 @@ NOTIFY_KINDS: tuple[str, ...] = (
     "crash",
     "shutdown",
     "daily_summary",
+    # the fleet supervisor's notes (``<state_root>/fleet.sqlite``, sent by ``optiflow telegram``)
+    "fleet_restart",
+    "fleet_giveup",
+    "fleet_stuck",
+    "fleet_adopt",
+    "fleet_start",
+    "fleet_stop",
 )
 _STEP_RE = re.compile(r"step_[1-9][0-9]?")
 

@@ -50,6 +50,7 @@ class ExitRow:
     fees: Decimal  # entry fee share of this qty + exit fee
     net_pnl: Decimal  # (exit - entry) * qty - fees, in quote currency
     reason: str  # one of EXIT_REASONS
+    signals: str = ""  # the signal combination that opened the position ("p1+c1")
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from optiflow.domain.events import (
 )
 from optiflow.domain.market import MarketLimits
 from optiflow.domain.results import ExitRow, NearMiss
+from optiflow.engine.entry_note import entry_text
 from optiflow.engine.exit_book import ExitBook
 from optiflow.engine.settings import EngineSettings
 from optiflow.engine.shadows import ShadowBook
@@ -36,7 +37,7 @@ from optiflow.filters.market import MARKET_REASONS, market_blocks
 from optiflow.portfolio.position import Position
 from optiflow.portfolio.stats import NearMissLog, SymbolCounters
 from optiflow.signals.catalogue import signal_values
-from optiflow.signals.oneplusone import groups
+from optiflow.signals.oneplusone import fired, groups
 
 
 class Bot(ExitBook):
@@ -246,7 +247,10 @@ class Bot(ExitBook):
         cid = f"{pid}-e"
         reserve = qty * price * (1 + s.fee_rate + s.slippage_rate)
         self.reserved += reserve
-        self.orders[cid] = OrderRecord(cid, pid, sym, "buy", "entry", qty, reserved=reserve)
+        combo = fired(s.signals, ev.features, ev.ob_imbalance)  # remembered for the trades
+        self.orders[cid] = OrderRecord(
+            cid, pid, sym, "buy", "entry", qty, reserved=reserve, signals=combo
+        )
         self.entry_orders[sym] = cid
         self.rate.record(now)
         self.last_trade[sym] = now
@@ -298,20 +302,13 @@ class Bot(ExitBook):
             levels=levels,
             steps_fired=(False,) * len(levels.steps),
             stop=levels.sl,
+            signals=info.signals or (pos.signals if pos is not None else ""),
         )
         if done:
             self.reserved -= info.reserved
             self.entry_orders.pop(ev.symbol, None)
-        tp1 = "-" if levels.tp1 is None else f"{levels.tp1:.8g}"
-        return [
-            Notify(
-                "entry",
-                ev.symbol,
-                f"BUY {ev.symbol} {ev.qty} @ {ev.price} (TP1 {tp1}, TP2 {levels.tp2:.8g}, "
-                f"SL {levels.sl:.8g})",
-                ev.ts,
-            )
-        ]
+        text = entry_text(ev.symbol, ev.qty, ev.price, levels, self.positions[ev.symbol].signals)
+        return [Notify("entry", ev.symbol, text, ev.ts)]
 
     def _on_reject(self, ev: OrderRejected) -> list[Command]:
         info = self.orders.pop(ev.client_id, None)

@@ -132,6 +132,7 @@ class ExitBook:
                 fees=fees,
                 net_pnl=pnl,
                 reason=info.reason,
+                signals=pos.signals,
             )
         )
         pos = replace(

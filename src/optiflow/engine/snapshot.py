@@ -48,6 +48,7 @@ def position_to_dict(p: Position) -> dict[str, Any]:
         "steps_fired": list(p.steps_fired),
         "stop": p.stop,
         "stop_is_breakeven": p.stop_is_breakeven,
+        "signals": p.signals,
     }
 
 
@@ -78,6 +79,7 @@ def position_from_dict(d: Mapping[str, Any]) -> Position:
         steps_fired=tuple(bool(x) for x in d["steps_fired"]),
         stop=float(d["stop"]),
         stop_is_breakeven=bool(d["stop_is_breakeven"]),
+        signals=str(d.get("signals", "")),
     )
 
 
@@ -93,6 +95,7 @@ def order_to_dict(o: OrderRecord) -> dict[str, Any]:
         "filled": str(o.filled),
         "status": o.status.value,
         "reserved": str(o.reserved),
+        "signals": o.signals,
     }
 
 
@@ -108,6 +111,7 @@ def order_from_dict(d: Mapping[str, Any]) -> OrderRecord:
         filled=Decimal(d["filled"]),
         status=OrderStatus(d["status"]),
         reserved=Decimal(d["reserved"]),
+        signals=str(d.get("signals", "")),
     )
 
 

@@ -38,6 +38,7 @@ class OrderRecord:
     filled: Decimal = Decimal(0)
     status: OrderStatus = OrderStatus.INTENT
     reserved: Decimal = Decimal(0)
+    signals: str = ""  # an entry's signal combination ("p1+c1", see signals.oneplusone.fired)
 
     @property
     def remaining(self) -> Decimal:

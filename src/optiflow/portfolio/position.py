@@ -38,6 +38,7 @@ class Position:
     steps_fired: tuple[bool, ...] = ()
     stop: float = 0.0
     stop_is_breakeven: bool = False
+    signals: str = ""  # the signal combination that opened it ("p1+c1"; "" when adopted)
 
     @property
     def closable(self) -> Decimal:

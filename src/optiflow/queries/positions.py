@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -86,13 +87,15 @@ class Summary:
     pnl_per_day: Decimal
     target: tuple[Decimal, Decimal] | None  # the config's $/day range
     day: str  # the UTC day "today" is (the bot's own time)
+    now: int = 0  # the bot's own time (ms) the figures are at
 
 
 def summary(view: BotView) -> Summary:
     """The money summary at the bot's latest commit."""
-    snap, _ = view.snapshot()
+    snap, cursor, exits = view.snapshot_and_exits()  # one commit: figures agree
     bot = snap.get("bot", {})
-    now = view.now_ms()
+    ts = cursor.get("ts")
+    now = ts if isinstance(ts, int) and ts >= 0 else int(time.time() * 1000)
     rate = view.fee_rate()
     prices = {k: _dec(v) for k, v in snap.get("sim", {}).get("last_price", {}).items()}
     cash = _dec(bot.get("cash", "0"))
@@ -102,7 +105,6 @@ def summary(view: BotView) -> Summary:
         price = prices.get(p["symbol"], _dec(p["entry_price"]))
         equity += price * _dec(p["qty"])
         risk += -min(Decimal(0), net_at(p, _dec(repr(float(p["stop"]))), rate))
-    exits = view.exits()
     day_start = now - now % DAY_MS
     pnl_all = sum((e.net_pnl for e in exits), Decimal(0))
     pnl_today = sum((e.net_pnl for e in exits if e.ts_exit >= day_start), Decimal(0))
@@ -126,4 +128,5 @@ def summary(view: BotView) -> Summary:
         pnl_per_day=pnl_all / Decimal(repr(days)),
         target=target,
         day=datetime.fromtimestamp(now / 1000, UTC).date().isoformat(),
+        now=now,
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from optiflow.domain.results import NearMiss
 from optiflow.queries.positions import DAY_MS
+from optiflow.queries.signals import closed_trades
 from optiflow.queries.view import BotView
 
 FAILURE_KINDS = (
@@ -136,20 +137,17 @@ class SignalRow:
     confirming: int
     passes: int
     entries: int
-    positions: int  # closed positions
+    positions: int  # closed positions (not open any more)
     wins: int
     net: Decimal
 
 
 def signalstats(view: BotView) -> list[SignalRow]:
     """Per symbol: primary, confirming and 1+1 counts, win rate and net PnL of its trades."""
-    by_pos: dict[tuple[str, str], Decimal] = {}
-    for e in view.exits():
-        key = (e.symbol, e.position_id)
-        by_pos[key] = by_pos.get(key, Decimal(0)) + e.net_pnl
+    trades = closed_trades(view)
     out = []
     for sym, c in counters(view).items():
-        nets = [v for (s, _), v in by_pos.items() if s == sym]
+        nets = [t.net for t in trades if t.symbol == sym]
         out.append(
             SignalRow(
                 sym,

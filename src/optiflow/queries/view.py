@@ -78,8 +78,19 @@ class BotView:
     def exits(self) -> list[ExitRow]:
         """Every closed-trade row, oldest first."""
         with self.connect() as conn:
-            rows = conn.execute(f"SELECT {EXIT_COLS} FROM exits ORDER BY ts_exit, id").fetchall()
-        return [exit_from(r) for r in rows]
+            return _exits(conn)
+
+    def snapshot_and_exits(self) -> tuple[dict[str, Any], dict[str, Any], list[ExitRow]]:
+        """(snapshot, cursor, exit rows) of one commit, read in one transaction."""
+        with self.connect() as conn:
+            conn.execute("BEGIN")
+            row = conn.execute("SELECT state, cursor FROM snapshot WHERE id = 1").fetchone()
+            exits = _exits(conn)
+            conn.execute("COMMIT")
+        if row is None:
+            return {}, {}, exits
+        cursor = json.loads(row["cursor"]) if row["cursor"] else {}
+        return json.loads(row["state"]), cursor, exits
 
     def near_misses(self, limit: int = 1000) -> list[NearMiss]:
         """The latest near misses, oldest first."""
@@ -138,6 +149,14 @@ class BotView:
     def log_file(self) -> Path:
         """The bot's main log file."""
         return self.state_dir / "logs" / self.name / "bot.log"
+
+
+def _exits(conn: sqlite3.Connection) -> list[ExitRow]:
+    """Every exit row, oldest first ("" signals in a store from before schema v3)."""
+    have = {str(r[1]) for r in conn.execute("PRAGMA table_info(exits)")}
+    cols = EXIT_COLS if "signals" in have else EXIT_COLS.replace("signals", "'' AS signals")
+    rows = conn.execute(f"SELECT {cols} FROM exits ORDER BY ts_exit, id").fetchall()
+    return [exit_from(r) for r in rows]
 
 
 def read_config(state_dir: Path) -> BotConfig | None:

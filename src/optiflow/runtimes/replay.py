@@ -229,7 +229,8 @@ class ReplayRuntime:
             self._notify(
                 "start",
                 f"▶️ {self.cfg.name} starting: replay of "
-                f"{', '.join(self.cfg.pairs)} ({len(d.ts)} candles)",
+                f"{', '.join(self.cfg.pairs)} ({len(d.ts)} candles), "
+                f"balance {self.loop.bot.cash:.2f} USDT",
             )
             return 0
         snap = loaded.snapshot

@@ -48,3 +48,26 @@ def passes_1plus1(s: SignalSet, f: Features, ob: Any = float("nan")) -> Any:
     """The 1+1 rule itself."""
     primary, confirming = groups(s, f, ob)
     return primary & confirming
+
+
+def _names(fns: tuple[SignalFn, ...], catalogue: dict[str, SignalFn]) -> dict[SignalFn, str]:
+    """The catalogue name of each of ``fns``."""
+    by_fn = {fn: name for name, fn in catalogue.items()}
+    return {fn: by_fn.get(fn, getattr(fn, "__name__", "?")) for fn in fns}
+
+
+def fired(s: SignalSet, f: Features, ob: Any) -> str:
+    """The signals firing on one candle as a combination ``"p1,p2+c1"`` (primary+confirming).
+
+    Names keep the config's order; this is the key ``/signalstats`` groups trades by.
+    """
+    pn, cn = _names(s.primary, PRIMARY), _names(s.confirming, CONFIRMING)
+    prim = [pn[fn] for fn in s.primary if bool(fn(f, s.params, ob))]
+    conf = [cn[fn] for fn in s.confirming if bool(fn(f, s.params, ob))]
+    return ",".join(prim) + "+" + ",".join(conf)
+
+
+def split_combo(combo: str) -> tuple[list[str], list[str]]:
+    """Inverse of ``fired``: (primary names, confirming names); ([], []) for ``""``."""
+    prim, _, conf = combo.partition("+")
+    return [p for p in prim.split(",") if p], [c for c in conf.split(",") if c]

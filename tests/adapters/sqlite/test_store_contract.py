@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from optiflow.adapters.memory.store import MemoryStore
+from optiflow.adapters.sqlite.migrations import SCHEMA_VERSION
 from optiflow.adapters.sqlite.store import SqliteStore
 from optiflow.domain.events import Notify
 from optiflow.domain.results import ExitRow, NearMiss
@@ -104,7 +105,7 @@ def test_commit_then_load_round_trips_snapshot_and_cursor(make_store: MakeStore)
     assert loaded is not None
     assert loaded.snapshot == {**snap, "n": 2}
     assert loaded.cursor == {"BTC/USDT": 123}
-    assert loaded.schema_version == 3  # v3: the shadows table
+    assert loaded.schema_version == SCHEMA_VERSION  # v3: the shadows table, v4: exit signals
     assert loaded.extra["commit_seq"] == 2
 
 

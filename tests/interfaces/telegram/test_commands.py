@@ -177,3 +177,38 @@ def test_ask_prints_the_same_answer(bot_state: Path, fake: FakeTelegram) -> None
     assert bad.returncode == 2 and "usage: /log" in bad.stdout
     data = json.loads((bot_state / "config.json").read_text())
     assert data["name"] == "OptiScalp_A"
+
+
+def test_signalstats_per_combination_matches_the_store(
+    fake: FakeTelegram, bot_state: Path
+) -> None:
+    """/signalstats (Telegram and `optiflow ask`): trades, win rate and net per combination."""
+    still_open = {p["position_id"] for p in snapshot(bot_state)["bot"]["positions"]}
+    per_pos: dict[str, tuple[str, str, Decimal]] = {}
+    with db(bot_state) as conn:
+        for pid, sym, sig, net in conn.execute(
+            "SELECT position_id, symbol, signals, net_pnl FROM exits ORDER BY ts_exit, id"
+        ):
+            if pid not in still_open:
+                _, _, total = per_pos.get(pid, (sym, sig, Decimal(0)))
+                per_pos[pid] = (sym, sig, total + Decimal(net))
+    assert per_pos and all(sig and "+" in sig for _, sig, _ in per_pos.values())
+    combos: dict[str, list[Decimal]] = {}
+    for _, sig, net in per_pos.values():
+        combos.setdefault(sig, []).append(net)
+    sent = ask_telegram(fake, bot_state, ["/signalstats"])
+    text = plain(str(sent[0]["text"]))
+    for sig, nets in combos.items():
+        wins = sum(1 for n in nets if n > 0)
+        line = (
+            f"{sig}: trades {len(nets)}, win rate {wins / len(nets) * 100:.1f} %, "
+            f"net {sum(nets):+.2f}"
+        )
+        assert line in text.splitlines(), (line, text)
+    for sym in {s for s, _, _ in per_pos.values()}:
+        nets = [n for s, _, n in per_pos.values() if s == sym]
+        wins = sum(1 for n in nets if n > 0)
+        assert f"closed {len(nets)}, win rate {wins / len(nets) * 100:.1f} %" in text
+    r = optiflow("ask", "OptiScalp_A", "/signalstats", "--state-root", str(bot_state.parent))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == text.strip()

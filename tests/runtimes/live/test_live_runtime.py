@@ -130,6 +130,10 @@ def test_paper_session_store_exchange_and_files_agree(fake: FakeBinance, tmp_pat
     assert sim.balances["USDT"] == rt.bot.cash if rt.bot else False
     active = read_active_trades(tmp_path / "active_trades.json")
     assert active is not None and len(active) == len(rt.bot.positions if rt.bot else [])
+    starts = [n.text for n in store.notes(10_000) if n.kind == "start"]
+    pairs = ", ".join(cfg.pairs)  # the start note: mode, pairs, balance
+    balance = f"balance {s.starting_balance:.2f} USDT"
+    assert starts == [f"▶️ {cfg.name} starting (paper) on {pairs}, {balance}"]
     store.close()
 
 

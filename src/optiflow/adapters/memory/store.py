@@ -15,7 +15,7 @@ from optiflow.domain.events import Notify
 from optiflow.domain.results import ExitRow, NearMiss, ShadowResult
 from optiflow.ports.store import FillRow, OrderRow, StateBatch, StoredState
 
-MEMORY_SCHEMA_VERSION = 3  # reported like the SQLite schema version it mirrors
+MEMORY_SCHEMA_VERSION = 4  # reported like the SQLite schema version it mirrors
 
 
 def _dump(value: Any) -> str:

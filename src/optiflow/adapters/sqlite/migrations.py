@@ -97,6 +97,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             exit_reason TEXT NOT NULL
         )""",
     ),
+    # v4: each closed trade's signal combination ("p1,p2+c1"; "" for older trades).
+    ("ALTER TABLE exits ADD COLUMN signals TEXT NOT NULL DEFAULT ''",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -29,9 +29,9 @@ INSERT_FILL = (
 )
 EXIT_COLS = (
     "bot, symbol, position_id, ts_entry, ts_exit, entry_price, exit_price, qty, fees, "
-    "net_pnl, reason"
+    "net_pnl, reason, signals"
 )
-INSERT_EXIT = f"INSERT INTO exits ({EXIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_EXIT = f"INSERT INTO exits ({EXIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 UPSERT_SNAPSHOT = (
     "INSERT INTO snapshot (id, state, cursor, seq, ts_updated) "
     f"VALUES (1, ?, ?, 1, {NOW_MS}) "
@@ -101,6 +101,7 @@ def exit_params(e: ExitRow) -> tuple[object, ...]:
         str(e.fees),
         str(e.net_pnl),
         e.reason,
+        e.signals,
     )
 
 
@@ -150,6 +151,7 @@ def exit_from(r: sqlite3.Row) -> ExitRow:
         fees=Decimal(r["fees"]),
         net_pnl=Decimal(r["net_pnl"]),
         reason=r["reason"],
+        signals=r["signals"],
     )
 
 

@@ -49,7 +49,7 @@ def telegram_command(state_root: Path, secrets: Path | None) -> int:
     token = load_telegram_token(secrets)
     setup_logging(state_root / ".telegram" / "logs", "telegram", [])
     bots = {v.name: v for v in views}
-    service = TelegramService(token, tg, bots, stop_by_signal)
+    service = TelegramService(token, tg, bots, stop_by_signal, fleet_root=state_root)
     asyncio.run(_serve(service, state_root))
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from optiflow.interfaces.telegram.registry import (
@@ -71,6 +72,7 @@ def _summary_body(view: BotView, rest: list[str]) -> str:
             "stop fills",
             f"net PnL today ({s.day}) {usd(s.pnl_today)}, all time {usd(s.pnl_all)}",
             f"PnL/day {usd(s.pnl_per_day)} over {s.days:.1f} days{target}",
+            f"as of {datetime.fromtimestamp(s.now / 1000, UTC):%Y-%m-%d %H:%M} UTC (bot time)",
         ]
     )
 

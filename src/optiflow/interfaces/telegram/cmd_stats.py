@@ -14,6 +14,7 @@ from optiflow.interfaces.telegram.registry import (
     register_command,
 )
 from optiflow.queries.shadows import shadow_count, top_missed
+from optiflow.queries.signals import by_combination, closed_trades
 from optiflow.queries.stats import blockers, failstats, filters, near, signalstats
 from optiflow.queries.view import BotView
 
@@ -89,12 +90,22 @@ def _signals_body(view: BotView, rest: list[str]) -> str:
             f"{esc(r.symbol)}: primary {r.primary}, confirming {r.confirming}, 1+1 {r.passes}, "
             f"entries {r.entries}; closed {r.positions}, win rate {win}, net {usd(r.net)}"
         )
+    combos = by_combination(closed_trades(view))
+    if combos:
+        lines.append("per signal combination (primary+confirming), closed trades:")
+    for c in combos:
+        name = esc(c.signals) if c.signals else "(not recorded)"
+        lines.append(
+            f"{name}: trades {c.trades}, win rate {c.win_rate * 100:.1f} %, net {usd(c.net)}"
+        )
     return "\n".join(lines) or "no signals yet"
 
 
-@register_command("signalstats", "Diagnostics", "signal counts, win rate and net PnL per symbol")
+@register_command(
+    "signalstats", "Diagnostics", "signal counts per symbol; win rate and net PnL per combination"
+)
 def cmd_signalstats(ctx: Ctx, args: list[str]) -> Reply:
-    """Primary, confirming and 1+1 counts per symbol with win rate and net PnL."""
+    """Primary, confirming and 1+1 counts per symbol; win rate and net PnL per combination."""
     return per_bot(ctx, args, _signals_body)
 
 

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import sqlite3
 
+from optiflow.adapters.logs import mask_secrets
 from optiflow.domain.events import Notify
 from optiflow.interfaces.telegram.outbox import Delivery
 from optiflow.ports.notifier import Notifier
@@ -45,7 +46,7 @@ class TelegramNotifier:
                 with conn:
                     conn.execute(
                         "INSERT INTO notes (kind, symbol, text, ts) VALUES (?, ?, ?, ?)",
-                        (note.kind, note.symbol, note.text, note.ts),
+                        (note.kind, note.symbol, mask_secrets(note.text), note.ts),
                     )
             finally:
                 conn.close()

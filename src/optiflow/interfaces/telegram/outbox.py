@@ -16,18 +16,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 
 from optiflow.adapters.files.exports import write_atomic
+from optiflow.adapters.logs import mask_secrets
 from optiflow.config.telegram import TelegramConfig
 from optiflow.domain.events import Notify
+from optiflow.interfaces.telegram.fleet_notes import FleetCursor, FleetNotes
 from optiflow.interfaces.telegram.registry import MAX_MESSAGE, esc
 from optiflow.queries.view import BotView, StoredNote
 
@@ -68,7 +71,7 @@ class Cursor:
         if inode and (inode != self.db or behind):
             if self.db or behind:
                 log.info("telegram: %s has a new state database; its outbox starts over", view.name)
-                self.chats, reset = {"*": 0}, True
+                self.chats, self.daily, reset = {"*": 0}, "", True
             self.db = inode
             self.save()
         return reset
@@ -89,7 +92,7 @@ def bundle(bot: str, notes: list[StoredNote], limit: int = MAX_MESSAGE) -> tuple
     head = f"<b>{esc(bot)}</b>"
     text, last = head, notes[0].id
     for i, n in enumerate(notes):
-        line = esc(n.note.text)
+        line = esc(mask_secrets(n.note.text))
         if i == 0 and len(head) + 1 + len(line) > limit:
             return f"{head}\n{line[: limit - len(head) - 2]}…", n.id
         if len(text) + 1 + len(line) > limit:
@@ -119,14 +122,19 @@ class Delivery:
         min_gap_s: float = 1.0,
         poll_s: float = 0.5,
         summary_text: Callable[[BotView], str] | None = None,
+        fleet: FleetNotes | None = None,
+        fleet_sends: Callable[[str], bool] | None = None,
     ) -> None:
-        """Deliver for ``bots`` to ``chat_ids`` through ``send`` (chat id, HTML text)."""
+        """Deliver for ``bots`` (and a fleet supervisor's notes) to ``chat_ids`` via ``send``."""
         self.bots, self.chat_ids, self.send = bots, chat_ids, send
         self.settings, self.min_gap_s, self.poll_s = settings, min_gap_s, poll_s
         self.summary_text = summary_text
+        self.fleet, self.fleet_sends = fleet, fleet_sends
         self.cursors: dict[str, Cursor] = {}
         self.chats = {c: _Chat() for c in chat_ids}
         self.ephemeral: list[tuple[str, Notify]] = []  # notes the store could not hold
+        self._daily_due: dict[str, str] = {}  # bot -> day of a summary queued, not yet sent
+        self._fleet_told = False
         self._woken = False
         self.sent = 0  # messages delivered (for tests and benchmarks)
         self.fatal: str | None = None
@@ -165,10 +173,12 @@ class Delivery:
         await self._daily()
         while self.ephemeral:
             name, note = self.ephemeral[0]
-            text = f"<b>{esc(name)}</b>\n{esc(note.text)}"
+            text = f"<b>{esc(name)}</b>\n{esc(mask_secrets(note.text))}"
             if not all([await self._send(c, text) for c in self.chat_ids]):
                 return self.poll_s
             self.ephemeral.pop(0)
+            if note.kind == "daily_summary":
+                self._daily_sent(name)
         wait, sent = self.poll_s, False
         for view in list(self.bots.values()):
             cur = self.cursor(view)
@@ -177,28 +187,53 @@ class Delivery:
             if cur.follow(view, newest):
                 return 0.0  # the database was replaced: read it again from the start
             tg = self.settings(view)
-            for chat in self.chat_ids:
-                pending = [n for n in notes if n.id > cur.get(chat)]
-                wanted = [n for n in pending if tg is None or tg.sends(n.note.kind)]
-                if not pending:
-                    continue
-                if not wanted:
-                    cur.chats[str(chat)] = pending[-1].id
-                    cur.save()
-                    continue
-                st = self.chats[chat]
-                now = time.monotonic()
-                if st.next_at > now:
-                    wait = min(wait, st.next_at - now)
-                    continue
-                text, last = bundle(view.name, wanted)
-                if await self._send(chat, text):
-                    cur.chats[str(chat)] = last
-                    cur.save()
-                    sent = True
-                else:
-                    wait = min(wait, max(0.05, st.next_at - time.monotonic()))
+            w, s = await self._deliver(view.name, cur, notes, tg.sends if tg else None)
+            wait, sent = min(wait, w), sent or s
+        fleet = self.fleet
+        if fleet is not None and await asyncio.to_thread(fleet.exists):
+            try:
+                fcur = await asyncio.to_thread(fleet.load)
+                base = min(fcur.get(c) for c in self.chat_ids)
+                notes = await asyncio.to_thread(fleet.read, base, 200)
+                w, s = await self._deliver(fleet.name, fcur, notes, self.fleet_sends)
+                wait, sent = min(wait, w), sent or s
+            except sqlite3.Error as exc:  # the bots' notes still go; said once
+                if not self._fleet_told:
+                    log.warning("telegram: cannot read the fleet's notes %s: %s", fleet.path, exc)
+                self._fleet_told = True
         return 0.0 if sent else wait
+
+    async def _deliver(
+        self,
+        name: str,
+        cur: Cursor | FleetCursor,
+        notes: list[StoredNote],
+        sends: Callable[[str], bool] | None,
+    ) -> tuple[float, bool]:
+        """Send one source's pending notes to every chat that may get a message now."""
+        wait, sent = self.poll_s, False
+        for chat in self.chat_ids:
+            pending = [n for n in notes if n.id > cur.get(chat)]
+            wanted = [n for n in pending if sends is None or sends(n.note.kind)]
+            if not pending:
+                continue
+            if not wanted:
+                cur.chats[str(chat)] = pending[-1].id
+                cur.save()
+                continue
+            st = self.chats[chat]
+            now = time.monotonic()
+            if st.next_at > now:
+                wait = min(wait, st.next_at - now)
+                continue
+            text, last = bundle(name, wanted)
+            if await self._send(chat, text):
+                cur.chats[str(chat)] = last
+                cur.save()
+                sent = True
+            else:
+                wait = min(wait, max(0.05, st.next_at - time.monotonic()))
+        return wait, sent
 
     async def _send(self, chat: int, text: str) -> bool:
         """Send one message now if the chat allows; False when it must wait (or failed)."""
@@ -236,23 +271,44 @@ class Delivery:
         return True
 
     async def _daily(self) -> None:
-        """The daily summary of each bot at its configured UTC hour, once a day."""
+        """Each bot's daily summary once its own clock crosses the configured UTC hour.
+
+        The bot's clock is the time of its last commit (replay time in a replay, about now
+        when live). The summary of a day is marked sent in the cursor only once delivered.
+        """
         if self.summary_text is None:
             return
-        now = datetime.now(UTC)
-        for view in self.bots.values():
+        for view in list(self.bots.values()):
             tg = self.settings(view)
             hour = tg.daily_summary_hour_utc if tg is not None else None
-            if hour is None or now.hour != hour or not tg or not tg.sends("daily_summary"):
+            if hour is None or tg is None or not tg.sends("daily_summary"):
                 continue
+            ms = await asyncio.to_thread(_bot_time, view)
+            if ms is None:  # no commit yet: the bot's clock is unknown
+                continue
+            now = datetime.fromtimestamp(ms / 1000, UTC)
             cur = self.cursor(view)
-            day = now.date().isoformat()
-            if cur.daily == day:
+            passed = now.hour >= hour
+            day = now.date() if passed else now.date() - timedelta(days=1)
+            if not cur.daily:  # first sight of this bot: the next crossing is the first due
+                cur.daily = day.isoformat()
+                cur.save()
                 continue
-            text = f"📊 daily summary {day}\n{self.summary_text(view)}"
+            if not passed or cur.daily >= day.isoformat() or view.name in self._daily_due:
+                continue
+            text = f"📊 daily summary {day.isoformat()}\n"
+            text += await asyncio.to_thread(self.summary_text, view)
+            self._daily_due[view.name] = day.isoformat()
+            self.ephemeral.append((view.name, Notify("daily_summary", "", text, 0)))
+
+    def _daily_sent(self, name: str) -> None:
+        """The daily summary of bot ``name`` reached every chat: remember its day."""
+        day = self._daily_due.pop(name, None)
+        view = self.bots.get(name)
+        if day is not None and view is not None:
+            cur = self.cursor(view)
             cur.daily = day
             cur.save()
-            self.ephemeral.append((view.name, Notify("daily_summary", "", text, 0)))
 
     async def flush(self, timeout_s: float) -> bool:
         """Deliver what is waiting, for at most ``timeout_s``; True when nothing is left."""
@@ -275,6 +331,13 @@ class Delivery:
             cur = self.cursor(view)
             if any(view.notes(cur.get(c), 1) for c in self.chat_ids):
                 return True
+        fleet = self.fleet
+        if fleet is not None and fleet.exists():
+            try:
+                fcur = fleet.load()
+                return any(fleet.read(fcur.get(c), 1) for c in self.chat_ids)
+            except sqlite3.Error:
+                return False
         return False
 
 
@@ -293,6 +356,18 @@ def _inode(folder: Path) -> int:
         return (folder / "bot.sqlite").stat().st_ino
     except OSError:
         return 0
+
+
+def _bot_time(view: BotView) -> int | None:
+    """The bot's clock: the time of its last commit (None before the first one)."""
+    try:
+        with view.connect() as conn:  # the cursor only: the state itself can be large
+            row = conn.execute("SELECT cursor FROM snapshot WHERE id = 1").fetchone()
+        cursor = json.loads(row[0]) if row is not None and row[0] else {}
+    except Exception:  # noqa: BLE001 - no store yet
+        return None
+    ts = cursor.get("ts") if isinstance(cursor, dict) else None
+    return ts if isinstance(ts, int) and ts >= 0 else None
 
 
 def _max_id(view: BotView) -> int:

@@ -12,6 +12,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -31,6 +32,7 @@ from optiflow.domain.errors import UserInputError
 from optiflow.interfaces.telegram import registry
 from optiflow.interfaces.telegram.cmd_money import _summary_body
 from optiflow.interfaces.telegram.cmd_runtime import shutdown_now
+from optiflow.interfaces.telegram.fleet_notes import FleetNotes
 from optiflow.interfaces.telegram.outbox import Delivery, retry_seconds
 from optiflow.interfaces.telegram.registry import MAX_PARTS, Ctx, Reply, split_message
 from optiflow.queries.view import BotView
@@ -53,6 +55,7 @@ class TelegramService:
         *,
         poll_timeout: int = 10,
         min_gap_s: float = 1.0,
+        fleet_root: Path | None = None,
     ) -> None:
         """Wire the application (nothing touches the network before ``start``)."""
         register_secret(token)
@@ -77,6 +80,8 @@ class TelegramService:
             settings=lambda v: v.cfg.telegram if v.cfg is not None else tg,
             min_gap_s=min_gap_s,
             summary_text=lambda v: _summary_body(v, []),
+            fleet=None if fleet_root is None else FleetNotes(fleet_root, tg.chat_ids),
+            fleet_sends=lambda kind: tg.sends(f"fleet_{kind}"),
         )
         self._task: asyncio.Task[None] | None = None
         self._ignored: set[int] = set()

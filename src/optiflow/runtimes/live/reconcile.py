@@ -84,7 +84,8 @@ async def reconcile(rt: Recovering, recovering: bool) -> None:
         rt._note(
             "start",
             "",
-            f"▶️ {rt.cfg.name} starting ({rt.mode}) on {', '.join(rt.cfg.pairs)}",
+            f"▶️ {rt.cfg.name} starting ({rt.mode}) on {', '.join(rt.cfg.pairs)}, "
+            f"balance {bot.cash:.2f} USDT",
             immediate=True,
         )
     await check_balance(rt)
