@@ -35,7 +35,7 @@ from optiflow.adapters.sim.faults import FaultyGateway
 from optiflow.adapters.sim.rehearsal import SIM_FILE, RehearsalExchange
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
-from optiflow.domain.events import StopRequested
+from optiflow.domain.events import StopRequested, SubmitOrder
 from optiflow.domain.market import BookTop
 from optiflow.engine.settings import settings_from_config
 from optiflow.marketdata.features import compute_features
@@ -119,6 +119,7 @@ class RehearsalRuntime(CarryingRuntime):
         self.kill = KillSwitch()
         self.market.after_write = self.kill.wrote
         self.market.before_change = self._save_point
+        self.guard.resend = self._resend
         self.at_ts = -1  # the point being played
         self._seen: dict[str, str | None] = {}  # pair -> position shown this point's sweep
         self._skip_tick: set[str] = set()  # resumed cycle: pairs already shown the open
@@ -173,6 +174,10 @@ class RehearsalRuntime(CarryingRuntime):
         super().commit(rows, fills)
         self._mark, self._committed_at = mark, now
         self.kill.wrote()
+
+    async def _resend(self, cmd: SubmitOrder) -> None:
+        """A waiting exit goes out through the outbox (a kill meanwhile does not lose it)."""
+        await self.run_commands([cmd])
 
     def _save_point(self) -> None:
         """Commit now (the market is about to change the exchange's books by itself)."""

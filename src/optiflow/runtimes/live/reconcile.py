@@ -110,7 +110,7 @@ async def _resolve_orders(rt: Recovering) -> list[str]:
     for row in rt.store.orders(("intent", "open", "partial", "unknown")):
         if row.reason == "protective_stop" or row.client_id in rt.continuing:
             continue
-        rt.executor.track(row)
+        rt.executor.track(row, rt.store.fills(row.client_id) if row.filled > 0 else None)
         up, known = await rt.executor.resolve(row.symbol, row.client_id)
         events: list[Event] = []
         if not known:
