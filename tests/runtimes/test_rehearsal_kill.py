@@ -114,7 +114,7 @@ def test_sigkill_campaign_with_faults_ends_like_an_uninterrupted_run(tmp_path: P
         # no faults, so a kill in a few windows lets the restart learn a stop's or an exit's
         # state earlier than the uninterrupted run did. Without faults equality is exact
         # (the kill-point test below); the safety invariants above hold either way.
-        pytest.xfail("with faults, a resumed rehearsal learned an answer earlier than the clean run")
+        pytest.xfail("with faults, a resumed rehearsal learned an answer before the clean run")
 
 
 # writes (store commits and exchange saves) after which a killed run used to resume on a
