@@ -115,6 +115,7 @@ class RehearsalRuntime(CarryingRuntime):
         self._mark: tuple[Any, ...] = ()
         self._committed_at = 0.0
         self.checkpoint_every = 1000
+        self.files_every_s = 5.0 if speed <= 0 else self.files_every_s  # flat out: less often
         self._frames = []
         self.kill = KillSwitch()
         self.market.after_write = self.kill.wrote
