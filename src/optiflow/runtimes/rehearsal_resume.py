@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
@@ -42,12 +42,17 @@ def dump_items(items: list[Item]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for it in items:
         if isinstance(it, SubmitOrder):
-            out.append({"submit": {**asdict(it), "qty": str(it.qty)}})
+            out.append({"submit": {**_shallow(it), "qty": str(it.qty)}})
         elif isinstance(it, CancelOrder):
-            out.append({"cancel": asdict(it)})
+            out.append({"cancel": _shallow(it)})
         elif isinstance(it, Scan):
             out.append({"scan": it.symbol})
     return out
+
+
+def _shallow(obj: SubmitOrder | CancelOrder) -> dict[str, Any]:
+    """A flat dataclass as a dict (``asdict`` deep-copies: too slow for every commit)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 def load_items(data: list[dict[str, Any]]) -> list[Item]:

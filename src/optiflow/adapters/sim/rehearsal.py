@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, replace
+from dataclasses import fields, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -359,7 +359,7 @@ def _up_from(d: dict[str, Any]) -> OrderUpdate:
 
 
 def _req_json(r: OrderRequest) -> dict[str, Any]:
-    d = asdict(r)
+    d = {f.name: getattr(r, f.name) for f in fields(r)}  # flat: no deep copy
     for k in ("qty", "price", "stop_price"):
         d[k] = None if d[k] is None else str(d[k])
     return d
