@@ -72,7 +72,7 @@ def child(case: str, days: int) -> dict[str, Any]:
         arrays = prepare(cfg, data)
         with tempfile.TemporaryDirectory() as tmp:
             state = Path(tmp)
-            store = SqliteStore(state / "bot.sqlite", cfg.name)
+            store = SqliteStore(state / "bot.sqlite", cfg.name, durability="rehearsal")
             rt = RehearsalRuntime(cfg, arrays, store, _Quiet(), state, 0)
             t0 = time.perf_counter()
             asyncio.run(rt.run())

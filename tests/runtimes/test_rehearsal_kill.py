@@ -1,4 +1,4 @@
-"""Rehearsal with faults, SIGKILLed 20+ times: the same trades as an uninterrupted run."""
+"""Rehearsal SIGKILLed at chosen writes and at random moments: the same trades as a clean run."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 
 from optiflow.adapters.sqlite.store import SqliteStore
 from optiflow.domain.results import ExitRow
+from optiflow.runtimes.rehearsal_resume import KILL_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "runtime_config_optiscalpA.json"
@@ -109,7 +110,58 @@ def test_sigkill_campaign_with_faults_ends_like_an_uninterrupted_run(tmp_path: P
     assert len({o.client_id for o in orders}) == len(orders)
     assert stops == [] and loaded is not None and loaded.snapshot["bot"]["positions"] == []
     if trade_list(killed_exits) != trade_list(clean_exits):
-        # Known open bug (issue 8): a rehearsal killed at some moments resumes on a path that
-        # differs from the uninterrupted run (seen: one exit decided differently, later trades
-        # following it). The safety invariants above still hold; equality is what is missing.
-        pytest.xfail("rehearsal resumed after a kill diverged from the uninterrupted run")
+        # Known limit with faults (README, "Kill-safe"): the start-up reconciliation meets
+        # no faults, so a kill in a few windows lets the restart learn a stop's or an exit's
+        # state earlier than the uninterrupted run did. Without faults equality is exact
+        # (the kill-point test below); the safety invariants above hold either way.
+        pytest.xfail("with faults, a resumed rehearsal learned an answer before the clean run")
+
+
+# writes (store commits and exchange saves) after which a killed run used to resume on a
+# different path: inside a list of exits, between a stop's cancel and the exit, between an
+# intent and its request, after a fill before the reactive re-entry, while closing at the end
+KILL_POINTS = (7, 31, 34, 43, 52, 67, 82, 94, 103, 1135)
+
+
+def day_cmd(state: Path) -> list[str]:
+    """One day of preset A in rehearsal, flat out, no faults."""
+    return [
+        sys.executable, "-m", "optiflow.interfaces.cli.main", "run", str(CONFIG),
+        "--mode", "rehearsal", "--speed", "0", "--from", "2023-04-03", "--to", "2023-04-04",
+        "--state-dir", str(state),
+    ]  # fmt: skip
+
+
+def run_day(state: Path, kill_at: int | None = None) -> int:
+    """Run the day (killed after write ``kill_at`` if given); the exit code."""
+    env = {k: v for k, v in os.environ.items() if k != KILL_ENV}
+    if kill_at is not None:
+        env[KILL_ENV] = str(kill_at)
+    proc = subprocess.run(day_cmd(state), env=env, capture_output=True, timeout=300)
+    if kill_at is None:
+        assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    return proc.returncode
+
+
+def day_trades(state: Path) -> list[tuple[object, ...]]:
+    """The trade list a state folder's store holds."""
+    store = SqliteStore(state / "bot.sqlite", "OptiScalp_A")
+    try:
+        return trade_list(store.exits())
+    finally:
+        store.close()
+
+
+def test_kill_after_chosen_writes_resumes_to_exactly_the_clean_trades(tmp_path: Path) -> None:
+    """SIGKILL right after the Nth durable write (and again inside the restart): same trades."""
+    clean = tmp_path / "clean"
+    run_day(clean)
+    expected = day_trades(clean)
+    assert len(expected) > 100
+    for n in KILL_POINTS:
+        state = tmp_path / f"k{n}"
+        assert run_day(state, n) == -signal.SIGKILL, f"no kill at write {n}"
+        if n in (31, 52):  # killed again while carrying on what the first run left
+            assert run_day(state, 3) == -signal.SIGKILL
+        run_day(state)
+        assert day_trades(state) == expected, f"killed after write {n}"

@@ -12,8 +12,12 @@ backtest plays it, as four points in time:
 
 A pair without a trade in a candle shows no price (as in the backtest). At the end every
 position is closed at its last close (``end_of_data``). Every commit stores the last point
-played completely (``cursor.done``); a restart resumes after it, through the runtime's own
-start-up reconciliation against the simulated exchange's own file.
+played completely (``cursor.done``), the point being played (``cursor.at``) with how far it
+got (which pairs were shown its price), and the commands decided but not carried out yet
+(the outbox, see ``rehearsal_resume``). A restart puts the market back where it stood, goes
+through the runtime's own start-up reconciliation against the simulated exchange's own
+file, carries out the outbox, and finishes the interrupted point from where it stopped:
+the same trades as a run never killed.
 """
 
 from __future__ import annotations
@@ -31,10 +35,10 @@ from optiflow.adapters.sim.faults import FaultyGateway
 from optiflow.adapters.sim.rehearsal import SIM_FILE, RehearsalExchange
 from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
-from optiflow.domain.events import StopRequested
-from optiflow.domain.market import BookTop, Candle, Features
+from optiflow.domain.events import StopRequested, SubmitOrder
+from optiflow.domain.market import BookTop
 from optiflow.engine.settings import settings_from_config
-from optiflow.marketdata.features import compute_features, features_at
+from optiflow.marketdata.features import compute_features
 from optiflow.marketdata.loaders import CandleArrays
 from optiflow.ports.exchange import ExchangeGateway
 from optiflow.ports.feed import PriceQuote
@@ -42,46 +46,16 @@ from optiflow.ports.notifier import Notifier
 from optiflow.ports.store import FillRow, OrderRow, Store
 from optiflow.runtimes.backtest import feature_spec
 from optiflow.runtimes.bar_loop import AlignedData, align
-from optiflow.runtimes.live.runtime import LiveRuntime, Tracker
+from optiflow.runtimes.live.runtime import Tracker
 from optiflow.runtimes.live.starting import start_when_reachable
+from optiflow.runtimes.rehearsal_clock import Lookup, RehearsalClock
+from optiflow.runtimes.rehearsal_resume import CarryingRuntime, KillSwitch, load_items
 from optiflow.runtimes.replay import Pacer
 
 Wrap = Callable[[RehearsalExchange, Callable[[], int]], ExchangeGateway]
 
 
-class RehearsalClock:
-    """Market time, set by the rehearsal as it plays each point; waits never block."""
-
-    def __init__(self, start_ms: int) -> None:
-        """Start at ``start_ms``."""
-        self.t = start_ms
-
-    def now_ms(self) -> int:
-        """The time of the point being played."""
-        return self.t
-
-    def monotonic_s(self) -> float:
-        """Seconds on a monotonic clock (durations only)."""
-        return time.perf_counter()
-
-    async def sleep_until(self, ts_ms: int) -> None:
-        """The rehearsal moves time itself: nothing to wait for."""
-        await asyncio.sleep(0)
-
-
-class _Lookup:
-    """A pair's precomputed features, handed out candle by candle like a ``FeatureTracker``."""
-
-    def __init__(self, feats: Any) -> None:
-        self.feats = feats
-
-    def update(self, candle: Candle) -> Features:
-        """The features of ``candle`` (computed with every candle before it)."""
-        row = int(np.searchsorted(self.feats.ts, candle.ts))
-        return features_at(self.feats, row)
-
-
-class RehearsalRuntime(LiveRuntime):
+class RehearsalRuntime(CarryingRuntime):
     """One bot's live runtime driven by history at ``speed`` x real time (0: flat out)."""
 
     def __init__(
@@ -141,6 +115,15 @@ class RehearsalRuntime(LiveRuntime):
         self._mark: tuple[Any, ...] = ()
         self._committed_at = 0.0
         self.checkpoint_every = 1000
+        self.files_every_s = 5.0 if speed <= 0 else self.files_every_s  # flat out: less often
+        self._frames = []
+        self.kill = KillSwitch()
+        self.market.after_write = self.kill.wrote
+        self.market.before_change = self._save_point
+        self.guard.resend = self._resend
+        self.at_ts = -1  # the point being played
+        self._seen: dict[str, str | None] = {}  # pair -> position shown this point's sweep
+        self._skip_tick: set[str] = set()  # resumed cycle: pairs already shown the open
 
     async def _sleep(self, seconds: float) -> None:
         """Waits of the runtime (retries, Retry-After) pass at the rehearsal's speed."""
@@ -153,10 +136,16 @@ class RehearsalRuntime(LiveRuntime):
 
     def _tracker(self, symbol: str) -> Tracker:
         """Indicators computed once as arrays (as the backtest's fast feed), looked up by time."""
-        return _Lookup(self.feats[symbol])
+        return Lookup(self.feats[symbol])
+
+    def _exchange_knows(self, client_id: str) -> bool:
+        """Whether the simulated exchange ever received this order."""
+        return client_id in self.market.orders
 
     def _fresh(self, symbol: str, book: BookTop) -> bool:
-        """Only a pair that traded in this candle shows its open to its position."""
+        """Only a pair that traded in this candle shows its open to its position (once)."""
+        if symbol in self._skip_tick:
+            return False
         pos = self._bot().positions.get(symbol)
         self._ticked[symbol] = pos.position_id if pos is not None else None
         return symbol in self.market.trading
@@ -185,9 +174,23 @@ class RehearsalRuntime(LiveRuntime):
             return
         super().commit(rows, fills)
         self._mark, self._committed_at = mark, now
+        self.kill.wrote()
+
+    async def _resend(self, cmd: SubmitOrder) -> None:
+        """A waiting exit goes out through the outbox (a kill meanwhile does not lose it)."""
+        await self.run_commands([cmd])
+
+    def _save_point(self) -> None:
+        """Commit now (the market is about to change the exchange's books by itself)."""
+        if self.bot is not None:
+            self._mark = ()
+            self.commit()
 
     def _cursor(self) -> dict[str, Any]:
-        return {"ts": self.clock.now_ms(), "done": self.done_ts}
+        return {
+            "ts": self.clock.now_ms(), "done": self.done_ts, "at": self.at_ts,
+            "ticked": dict(self._ticked), "seen": dict(self._seen),
+        }  # fmt: skip
 
     def _snapshot(self) -> dict[str, Any]:
         snap = super()._snapshot()
@@ -208,7 +211,14 @@ class RehearsalRuntime(LiveRuntime):
         bot = self._bot()
         pos = bot.positions.get(quote.symbol)
         before = pos.position_id if pos is not None else None
+        if quote.swept_from is not None:
+            self._seen[quote.symbol] = before
         await super().on_price(quote)
+        await self._rest_of_sweep(quote, before)
+
+    async def _rest_of_sweep(self, quote: PriceQuote, before: str | None) -> None:
+        """A position opened by a re-entry inside the sweep sees it from the exit's price on."""
+        bot = self._bot()
         while quote.swept_from is not None:
             pos = bot.positions.get(quote.symbol)
             ex = self.market.last_exit
@@ -216,7 +226,7 @@ class RehearsalRuntime(LiveRuntime):
                 return
             if ex[1] == quote.book.bid:
                 return
-            before = pos.position_id
+            before = self._seen[quote.symbol] = pos.position_id
             quote = PriceQuote(quote.symbol, quote.book, swept_from=ex[1])
             await super().on_price(quote)
 
@@ -229,7 +239,7 @@ class RehearsalRuntime(LiveRuntime):
     async def run(
         self, max_cycles: int | None = None, on_cycle: Callable[[], None] | None = None
     ) -> None:
-        """Resume after the last saved point, play to the end of the data, close all."""
+        """Resume where the saved state stopped, play to the end of the data, close all."""
         loaded = self.store.load()
         if loaded is not None and loaded.snapshot.get("done"):
             self.already_finished = True
@@ -240,6 +250,20 @@ class RehearsalRuntime(LiveRuntime):
         T = len(self.al.ts)
         self._restore_quotes(t, k)
         self.sim_clock.t = self.point_ts(t, k) if t < T else self._end_ts()
+        # killed inside point (t, k): the market stands as that point showed it
+        mid = t < T and int(cursor.get("at", -1)) == self.point_ts(t, k)
+        if mid:
+            self._show(t, k)
+            self.at_ts = self.point_ts(t, k)
+            self._ticked = dict(cursor.get("ticked", {})) if k == 0 else {}
+            self._seen = dict(cursor.get("seen", {})) if k > 0 else {}
+        elif t >= T and int(cursor.get("at", -1)) == self._end_ts():
+            self._show_end()  # killed while closing everything at the end of the data
+        if self.market.saved_at != self.sim_clock.t:
+            self.market.last_exit = None  # the latest sell belongs to an earlier point
+        if loaded is not None:
+            self._frames = [load_items(loaded.snapshot.get("outbox", []))]
+        self.books.update(self.market.quotes)
         faulty = self.orders if isinstance(self.orders, FaultyGateway) else None
         if faulty is not None:
             faulty.enabled = False  # the market stands still while the bot (re)starts
@@ -247,14 +271,17 @@ class RehearsalRuntime(LiveRuntime):
             return
         if faulty is not None:
             faulty.enabled = True
-        self.books.update(self.market.quotes)
+        if self._frames:  # what the killed run had decided and not carried out yet
+            await self._drain(self._frames[0])
+            self._frames, self.continuing = [], {}
         n = 0
         while t < T and not self.stop_requested:
             ts = self.point_ts(t, k)
             n += 1
             if self.speed > 0 or n % 64 == 0:  # flat out: let signals in now and then
                 await self.pacer.wait(ts)
-            await (self._cycle_point(t) if k == 0 else self._sweep_point(t, k))
+            fresh = not (mid and n == 1)
+            await (self._cycle_point(t, fresh) if k == 0 else self._sweep_point(t, k, fresh))
             self.done_ts = ts
             t, k = (t, k + 1) if k < 3 else (t + 1, 0)
         if t >= T and not self.stop_requested:
@@ -278,48 +305,65 @@ class RehearsalRuntime(LiveRuntime):
         d = self.al
         for i, sym in enumerate(d.symbols):
             if k > 0 and self.traded[i][t]:
-                self.market.quotes[sym] = BookTop(
-                    self.point_ts(t, k - 1), d.prices[k - 1][i][t], d.prices[k - 1][i][t]
-                )
+                px = float(d.prices[k - 1][i][t])
+                self.market.quotes[sym] = BookTop(self.point_ts(t, k - 1), px, px)
                 continue
             hit = np.flatnonzero(self.traded[i][:t])
             if len(hit):
                 b = int(hit[-1])
-                px = d.prices[3][i][b]
+                px = float(d.prices[3][i][b])
                 self.market.quotes[sym] = BookTop(self.point_ts(b, 3), px, px)
         self.market.trading = {
             sym for i, sym in enumerate(d.symbols) if k > 0 and t < len(d.ts) and self.traded[i][t]
         }
 
-    async def _cycle_point(self, t: int) -> None:
-        """The candle before ``t`` closes: the market opens candle ``t``, then the cycle runs."""
-        d, ts = self.al, self.point_ts(t, 0)
-        self.sim_clock.t = ts
-        self.market.last_exit = None
+    def _show(self, t: int, k: int) -> None:
+        """The market moves to point (t, k): every pair traded in candle t shows its price."""
+        d, ts = self.al, self.point_ts(t, k)
         self.market.trading = {sym for i, sym in enumerate(d.symbols) if self.traded[i][t]}
         for i, sym in enumerate(d.symbols):
             if self.traded[i][t]:
-                self.market.show(sym, d.prices[0][i][t], ts)
-        self._ticked = {}
+                self.market.show(sym, d.prices[k][i][t], ts)
+
+    async def _cycle_point(self, t: int, fresh: bool = True) -> None:
+        """The candle before ``t`` closes: the market opens candle ``t``, then the cycle runs.
+
+        ``fresh=False``: resumed inside this point (the pairs already shown the open are not
+        shown it again).
+        """
+        ts = self.point_ts(t, 0)
+        self.sim_clock.t = self.at_ts = ts
+        if fresh:
+            self.market.last_exit = None
+            self._ticked = {}
+            self._show(t, 0)
+        self._skip_tick = set() if fresh else set(self._ticked)
         async with self.engine_lock:
             await self.cycle()
+        self._skip_tick = set()
         bot = self._bot()
         for sym in sorted(self.market.trading):  # entries found filled after the open was shown
             pos = bot.positions.get(sym)
             if pos is not None and self._ticked.get(sym) != pos.position_id:
+                self._ticked[sym] = pos.position_id
                 await self.on_price(PriceQuote(sym, self.market.quotes[sym]))
 
-    async def _sweep_point(self, t: int, k: int) -> None:
+    async def _sweep_point(self, t: int, k: int, fresh: bool = True) -> None:
         """Every traded pair sweeps to its low (k=1), high (2) or close (3)."""
         d, ts = self.al, self.point_ts(t, k)
-        self.sim_clock.t = ts
-        self.market.last_exit = None
+        self.sim_clock.t = self.at_ts = ts
+        if fresh:
+            self.market.last_exit = None
+            self._seen = {}
+            self._show(t, k)
         moving = [i for i in range(len(d.symbols)) if self.traded[i][t]]
-        for i in moving:
-            self.market.show(d.symbols[i], d.prices[k][i][t], ts)
         bot = self._bot()
         for i in moving:
             sym = d.symbols[i]
+            quote = PriceQuote(sym, self.market.quotes[sym], swept_from=d.prices[k - 1][i][t])
+            if sym in self._seen:  # resumed: this pair's position saw the sweep already
+                await self._rest_of_sweep(quote, self._seen[sym])
+                continue
             if sym not in bot.positions:
                 continue
             band = bot.triggers(sym, ts)
@@ -327,23 +371,27 @@ class RehearsalRuntime(LiveRuntime):
             if band is not None and band[0] < px < band[1] and (band[2] is None or ts < band[2]):
                 self.books[sym] = self.market.quotes[sym]  # inside its band: nothing can act
                 continue
-            quote = PriceQuote(sym, self.market.quotes[sym], swept_from=d.prices[k - 1][i][t])
             await self.on_price(quote)
 
     def _end_ts(self) -> int:
         d = self.al
         return int(d.ts[-1]) + d.timeframe_ms - 1 if len(d.ts) else 0
 
-    async def _finish(self) -> None:
-        """End of data: every position closes at its pair's last close."""
+    def _show_end(self) -> None:
+        """The end of the data: every pair stands at its last close."""
         d, end = self.al, self._end_ts()
-        self.sim_clock.t = end
-        self.market.last_exit = None
+        self.sim_clock.t = self.at_ts = end
         for i, sym in enumerate(d.symbols):
-            px = d.last_close[i]
+            px = float(d.last_close[i])
             self.market.quotes[sym] = self.books[sym] = BookTop(end, px, px)
         self.market.trading = set(d.symbols)
+
+    async def _finish(self) -> None:
+        """End of data: every position closes at its pair's last close."""
+        if self.at_ts != self._end_ts():
+            self.market.last_exit = None
+            self._show_end()
         async with self.engine_lock:
-            await self.feed(StopRequested(end, "end_of_data"))
+            await self.feed(StopRequested(self._end_ts(), "end_of_data"))
             self.finished = True
             self.commit()

@@ -140,8 +140,7 @@ class FaultyGateway:
     def _stops(self, key: str) -> None:
         """A stop filled between cycles: every open stop fills now."""
         if self._active(("stop_fill",), key) is not None:
-            for symbol in sorted({r.symbol for r in self.inner.stops.values()}):
-                self.inner.fill_stop(symbol)
+            self.inner.fill_stops(sorted({r.symbol for r in self.inner.stops.values()}))
 
     # ---- market data ------------------------------------------------------------------
     async def load_markets(self) -> dict[str, MarketLimits]:

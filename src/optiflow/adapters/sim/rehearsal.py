@@ -9,9 +9,10 @@ pair that has not traded in the current candle waits for its next traded price. 
 fees come from the wrapped ``SimExchange``. Stop orders rest until ``fill_stop`` (a fault: the
 runtime's own exit decides first while it runs).
 
-Its state (balances, open and recent orders, stops, the ledger of fills) is its own SQLite
-file, written at every change like a real exchange's books, independent of the bot's store:
-a killed rehearsal reconciles against it on restart.
+Its state (balances, open and recent orders, stops, the ledger of fills, the market time of
+the write and the latest sell's price) is its own SQLite file, written at every change like a
+real exchange's books, independent of the bot's store: a killed rehearsal reconciles against
+it on restart, with the market standing where it stood.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, replace
+from dataclasses import fields, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,12 @@ class RehearsalExchange:
         self.stops: dict[str, OrderRequest] = {}
         self.trades: list[TradeFill] = []
         self.calls = 0  # requests served (the bench counts them)
+        self.saved_at = -1  # market time of the last write (a restart: where the market stood)
+        self.after_write: Callable[[], None] | None = None  # test hook (kill points)
+        # called before the market itself changes the books (a waiting order or a stop
+        # fills): the bot saves where it stands first, so a restart never finds the
+        # exchange ahead of the point it resumes from
+        self.before_change: Callable[[], None] | None = None
         self._db: sqlite3.Connection | None = None
         if path is not None:
             self._db = sqlite3.connect(path, isolation_level=None)
@@ -73,11 +80,14 @@ class RehearsalExchange:
     # ---- the market, driven by the rehearsal ------------------------------------------
     def show(self, symbol: str, price: float, ts: int) -> None:
         """The market of ``symbol`` trades at ``price`` now: waiting market orders fill."""
+        price = float(price)
         self.quotes[symbol] = BookTop(ts, price, price)
         self.sim.last_price[symbol] = price
         if self.sim.resting and any(
             o.symbol == symbol and o.limit is None for o in self.sim.resting.values()
         ):
+            if self.before_change is not None:
+                self.before_change()
             for res in self.sim.on_price(symbol, price, ts):
                 self._settle(res)
             self._save()
@@ -89,17 +99,23 @@ class RehearsalExchange:
 
     def fill_stop(self, symbol: str) -> bool:
         """Fault: the exchange stop of ``symbol`` fills now at its trigger; False if none."""
-        for cid, req in list(self.stops.items()):
-            if req.symbol != symbol or req.stop_price is None:
-                continue
+        return self.fill_stops([symbol]) > 0
+
+    def fill_stops(self, symbols: list[str]) -> int:
+        """Fault: the stops of ``symbols`` fill now at their triggers, in one write."""
+        hit = [(c, r) for c, r in self.stops.items() if r.symbol in symbols and r.stop_price]
+        if not hit:
+            return 0
+        if self.before_change is not None:
+            self.before_change()
+        for cid, req in hit:
             del self.stops[cid]
             res = self.sim._fill(  # noqa: SLF001 - the book's own fill at the trigger
-                _resting(req), req.qty, float(req.stop_price), self.now_ms(), False
+                _resting(req), req.qty, float(req.stop_price or 0), self.now_ms(), False
             )
             self._settle(res)
-            self._save()
-            return True
-        return False
+        self._save()
+        return len(hit)
 
     # ---- ExchangeGateway: market data ---------------------------------------------------
     async def load_markets(self) -> dict[str, MarketLimits]:
@@ -283,6 +299,8 @@ class RehearsalExchange:
                         for o in self.sim.resting.values() if o.limit is None],  # fmt: skip
             "orders": [_up_json(o) for o in self.orders.values()],
             "stops": [_req_json(r) for r in self.stops.values()],
+            "at": self.now_ms(),
+            "last_exit": self.last_exit,
         }
         db = self._db
         db.execute("BEGIN")
@@ -294,6 +312,8 @@ class RehearsalExchange:
              for f in fills],  # fmt: skip
         )
         db.execute("COMMIT")
+        if self.after_write is not None:
+            self.after_write()
 
     def _load(self) -> None:
         """Put the books back as the file holds them."""
@@ -310,6 +330,9 @@ class RehearsalExchange:
         self.orders = {o["client_id"]: _up_from(o) for o in state["orders"]}
         self.stops = {r["client_id"]: _req_from(r) for r in state["stops"]}
         self.sim.seen_client_ids |= set(self.orders) | set(self.stops)
+        self.saved_at = int(state.get("at", -1))
+        ex = state.get("last_exit")
+        self.last_exit = None if ex is None else (str(ex[0]), float(ex[1]))
         for f in self.ledger()[-500:]:
             self._trade(f, f"rh-{f.client_id}")
 
@@ -336,7 +359,7 @@ def _up_from(d: dict[str, Any]) -> OrderUpdate:
 
 
 def _req_json(r: OrderRequest) -> dict[str, Any]:
-    d = asdict(r)
+    d = {f.name: getattr(r, f.name) for f in fields(r)}  # flat: no deep copy
     for k in ("qty", "price", "stop_price"):
         d[k] = None if d[k] is None else str(d[k])
     return d

@@ -4,6 +4,9 @@ Durability: ``durability="process"`` (default) runs WAL with ``synchronous=NORMA
 ``commit`` returns, a kill -9 of the process cannot lose the batch, but a power loss or OS
 crash may lose the last transactions (never corrupt the file). ``durability="power"`` uses
 ``synchronous=FULL`` (an fsync of the WAL on every commit) to survive power loss too.
+``durability="rehearsal"`` (rehearsals only) runs ``synchronous=OFF``: a kill -9 still loses
+nothing committed (the WAL is in the OS's hands once ``commit`` returns); only a power loss
+or OS crash may lose or damage the file, and a rehearsal can simply be run again.
 
 Encoding: Decimals are stored as TEXT with ``str()`` and read back exactly; the snapshot and
 cursor are JSON text written with ``json.dumps(default=str)`` (a Decimal left in them comes
@@ -54,7 +57,7 @@ from optiflow.domain.results import ExitRow, NearMiss
 from optiflow.ports.store import FillRow, OrderRow, StateBatch, StoredState
 
 log = logging.getLogger("optiflow.store")
-Durability = Literal["process", "power"]
+Durability = Literal["process", "power", "rehearsal"]
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -126,7 +129,7 @@ class SqliteStore:
         mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise UserInputError(f"{self.path}: cannot switch the database to WAL mode ({mode})")
-        sync = "FULL" if durability == "power" else "NORMAL"
+        sync = {"power": "FULL", "rehearsal": "OFF"}.get(durability, "NORMAL")
         self._conn.execute(f"PRAGMA synchronous = {sync}")
         self._conn.execute("PRAGMA busy_timeout = 10000")
         # no automatic checkpoint inside a commit (its fsync would land on the order path);

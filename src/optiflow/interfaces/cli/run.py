@@ -32,7 +32,7 @@ from optiflow.adapters.sim.faults import FaultSpec, FaultyGateway, parse_faults
 from optiflow.adapters.sim.gateway import SimGateway
 from optiflow.adapters.sim.rehearsal import RehearsalExchange
 from optiflow.adapters.sqlite.migrations import corrupt_error, is_corruption
-from optiflow.adapters.sqlite.store import SqliteStore
+from optiflow.adapters.sqlite.store import Durability, SqliteStore
 from optiflow.config.advice import book_only_confirming, config_warnings
 from optiflow.config.loader import load_config
 from optiflow.config.models import BotConfig
@@ -146,7 +146,7 @@ def run_command(
             confirm_wipe(cfg.name, folder, yes, "--fresh")
             gone = wipe_state(folder)
             print(f"{cfg.name}: started fresh; removed {', '.join(gone) or 'nothing'}")
-        store = open_store(folder, cfg.name, config)
+        store = open_store(folder, cfg.name, config, mode == "rehearsal")
         save_config(folder, cfg)  # what `optiflow ask` and `optiflow telegram` read
         try:
             more = (
@@ -259,11 +259,12 @@ def replay_finished(store: SqliteStore, last_ts: int | None = None) -> bool:
     return last_ts is None or last_ts <= cursor
 
 
-def open_store(folder: Path, name: str, config: str) -> SqliteStore:
+def open_store(folder: Path, name: str, config: str, rehearsal: bool = False) -> SqliteStore:
     """Open the bot's database with its commit sequence; damage is one clear line."""
     path = folder / "bot.sqlite"
     try:
-        store = SqliteStore(path, name, seq_path=folder / SEQ_FILE)
+        durability: Durability = "rehearsal" if rehearsal else "process"
+        store = SqliteStore(path, name, seq_path=folder / SEQ_FILE, durability=durability)
     except sqlite3.Error as exc:
         raise UserInputError(f"{path}: cannot open the state database ({exc})") from None
     try:

@@ -62,9 +62,18 @@ class Executor:
         self.pending_rows, self.pending_fills = [], []
         return rows, fills
 
-    def track(self, row: OrderRow) -> None:
-        """Follow an order known from the store (recovery)."""
-        self.inflight[row.client_id] = Inflight(row)
+    def track(self, row: OrderRow, fills: list[FillRow] | None = None) -> None:
+        """Follow an order known from the store (recovery), with the fills already booked.
+
+        A partly filled order's average price and fee so far are those of its booked fills,
+        so the rest is booked at its own price when the exchange reports more.
+        """
+        fl = Inflight(row)
+        got = sum((f.qty for f in fills or []), Decimal(0))
+        if got > 0:
+            fl.avg = sum((f.qty * f.price for f in fills or []), Decimal(0)) / got
+            fl.fee = sum((f.fee for f in fills or []), Decimal(0))
+        self.inflight[row.client_id] = fl
 
     def unknown_positions(self) -> set[str]:
         """Positions with an order whose outcome no lookup has answered yet."""

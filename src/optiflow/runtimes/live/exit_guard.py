@@ -54,6 +54,8 @@ class ExitGuard:
         self.store, self.bot, self.feed, self.tell, self.now_ms = store, bot, feed, tell, now_ms
         self.price, self.spot = price, spot
         self.deferred: dict[str, list[SubmitOrder]] = {}
+        # how a waiting exit is sent when it may go (a rehearsal routes it through its outbox)
+        self.resend: Callable[[SubmitOrder], Awaitable[None]] = self.sell
         self.pending_fills: list[FillRow] = []  # fills found in the trade history
         self._told: set[str] = set()
 
@@ -198,7 +200,7 @@ class ExitGuard:
             del self.deferred[symbol]
             self._told.discard(pid)
             for cmd in cmds:
-                await self.sell(cmd)
+                await self.resend(cmd)
         for symbol in sorted(self.bot().positions):
             await self.protect(symbol)
         self.flush()

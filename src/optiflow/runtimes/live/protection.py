@@ -118,6 +118,10 @@ class Protector:
 
         ``hold`` is the quantity already in open exit orders (not covered twice).
         """
+        if len(self.seq) > len(bot.positions) + 16:  # numbers of closed positions: never again
+            keep = {p.position_id for p in bot.positions.values()}
+            keep |= {st.position_id for st in self.stops.values()}
+            self.seq = {k: v for k, v in self.seq.items() if k in keep}
         current = self.stops.get(symbol)
         if current is not None and current.status != "open":
             events, settled = await self.settle(bot, symbol)

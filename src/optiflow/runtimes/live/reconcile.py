@@ -37,6 +37,7 @@ class Recovering(Protocol):
     executor: Executor
     guard: ExitGuard
     clock: Clock
+    continuing: dict[str, str]  # client id -> symbol: orders the runtime carries on itself
 
     async def feed(self, ev: Event) -> None: ...
 
@@ -65,10 +66,13 @@ async def reconcile(rt: Recovering, recovering: bool) -> None:
         for symbol in list(protector.stops):
             for ev in await protector.check(bot, symbol):
                 await rt.feed(ev)
+        going_on = set(rt.continuing.values())  # their orders go on first, then the checks
         for symbol in sorted(bot.positions):
-            await rt.guard.check_backing(symbol, "found at start-up")
+            if symbol not in going_on:
+                await rt.guard.check_backing(symbol, "found at start-up")
         for symbol in sorted(bot.positions):
-            await rt.guard.protect(symbol)
+            if symbol not in going_on:
+                await rt.guard.protect(symbol)
         rt.guard.flush()
     await _adopt(rt)
     if recovering:
@@ -105,9 +109,9 @@ async def _resolve_orders(rt: Recovering) -> list[str]:
     """Look up every order of ours the store left in flight; apply what the exchange says."""
     found = []
     for row in rt.store.orders(("intent", "open", "partial", "unknown")):
-        if row.reason == "protective_stop":
+        if row.reason == "protective_stop" or row.client_id in rt.continuing:
             continue
-        rt.executor.track(row)
+        rt.executor.track(row, rt.store.fills(row.client_id) if row.filled > 0 else None)
         up, known = await rt.executor.resolve(row.symbol, row.client_id)
         events: list[Event] = []
         if not known:
@@ -139,6 +143,7 @@ async def _drop_unsent(rt: Recovering) -> None:
     bot = rt._bot()
     rows = {r.client_id for r in rt.store.orders()}
     waiting = {c.client_id for cmds in rt.guard.deferred.values() for c in cmds}
+    waiting |= set(rt.continuing)
     for cid, rec in list(bot.orders.items()):
         if cid not in rows and cid not in waiting and cid not in rt.executor.inflight:
             await rt.feed(

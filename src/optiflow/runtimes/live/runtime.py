@@ -149,6 +149,7 @@ class LiveRuntime:
         self.staleness = StaleWatch(self.tf)
         self.resume_candles = False  # rehearsal: warm up only to the saved last candle
         self.checkpoint_every = 10  # cycles between WAL checkpoints
+        self.continuing: dict[str, str] = {}  # rehearsal: orders it carries on after a restart
 
     # ---- start-up: starting is recovering ------------------------------------------
     async def start(self) -> None:
