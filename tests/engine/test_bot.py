@@ -228,6 +228,18 @@ def test_stop_requested_closes_everything(make_config: Callable[..., BotConfig])
     assert not bot.entry_orders
 
 
+def test_stop_requested_survives_an_entry_order_already_settled(
+    make_config: Callable[..., BotConfig],
+) -> None:
+    """A waiting-entry entry whose order record is gone is cancelled without a crash."""
+    bot = make_bot(make_config(pairs=["BTC/USDT", "ETH/USDT"]))
+    open_position(bot, T0)
+    bot.entry_orders["ETH/USDT"] = "gone-e"  # its order record was settled elsewhere
+    cmds = bot.handle(StopRequested(T0 + 5 * MIN, "shutdown"))
+    assert [o.reason for o in orders(cmds)] == ["shutdown"]
+    assert not bot.entry_orders and bot.reserved == 0
+
+
 def test_client_prefixes_differ_for_similar_bot_names() -> None:
     """Bots sharing an account never share a client-id prefix, even with long similar names."""
     from optiflow.engine.settings import client_prefix

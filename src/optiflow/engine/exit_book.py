@@ -245,8 +245,9 @@ class ExitBook:
         out: list[Command] = []
         for sym, cid in sorted(self.entry_orders.items()):
             out.append(CancelOrder(cid, sym, ev.ts))
-            info = self.orders.pop(cid)
-            self.reserved -= info.reserved
+            info = self.orders.pop(cid, None)  # already settled: nothing left to release
+            if info is not None:
+                self.reserved -= info.reserved
         self.entry_orders.clear()
         for sym in sorted(self.positions):
             pos = self.positions[sym]
