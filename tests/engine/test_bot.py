@@ -231,7 +231,7 @@ def test_stop_requested_closes_everything(make_config: Callable[..., BotConfig])
 def test_stop_requested_survives_an_entry_order_already_settled(
     make_config: Callable[..., BotConfig],
 ) -> None:
-    """A waiting-entry entry whose order record is gone is cancelled without a crash."""
+    """A waiting entry whose order record is gone is cancelled without a crash."""
     bot = make_bot(make_config(pairs=["BTC/USDT", "ETH/USDT"]))
     open_position(bot, T0)
     bot.entry_orders["ETH/USDT"] = "gone-e"  # its order record was settled elsewhere
