@@ -96,6 +96,17 @@ class ShadowBook:
         """Count the blocked signal; open its shadow unless one is open on ``sym``."""
         for r in reasons:
             self.outcomes.setdefault(r, FilterOutcome()).blocked += 1
+        self.open_shadow(sym, now, reasons, stake, price)
+
+    def tally(self, reason: str, n: int) -> None:
+        """Count ``n`` signals blocked by ``reason`` (a batch of ``apply``'s counting)."""
+        if n:
+            self.outcomes.setdefault(reason, FilterOutcome()).blocked += n
+
+    def open_shadow(
+        self, sym: str, now: int, reasons: tuple[str, ...], stake: Decimal, price: float
+    ) -> None:
+        """Open the shadow of a counted blocked signal unless one is open on ``sym``."""
         if sym in self.open or price <= 0:
             return
         lim = self.limits[sym]

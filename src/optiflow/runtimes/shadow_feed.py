@@ -11,6 +11,7 @@ every-candle feed sees them at. Both feeds therefore give the same shadow outcom
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +26,7 @@ from optiflow.runtimes.bar_loop import AlignedData
 from optiflow.signals.oneplusone import groups
 
 Key = tuple[int, int]  # (bar, symbol index)
-END: Key = (1 << 62, 0)
+END: Key = (1 << 40, 0)
 
 
 class ShadowFeed:
@@ -44,8 +45,8 @@ class ShadowFeed:
             ok = (data.rows[i] >= 0) & (np.asarray(data.volume[i]) > 0)
             self.lo.append(np.where(ok, np.asarray(data.prices[1][i]), np.nan))
             self.hi.append(np.where(ok, np.asarray(data.prices[2][i]), np.nan))
-        # market-blocked 1+1 signals (fast feed): (bar, symbol index, reasons), in order
-        self.market: list[tuple[int, int, tuple[str, ...]]] = []
+        # market-blocked 1+1 signals (fast feed), in (bar, symbol index) order
+        self.market = MarketSignals.empty()
         self.mi = 0
         # per symbol: (open shadow's position, the first bar from which it can act)
         self.ahead: dict[int, tuple[object, int]] = {}
@@ -60,39 +61,91 @@ class ShadowFeed:
         if book is None:
             return
         book.lazy = True
-        if book.pending or self.mi < len(self.market):
+        if book.pending or self.mi < len(self.market.keys):
             self._flush(bot, book, (t, i))
         if i >= 0:
             self.advance(book, i, t)
 
     def _flush(self, bot: Bot, book: ShadowBook, limit: Key) -> None:
-        tf, d, bar_at = self.d.timeframe_ms, self.d, self.bar_at
-        items: list[tuple[int, int, tuple[str, ...], Decimal | None]] = []
-        keep = []
-        for sig in book.pending:
-            i = self.index[sig[1]]
-            bar = bar_at[sig[0]]
-            if (bar, i) < limit:
-                items.append((bar, i, sig[2], sig[3]))
-            else:
-                keep.append(sig)
-        book.pending = keep
-        while self.mi < len(self.market) and self.market[self.mi][:2] < limit:
-            bar, i, reasons = self.market[self.mi]
-            items.append((bar, i, reasons, None))
-            self.mi += 1
-        if not items:
+        """Apply the signals before ``limit`` in (bar, symbol) order, as ``book.apply`` would
+        one by one: every signal is counted (in bulk); a signal whose symbol's shadow is
+        still open, and cannot act before the signal's candle, is skipped without any work.
+        """
+        bar_at, index, S = self.bar_at, self.index, len(self.d.symbols) + 1
+        lim = limit[0] * S + limit[1] + 1
+        bars: list[int] = []
+        sis: list[int] = []
+        why: list[tuple[str, ...]] = []
+        stakes: list[Decimal | None] = []
+        if book.pending:
+            keep = []
+            for sig in book.pending:
+                i, bar = index[sig[1]], bar_at[sig[0]]
+                if bar * S + i + 1 < lim:
+                    bars.append(bar)
+                    sis.append(i)
+                    why.append(sig[2])
+                    stakes.append(sig[3])
+                    for r in sig[2]:
+                        book.tally(r, 1)
+                else:
+                    keep.append(sig)
+            book.pending = keep
+        m = self.market
+        hi = self.mi
+        if hi < len(m.keys):
+            hi = int(np.searchsorted(m.keys, lim, side="left"))
+        if hi > self.mi:
+            lo, self.mi = self.mi, hi
+            masks = m.masks[lo:hi]
+            for bit, r in enumerate(MARKET_REASONS):
+                book.tally(r, int(np.count_nonzero(masks & (1 << bit))))
+            n0 = len(bars)
+            bars += m.bars[lo:hi].tolist()
+            sis += m.syms[lo:hi].tolist()
+            why += [m.reasons[k] for k in masks.tolist()]
+            stakes += [None] * (hi - lo)
+            order: Any = range(len(bars))
+            if n0:
+                keys = np.array(bars, np.int64) * S + np.array(sis, np.int64)
+                order = np.argsort(keys, kind="stable").tolist()
+        elif not bars:
             return
-        items.sort(key=lambda x: (x[0], x[1]))
-        for bar, i, reasons, stake in items:
+        else:
+            order = sorted(range(len(bars)), key=lambda k: (bars[k], sis[k]))
+        self._open(bot, book, order, bars, sis, why, stakes)
+
+    def _open(
+        self,
+        bot: Bot,
+        book: ShadowBook,
+        order: Any,
+        bars: list[int],
+        sis: list[int],
+        why: list[tuple[str, ...]],
+        stakes: list[Decimal | None],
+    ) -> None:
+        """Open the shadows of the (counted) signals ``order`` lists, in that order."""
+        d, tf, syms, opened = self.d, self.d.timeframe_ms, self.d.symbols, book.open
+        closes = d.prices[3]
+        skip = [0] * len(syms)  # per symbol: its open shadow cannot act before this bar
+        stake: Decimal | None = None  # the bot's state does not change while flushing
+        for k in order:
+            bar, i = bars[k], sis[k]
+            if bar < skip[i]:
+                continue
             self.advance(book, i, bar)
-            book.apply(
-                d.symbols[i],
-                int(d.ts[bar]) + tf,
-                reasons,
-                bot.shadow_stake() if stake is None else stake,
-                float(d.prices[3][i][bar]),
-            )
+            sym = syms[i]
+            sh = opened.get(sym)
+            if sh is not None:
+                known = self.ahead.get(i)
+                skip[i] = known[1] if known is not None and known[0] is sh.pos else bar + 1
+                continue
+            st = stakes[k]
+            if st is None:
+                st = stake = bot.shadow_stake() if stake is None else stake
+            book.open_shadow(sym, int(d.ts[bar]) + tf, why[k], st, float(closes[i][bar]))
+            skip[i] = bar + 1
 
     def advance(self, book: ShadowBook, i: int, t: int) -> None:
         """Play symbol ``i``'s open shadow over its candles up to bar ``t`` included."""
@@ -130,7 +183,7 @@ class ShadowFeed:
 
     def settle(self, bot: Bot, t: int) -> None:
         """Apply every signal of bar ``t`` and before (the end of an every-candle step)."""
-        if bot.shadows is not None and (bot.shadows.pending or self.mi < len(self.market)):
+        if bot.shadows is not None and (bot.shadows.pending or self.mi < len(self.market.keys)):
             self._flush(bot, bot.shadows, (t + 1, -1))
 
     def finish(self, bot: Bot) -> None:
@@ -163,14 +216,41 @@ def _first_cross(
     return stop
 
 
+@dataclass(frozen=True, slots=True)
+class MarketSignals:
+    """Market-blocked 1+1 signals in (bar, symbol) order: ``keys`` = bar * (symbols + 1) +
+    symbol + 1, and each one's reasons as a bit mask over ``MARKET_REASONS``."""
+
+    keys: np.ndarray
+    bars: np.ndarray
+    syms: np.ndarray
+    masks: np.ndarray
+    reasons: tuple[tuple[str, ...], ...]  # per mask value
+
+    @staticmethod
+    def empty() -> MarketSignals:
+        """No signals."""
+        z = np.zeros(0, np.int64)
+        return MarketSignals(z, z, z, z, _mask_reasons())
+
+
+def _mask_reasons() -> tuple[tuple[str, ...], ...]:
+    n = len(MARKET_REASONS)
+    return tuple(
+        tuple(r for b, r in enumerate(MARKET_REASONS) if m >> b & 1) for m in range(1 << n)
+    )
+
+
 def market_signals(
     s: EngineSettings, feats: list[Any], ts: np.ndarray, spread_pct: float
-) -> list[tuple[int, int, tuple[str, ...]]]:
-    """The 1+1 signals market filters block, as (bar, symbol index, reasons), in order.
+) -> MarketSignals:
+    """The 1+1 signals market filters block, in (bar, symbol index) order.
 
     Uses the functions the engine calls per candle (``groups``, ``market_blocks``).
     """
-    out: list[tuple[int, int, tuple[str, ...]]] = []
+    S = len(feats) + 1
+    keys: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
     for i, f in enumerate(feats):
         n = len(f.ts)
         prim, conf = groups(s.signals, f, float("nan"))
@@ -180,15 +260,19 @@ def market_signals(
         ]
         if not blocks:
             continue
-        hit = np.broadcast_to(prim & conf, (n,)) & np.logical_or.reduce(blocks)
-        rows = np.flatnonzero(hit)
-        bars = np.searchsorted(ts, np.asarray(f.ts)[rows]).tolist()
-        cols = [b[rows].tolist() for b in blocks]
-        for j, bar in enumerate(bars):
-            reasons = tuple(r for r, c in zip(MARKET_REASONS, cols, strict=True) if c[j])
-            out.append((int(bar), i, reasons))
-    out.sort(key=lambda x: (x[0], x[1]))
-    return out
+        mask = np.zeros(n, np.int64)
+        for bit, b in enumerate(blocks):
+            mask |= b.astype(np.int64) << bit
+        rows = np.flatnonzero(np.broadcast_to(prim & conf, (n,)) & (mask != 0))
+        bars = np.searchsorted(ts, np.asarray(f.ts)[rows]).astype(np.int64)
+        keys.append(bars * S + i + 1)
+        masks.append(mask[rows])
+    if not keys:
+        return MarketSignals.empty()
+    k = np.concatenate(keys)
+    order = np.argsort(k, kind="stable")
+    k, m = k[order], np.concatenate(masks)[order]
+    return MarketSignals(k, k // S, k % S - 1, m, _mask_reasons())
 
 
 def shadow_outcomes(book: ShadowBook | None) -> dict[str, Any]:
