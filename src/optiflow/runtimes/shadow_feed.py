@@ -20,7 +20,7 @@ import numpy as np
 from optiflow.decisions import ladder
 from optiflow.engine.bot import Bot
 from optiflow.engine.settings import EngineSettings
-from optiflow.engine.shadows import ShadowBook
+from optiflow.engine.shadows import ShadowBook, Signal, SignalBatch
 from optiflow.filters.market import MARKET_REASONS, market_blocks
 from optiflow.runtimes.bar_loop import AlignedData
 from optiflow.signals.oneplusone import groups
@@ -71,66 +71,90 @@ class ShadowFeed:
         one by one: every signal is counted (in bulk); a signal whose symbol's shadow is
         still open, and cannot act before the signal's candle, is skipped without any work.
         """
-        bar_at, index, S = self.bar_at, self.index, len(self.d.symbols) + 1
+        S = len(self.d.symbols) + 1
         lim = limit[0] * S + limit[1] + 1
-        bars: list[int] = []
-        sis: list[int] = []
-        why: list[tuple[str, ...]] = []
-        stakes: list[Decimal | None] = []
+        parts = _Parts()
         if book.pending:
-            keep = []
+            keep: list[Signal | SignalBatch] = []
+            singles: list[tuple[int, int, Decimal]] = []
             for sig in book.pending:
-                i, bar = index[sig[1]], bar_at[sig[0]]
-                if bar * S + i + 1 < lim:
-                    bars.append(bar)
-                    sis.append(i)
-                    why.append(sig[2])
-                    stakes.append(sig[3])
-                    for r in sig[2]:
-                        book.tally(r, 1)
+                if isinstance(sig, SignalBatch):
+                    parts.singles(singles)
+                    rest = self._batch(parts, sig, S, lim)
+                    if rest is not None:
+                        keep.append(rest)
+                    continue
+                key = self.bar_at[sig[0]] * S + self.index[sig[1]] + 1
+                if key < lim:
+                    singles.append((key, parts.rid(sig[2]), sig[3]))
                 else:
                     keep.append(sig)
+            parts.singles(singles)
             book.pending = keep
         m = self.market
-        hi = self.mi
-        if hi < len(m.keys):
+        if self.mi < len(m.keys):
             hi = int(np.searchsorted(m.keys, lim, side="left"))
-        if hi > self.mi:
-            lo, self.mi = self.mi, hi
-            masks = m.masks[lo:hi]
-            for bit, r in enumerate(MARKET_REASONS):
-                book.tally(r, int(np.count_nonzero(masks & (1 << bit))))
-            n0 = len(bars)
-            bars += m.bars[lo:hi].tolist()
-            sis += m.syms[lo:hi].tolist()
-            why += [m.reasons[k] for k in masks.tolist()]
-            stakes += [None] * (hi - lo)
-            order: Any = range(len(bars))
-            if n0:
-                keys = np.array(bars, np.int64) * S + np.array(sis, np.int64)
-                order = np.argsort(keys, kind="stable").tolist()
-        elif not bars:
+            if hi > self.mi:
+                lo, self.mi = self.mi, hi
+                remap = np.array([parts.rid(r) for r in m.reasons], np.int64)
+                parts.add(m.keys[lo:hi], remap[m.masks[lo:hi]], None, ordered=True)
+        if not parts.keys:
             return
-        else:
-            order = sorted(range(len(bars)), key=lambda k: (bars[k], sis[k]))
-        self._open(bot, book, order, bars, sis, why, stakes)
+        keys, rids, sids, ordered = parts.joined()
+        for rid, n in enumerate(np.bincount(rids, minlength=len(parts.table)).tolist()):
+            for r in parts.table[rid] if n else ():
+                book.tally(r, n)
+        if not ordered:
+            order = np.argsort(keys, kind="stable")
+            keys, rids, sids = keys[order], rids[order], sids[order]
+        self._open(bot, book, keys // S, keys % S - 1, rids, sids, parts)
+
+    def _batch(
+        self, parts: _Parts, b: SignalBatch, S: int, lim: int
+    ) -> SignalBatch | None:
+        """Add the signals of ``b`` before ``lim`` to ``parts``; the rest (if any) waits."""
+        tf = self.d.timeframe_ms
+        bars = np.searchsorted(self.d.ts, np.asarray(b.nows, np.int64) - tf)
+        to_feed = np.array([self.index[s] for s in b.symbols], np.int64)
+        keys = bars.astype(np.int64) * S + to_feed[b.sym_idx] + 1
+        now = keys < lim
+        code = np.zeros(len(keys), np.int64)
+        for bit, mk in enumerate(b.masks):
+            code |= (1 if mk is None else np.asarray(mk, np.int64)) << bit
+        combos = np.unique(code)
+        remap = np.zeros(int(combos[-1]) + 1 if len(combos) else 1, np.int64)
+        for c in combos.tolist():
+            remap[c] = parts.rid(tuple(r for k, r in enumerate(b.reasons) if c >> k & 1))
+        sid = parts.sid(b.stake)
+        if now.all():
+            parts.add(keys, remap[code], sid)
+            return None
+        parts.add(keys[now], remap[code[now]], sid)
+        if not now.any():
+            return b
+        later = ~now
+        masks = tuple(None if mk is None else np.asarray(mk)[later] for mk in b.masks)
+        return SignalBatch(
+            b.symbols, np.asarray(b.sym_idx)[later], np.asarray(b.nows)[later], b.reasons,
+            masks, b.stake,
+        )  # fmt: skip
 
     def _open(
         self,
         bot: Bot,
         book: ShadowBook,
-        order: Any,
-        bars: list[int],
-        sis: list[int],
-        why: list[tuple[str, ...]],
-        stakes: list[Decimal | None],
+        bars_a: np.ndarray,
+        sis_a: np.ndarray,
+        rids_a: np.ndarray,
+        sids_a: np.ndarray,
+        parts: _Parts,
     ) -> None:
-        """Open the shadows of the (counted) signals ``order`` lists, in that order."""
+        """Open the shadows of the (counted) signals, in their order, where none is open."""
         d, tf, syms, opened = self.d, self.d.timeframe_ms, self.d.symbols, book.open
         closes = d.prices[3]
         skip = [0] * len(syms)  # per symbol: its open shadow cannot act before this bar
-        stake: Decimal | None = None  # the bot's state does not change while flushing
-        for k in order:
+        bars, sis = bars_a.tolist(), sis_a.tolist()
+        for k in range(len(bars)):
             bar, i = bars[k], sis[k]
             if bar < skip[i]:
                 continue
@@ -141,10 +165,11 @@ class ShadowFeed:
                 known = self.ahead.get(i)
                 skip[i] = known[1] if known is not None and known[0] is sh.pos else bar + 1
                 continue
-            st = stakes[k]
-            if st is None:
-                st = stake = bot.shadow_stake() if stake is None else stake
-            book.open_shadow(sym, int(d.ts[bar]) + tf, why[k], st, float(closes[i][bar]))
+            st = parts.stakes[int(sids_a[k])]
+            if st is None:  # the bot's state does not change while flushing
+                st = parts.stakes[0] = bot.shadow_stake()
+            reasons = parts.table[int(rids_a[k])]
+            book.open_shadow(sym, int(d.ts[bar]) + tf, reasons, st, float(closes[i][bar]))
             skip[i] = bar + 1
 
     def advance(self, book: ShadowBook, i: int, t: int) -> None:
@@ -214,6 +239,68 @@ def _first_cross(
             return n + int(hit[0])
         n, chunk = e, chunk * 4
     return stop
+
+
+class _Parts:
+    """The signals of one flush: key arrays with interned reasons and stakes."""
+
+    def __init__(self) -> None:
+        """Nothing yet; stake 0 is the bot's, read when a shadow opens."""
+        self.table: list[tuple[str, ...]] = []
+        self._ids: dict[tuple[str, ...], int] = {}
+        self.stakes: list[Decimal | None] = [None]
+        self.keys: list[np.ndarray] = []
+        self.rids: list[np.ndarray] = []
+        self.sids: list[np.ndarray] = []
+        self.ordered = True
+
+    def rid(self, reasons: tuple[str, ...]) -> int:
+        """The id of a reasons tuple."""
+        got = self._ids.get(reasons)
+        if got is None:
+            got = self._ids[reasons] = len(self.table)
+            self.table.append(reasons)
+        return got
+
+    def sid(self, stake: Decimal | None) -> int:
+        """The id of a stake (None: the bot's, id 0)."""
+        if stake is None:
+            return 0
+        self.stakes.append(stake)
+        return len(self.stakes) - 1
+
+    def add(
+        self, keys: np.ndarray, rids: np.ndarray, sid: int | None, ordered: bool = False
+    ) -> None:
+        """Append signals (``ordered``: these keys are sorted)."""
+        if not len(keys):
+            return
+        self.ordered = self.ordered and ordered and not self.keys
+        self.keys.append(keys)
+        self.rids.append(rids)
+        self.sids.append(np.full(len(keys), 0 if sid is None else sid, np.int64))
+
+    def singles(self, items: list[tuple[int, int, Decimal]]) -> None:
+        """Append (key, reasons id, stake) one by one; empties ``items``."""
+        if items:
+            self.add(
+                np.array([k for k, _, _ in items], np.int64),
+                np.array([r for _, r, _ in items], np.int64),
+                None,
+            )
+            self.sids[-1] = np.array([self.sid(st) for _, _, st in items], np.int64)
+            items.clear()
+
+    def joined(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """Keys, reasons ids, stake ids, and whether the keys are already sorted."""
+        if len(self.keys) == 1:
+            return self.keys[0], self.rids[0], self.sids[0], self.ordered
+        return (
+            np.concatenate(self.keys),
+            np.concatenate(self.rids),
+            np.concatenate(self.sids),
+            False,
+        )
 
 
 @dataclass(frozen=True, slots=True)
