@@ -26,6 +26,7 @@ from optiflow.runtimes.bar_loop import AlignedData
 from optiflow.signals.oneplusone import groups
 
 Key = tuple[int, int]  # (bar, symbol index)
+SMALL = 32  # fewer signals than this go through plain lists (numpy costs more on a few)
 END: Key = (1 << 40, 0)
 
 
@@ -70,44 +71,64 @@ class ShadowFeed:
         """Apply the signals before ``limit`` in (bar, symbol) order, as ``book.apply`` would
         one by one: every signal is counted (in bulk); a signal whose symbol's shadow is
         still open, and cannot act before the signal's candle, is skipped without any work.
+        Few signals go through plain lists, many through numpy arrays.
         """
         S = len(self.d.symbols) + 1
         lim = limit[0] * S + limit[1] + 1
         parts = _Parts()
+        singles = parts.items
         if book.pending:
             keep: list[Signal | SignalBatch] = []
-            singles: list[tuple[int, int, Decimal]] = []
-            for sig in book.pending:
-                if isinstance(sig, SignalBatch):
-                    parts.singles(singles)
-                    rest = self._batch(parts, sig, S, lim)
+            bar_at, index = self.bar_at, self.index
+            for p in book.pending:
+                if isinstance(p, SignalBatch) and len(p.nows) >= SMALL:
+                    parts.spill()
+                    rest = self._batch(parts, p, S, lim)
                     if rest is not None:
                         keep.append(rest)
                     continue
-                key = self.bar_at[sig[0]] * S + self.index[sig[1]] + 1
-                if key < lim:
-                    singles.append((key, parts.rid(sig[2]), sig[3]))
-                else:
-                    keep.append(sig)
-            parts.singles(singles)
+                for sig in p.signals() if isinstance(p, SignalBatch) else (p,):
+                    key = bar_at[sig[0]] * S + index[sig[1]] + 1
+                    if key < lim:
+                        singles.append((key, parts.rid(sig[2]), parts.sid(sig[3])))
+                    else:
+                        keep.append(sig)
             book.pending = keep
         m = self.market
         if self.mi < len(m.keys):
             hi = int(np.searchsorted(m.keys, lim, side="left"))
             if hi > self.mi:
                 lo, self.mi = self.mi, hi
-                remap = np.array([parts.rid(r) for r in m.reasons], np.int64)
-                parts.add(m.keys[lo:hi], remap[m.masks[lo:hi]], None, ordered=True)
-        if not parts.keys:
+                rid = [parts.rid(r) for r in m.reasons]
+                if hi - lo < SMALL:
+                    got = zip(m.keys[lo:hi].tolist(), m.masks[lo:hi].tolist(), strict=True)
+                    singles += [(key, rid[mk], 0) for key, mk in got]
+                else:
+                    parts.spill()
+                    remap = np.array(rid, np.int64)
+                    parts.add(m.keys[lo:hi], remap[m.masks[lo:hi]], 0, ordered=True)
+        if parts.keys:
+            parts.spill()
+            keys_a, rids_a, sids_a, ordered = parts.joined()
+            counts = np.bincount(rids_a, minlength=len(parts.table)).tolist()
+            if not ordered:
+                order = np.argsort(keys_a, kind="stable")
+                keys_a, rids_a, sids_a = keys_a[order], rids_a[order], sids_a[order]
+            keys, rids, sids = keys_a.tolist(), rids_a.tolist(), sids_a.tolist()
+        elif singles:
+            counts = [0] * len(parts.table)
+            for _, rid_, _ in singles:
+                counts[rid_] += 1
+            singles.sort(key=lambda x: x[0])
+            keys = [k for k, _, _ in singles]
+            rids = [r for _, r, _ in singles]
+            sids = [st for _, _, st in singles]
+        else:
             return
-        keys, rids, sids, ordered = parts.joined()
-        for rid, n in enumerate(np.bincount(rids, minlength=len(parts.table)).tolist()):
-            for r in parts.table[rid] if n else ():
-                book.tally(r, n)
-        if not ordered:
-            order = np.argsort(keys, kind="stable")
-            keys, rids, sids = keys[order], rids[order], sids[order]
-        self._open(bot, book, keys // S, keys % S - 1, rids, sids, parts)
+        for reasons, n in zip(parts.table, counts, strict=True):
+            for reason in reasons if n else ():
+                book.tally(reason, n)
+        self._open(bot, book, keys, rids, sids, parts)
 
     def _batch(
         self, parts: _Parts, b: SignalBatch, S: int, lim: int
@@ -143,19 +164,18 @@ class ShadowFeed:
         self,
         bot: Bot,
         book: ShadowBook,
-        bars_a: np.ndarray,
-        sis_a: np.ndarray,
-        rids_a: np.ndarray,
-        sids_a: np.ndarray,
+        keys: list[int],
+        rids: list[int],
+        sids: list[int],
         parts: _Parts,
     ) -> None:
         """Open the shadows of the (counted) signals, in their order, where none is open."""
         d, tf, syms, opened = self.d, self.d.timeframe_ms, self.d.symbols, book.open
-        closes = d.prices[3]
+        closes, S = d.prices[3], len(syms) + 1
         skip = [0] * len(syms)  # per symbol: its open shadow cannot act before this bar
-        bars, sis = bars_a.tolist(), sis_a.tolist()
-        for k in range(len(bars)):
-            bar, i = bars[k], sis[k]
+        for k, key in enumerate(keys):
+            bar, i = divmod(key, S)
+            i -= 1
             if bar < skip[i]:
                 continue
             self.advance(book, i, bar)
@@ -165,10 +185,10 @@ class ShadowFeed:
                 known = self.ahead.get(i)
                 skip[i] = known[1] if known is not None and known[0] is sh.pos else bar + 1
                 continue
-            st = parts.stakes[int(sids_a[k])]
+            st = parts.stakes[sids[k]]
             if st is None:  # the bot's state does not change while flushing
                 st = parts.stakes[0] = bot.shadow_stake()
-            reasons = parts.table[int(rids_a[k])]
+            reasons = parts.table[rids[k]]
             book.open_shadow(sym, int(d.ts[bar]) + tf, reasons, st, float(closes[i][bar]))
             skip[i] = bar + 1
 
@@ -253,6 +273,7 @@ class _Parts:
         self.rids: list[np.ndarray] = []
         self.sids: list[np.ndarray] = []
         self.ordered = True
+        self.items: list[tuple[int, int, int]] = []  # few signals: key, reasons id, stake id
 
     def rid(self, reasons: tuple[str, ...]) -> int:
         """The id of a reasons tuple."""
@@ -270,26 +291,27 @@ class _Parts:
         return len(self.stakes) - 1
 
     def add(
-        self, keys: np.ndarray, rids: np.ndarray, sid: int | None, ordered: bool = False
+        self, keys: np.ndarray, rids: np.ndarray, sid: int | np.ndarray, ordered: bool = False
     ) -> None:
-        """Append signals (``ordered``: these keys are sorted)."""
+        """Append signals (``ordered``: these keys are sorted), all of stake ``sid`` or each
+        of its own."""
         if not len(keys):
             return
         self.ordered = self.ordered and ordered and not self.keys
         self.keys.append(keys)
         self.rids.append(rids)
-        self.sids.append(np.full(len(keys), 0 if sid is None else sid, np.int64))
+        self.sids.append(np.full(len(keys), sid, np.int64) if isinstance(sid, int) else sid)
 
-    def singles(self, items: list[tuple[int, int, Decimal]]) -> None:
-        """Append (key, reasons id, stake) one by one; empties ``items``."""
-        if items:
+    def spill(self) -> None:
+        """Move the signals listed one by one (``items``: key, reasons id, stake id) to
+        the arrays, keeping their order."""
+        if self.items:
             self.add(
-                np.array([k for k, _, _ in items], np.int64),
-                np.array([r for _, r, _ in items], np.int64),
-                None,
+                np.array([k for k, _, _ in self.items], np.int64),
+                np.array([r for _, r, _ in self.items], np.int64),
+                np.array([st for _, _, st in self.items], np.int64),
             )
-            self.sids[-1] = np.array([self.sid(st) for _, _, st in items], np.int64)
-            items.clear()
+            self.items.clear()
 
     def joined(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         """Keys, reasons ids, stake ids, and whether the keys are already sorted."""
