@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 
-from optiflow.portfolio.position import Levels, Position, round_step
+from optiflow.portfolio.position import Levels, Position, evolve, round_step
 
 MS_PER_MIN = 60_000
 INF = float("inf")
@@ -134,9 +134,9 @@ def evaluate(
         if qty > 0:
             exits.append(ExitDecision("tp1", qty, _up(lv.tp1, price, swept_from)))
             rest -= qty
-        pos = replace(pos, tp1_hit=True)
+        pos = evolve(pos, tp1_hit=True)
         if p.breakeven_after_tp1 and lv.breakeven > pos.stop:
-            pos = replace(pos, stop=lv.breakeven, stop_is_breakeven=True)
+            pos = evolve(pos, stop=lv.breakeven, stop_is_breakeven=True)
     if (
         lv.steps
         and rest > 0
@@ -160,7 +160,7 @@ def evaluate(
                 rest -= qty
             if rest <= 0:
                 break
-        pos = replace(pos, steps_fired=tuple(fired))
+        pos = evolve(pos, steps_fired=tuple(fired))
     if (
         rest > 0
         and lv.timeout_at is not None
@@ -171,7 +171,7 @@ def evaluate(
         rest = Decimal(0)
     if not exits:
         return pos, []
-    return replace(pos, pending_exit=pos.qty - rest), exits
+    return evolve(pos, pending_exit=pos.qty - rest), exits
 
 
 def evaluate_sweep(
@@ -222,7 +222,7 @@ def evaluate_sweep(
 def _close_all(
     pos: Position, reason: str, qty: Decimal, ref: float
 ) -> tuple[Position, list[ExitDecision]]:
-    return replace(pos, pending_exit=pos.pending_exit + qty), [ExitDecision(reason, qty, ref)]
+    return evolve(pos, pending_exit=pos.pending_exit + qty), [ExitDecision(reason, qty, ref)]
 
 
 def triggers(pos: Position, now: int) -> tuple[float, float, int | None]:

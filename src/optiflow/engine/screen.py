@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from optiflow.engine.bot import Bot
+from optiflow.engine.shadows import SignalBatch
 from optiflow.filters.timing import MS_PER_MIN
 
 STATEFUL_REASONS = ("capacity", "cooldown", "rate", "blacklist", "balance", "notional")
@@ -174,11 +175,10 @@ def _shadow_batch(
     """Hand the screened blocked candidates to the shadow book, each with its reasons
     (price 0: a lazy book's feed reads the close from the candles)."""
     assert bot.shadows is not None
-    stake, syms = bot.shadow_stake(), bot.s.symbols
-    cols = [(r, None if m is None else m.tolist()) for r, m in head]
-    for j, (si, now) in enumerate(zip(idx.tolist(), nows.tolist(), strict=True)):
-        reasons = tuple(r for r, m in cols if m is None or m[j])
-        bot.shadows.block(syms[si], int(now), reasons, stake, 0.0)
+    reasons = tuple(r for r, _ in head)
+    masks = tuple(m for _, m in head)
+    batch = SignalBatch(tuple(bot.s.symbols), idx, nows, reasons, masks, bot.shadow_stake())
+    bot.shadows.block_batch(batch)
 
 
 def screen_few(

@@ -13,7 +13,7 @@ Pure: no I/O, no clock; it never touches the bot's positions, balances or counte
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -21,11 +21,12 @@ from optiflow.decisions import ladder
 from optiflow.decisions.ladder import LadderParams
 from optiflow.domain.market import MarketLimits
 from optiflow.domain.results import ShadowResult
-from optiflow.portfolio.position import Position, exit_fee_share, net_pnl, round_step
+from optiflow.portfolio.position import Position, evolve, exit_fee_share, net_pnl, round_step
 
-__all__ = ["FilterOutcome", "Shadow", "ShadowBook", "ShadowResult"]
+__all__ = ["FilterOutcome", "Shadow", "ShadowBook", "ShadowResult", "SignalBatch"]
 
 TOP_KEEP = 10  # the biggest missed winners kept for reports
+Signal = tuple[int, str, tuple[str, ...], Decimal, float]  # now, symbol, reasons, stake, price
 
 
 @dataclass(slots=True)
@@ -36,6 +37,35 @@ class Shadow:
     reasons: tuple[str, ...]
     pnl: Decimal = Decimal(0)
     exits: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SignalBatch:
+    """Blocked signals handed over at once (a lazy book's feed applies them in bulk):
+    candidate j is ``symbols[sym_idx[j]]`` closing at ``nows[j]``, blocked by each reason
+    ``reasons[k]`` whose mask ``masks[k]`` is None (blocks all) or true at j."""
+
+    symbols: tuple[str, ...]
+    sym_idx: Any  # numpy int array
+    nows: Any  # numpy int array
+    reasons: tuple[str, ...]
+    masks: tuple[Any, ...]  # numpy bool arrays or None
+    stake: Decimal
+
+    def signals(self) -> list[tuple[int, str, tuple[str, ...], Decimal, float]]:
+        """One ``ShadowBook.pending`` tuple per candidate (price 0: read from the candles)."""
+        cols = [None if m is None else m.tolist() for m in self.masks]
+        pairs = zip(self.sym_idx.tolist(), self.nows.tolist(), strict=True)
+        return [
+            (
+                int(now),
+                self.symbols[si],
+                tuple(r for r, m in zip(self.reasons, cols, strict=True) if m is None or m[j]),
+                self.stake,
+                0.0,
+            )
+            for j, (si, now) in enumerate(pairs)
+        ]
 
 
 @dataclass(slots=True)
@@ -77,7 +107,7 @@ class ShadowBook:
         self.seq = 0
         # lazy mode (bar-loop runtimes): signals wait here, in order, for ``apply``
         self.lazy = False
-        self.pending: list[tuple[int, str, tuple[str, ...], Decimal, float]] = []
+        self.pending: list[Signal | SignalBatch] = []
         self._bands: dict[str, tuple[float, float, int | None]] = {}  # symbol -> trigger band
 
     # ---- signals -------------------------------------------------------------------
@@ -90,12 +120,41 @@ class ShadowBook:
         else:
             self.apply(sym, now, reasons, stake, price)
 
+    def block_batch(self, batch: SignalBatch) -> None:
+        """``block`` for a batch of signals, in their order."""
+        if self.lazy:
+            self.pending.append(batch)
+        else:
+            for now, sym, reasons, stake, price in batch.signals():
+                self.apply(sym, now, reasons, stake, price)
+
+    def pending_signals(self) -> list[Signal]:
+        """The signals waiting for ``apply`` (lazy mode), one tuple each, in order."""
+        out: list[Signal] = []
+        for p in self.pending:
+            if isinstance(p, SignalBatch):
+                out += p.signals()
+            else:
+                out.append(p)
+        return out
+
     def apply(
         self, sym: str, now: int, reasons: tuple[str, ...], stake: Decimal, price: float
     ) -> None:
         """Count the blocked signal; open its shadow unless one is open on ``sym``."""
         for r in reasons:
             self.outcomes.setdefault(r, FilterOutcome()).blocked += 1
+        self.open_shadow(sym, now, reasons, stake, price)
+
+    def tally(self, reason: str, n: int) -> None:
+        """Count ``n`` signals blocked by ``reason`` (a batch of ``apply``'s counting)."""
+        if n:
+            self.outcomes.setdefault(reason, FilterOutcome()).blocked += n
+
+    def open_shadow(
+        self, sym: str, now: int, reasons: tuple[str, ...], stake: Decimal, price: float
+    ) -> None:
+        """Open the shadow of a counted blocked signal unless one is open on ``sym``."""
         if sym in self.open or price <= 0:
             return
         lim = self.limits[sym]
@@ -179,7 +238,7 @@ class ShadowBook:
         pnl = net_pnl(pos.entry_price, px, qty, exit_fee_share(pos, qty) + fee)
         sh.pnl += pnl
         sh.exits.append((reason, qty, px))
-        return replace(pos, qty=pos.qty - qty, pending_exit=max(Decimal(0), pos.pending_exit - qty))
+        return evolve(pos, qty=pos.qty - qty, pending_exit=max(Decimal(0), pos.pending_exit - qty))
 
     def _end(self, sym: str, sh: Shadow, ts: int) -> None:
         """Credit a finished shadow to the filters that blocked it."""

@@ -238,7 +238,7 @@ def shadows_to_dict(book: ShadowBook) -> dict[str, Any]:
             r: [o.blocked, o.wins, o.losses, str(o.net_pnl)] for r, o in book.outcomes.items()
         },
         "top": [result_to_dict(r) for r in book.top],
-        "pending": [[n, s, list(rs), str(k), p] for n, s, rs, k, p in book.pending],
+        "pending": [[n, s, list(rs), str(k), p] for n, s, rs, k, p in book.pending_signals()],
     }
 
 

@@ -46,6 +46,35 @@ class Position:
         return self.qty - self.pending_exit
 
 
+def evolve(
+    pos: Position,
+    *,
+    qty: Decimal | None = None,
+    pending_exit: Decimal | None = None,
+    tp1_hit: bool | None = None,
+    steps_fired: tuple[bool, ...] | None = None,
+    stop: float | None = None,
+    stop_is_breakeven: bool | None = None,
+) -> Position:
+    """``dataclasses.replace`` of the fields an exit changes, without its per-call field
+    introspection (the ladder and the shadow book call it for every exit)."""
+    return Position(
+        pos.position_id,
+        pos.symbol,
+        pos.ts_entry,
+        pos.entry_price,
+        pos.qty0,
+        pos.qty if qty is None else qty,
+        pos.entry_fee,
+        pos.levels,
+        pos.pending_exit if pending_exit is None else pending_exit,
+        pos.tp1_hit if tp1_hit is None else tp1_hit,
+        pos.steps_fired if steps_fired is None else steps_fired,
+        pos.stop if stop is None else stop,
+        pos.stop_is_breakeven if stop_is_breakeven is None else stop_is_breakeven,
+    )
+
+
 def round_step(qty: Decimal, step: Decimal) -> Decimal:
     """Round a quantity down to the exchange's lot step."""
     if step <= 0:
