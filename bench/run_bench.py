@@ -108,11 +108,19 @@ class CaseResult:
 # --------------------------------------------------------------------------- data and configs
 
 
+SHADOWS = {"on": False}  # --shadows: the peers compute no shadow outcomes, so off by default
+
+
 def load_bots(case: str) -> list[BotConfig]:
     """The bot configs of a case (pairs overridden to BTC/USDT for the year cases)."""
     from optiflow.config.loader import load_config
 
     cfgs = [load_config(CONFIGS / name) for name in CASES[case][1]]
+    on = SHADOWS["on"]
+    cfgs = [
+        c.model_copy(update={"shadows": c.shadows.model_copy(update={"enabled": on})})
+        for c in cfgs
+    ]
     if case in YEAR_CASES:
         cfgs = [c.model_copy(update={"pairs": ("BTC/USDT",)}) for c in cfgs]
     if case == "x8":  # a wallet that never runs dry, as the peers' runs have
@@ -211,7 +219,7 @@ def peak_rss_kb() -> int:
 def run_child(case: str, quick: bool, fmt: str) -> tuple[float, dict[str, Any]]:
     """Run one case in a fresh interpreter; its wall time from here and its JSON report."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--case", case, "--child"]
-    cmd += ["--format", fmt]
+    cmd += ["--format", fmt, "--shadows", "on" if SHADOWS["on"] else "off"]
     if quick:
         cmd.append("--quick")
     t0 = time.perf_counter()
@@ -396,8 +404,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="candle files read: numpy columns (optiflow data convert) or gzip CSV",
     )
     ap.add_argument("--out", type=Path, default=None, help="JSON results file")
+    ap.add_argument(
+        "--shadows",
+        default="off",
+        choices=["off", "on"],
+        help="shadow outcomes (default off: the peers compute none; on costs about 2x)",
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    SHADOWS["on"] = args.shadows == "on"
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
 
