@@ -11,17 +11,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
+from optiflow.adapters.sim.books import OPEN, SimBooks, settled
 from optiflow.adapters.sim.exchange import SimExchange, SimResult, crosses
 from optiflow.domain.errors import SkipError
 from optiflow.domain.events import OrderFilled
-from optiflow.domain.market import BookTop, Candle, MarketLimits
+from optiflow.domain.market import BookTop, Candle
 from optiflow.marketdata.loaders import timeframe_to_ms
 from optiflow.ports.exchange import OrderRequest, OrderUpdate, TradeFill
 
-_OPEN = ("open", "partial")
 
-
-class SimGateway:
+class SimGateway(SimBooks):
     """``ExchangeGateway`` over one in-process ``SimExchange``."""
 
     def __init__(
@@ -31,12 +30,9 @@ class SimGateway:
         now_ms: Callable[[], int] | None = None,
     ) -> None:
         """Wrap a simulated exchange; quotes come from ``set_quote``, history from ``candles``."""
-        self.sim = sim
+        super().__init__(sim)
         self.candles: dict[str, list[Candle]] = {k: list(v) for k, v in (candles or {}).items()}
         self.now_ms = now_ms
-        self.quotes: dict[str, BookTop] = {}
-        self.orders: dict[str, OrderUpdate] = {}
-        self.trades: list[TradeFill] = []
 
     def set_quote(self, symbol: str, book: BookTop) -> None:
         """The latest best bid/ask of ``symbol``; resting limit orders it crosses fill."""
@@ -64,17 +60,7 @@ class SimGateway:
             )
         if isinstance(res, OrderFilled):
             self._trade(res, prev.exchange_id)
-            up = replace(
-                prev,
-                state="filled",
-                filled=prev.filled + res.qty,
-                avg_price=res.price,
-                fee_quote=prev.fee_quote + res.fee,
-                ts=res.ts,
-            )
-        else:
-            up = replace(prev, state="rejected", ts=res.ts)
-        self.orders[res.client_id] = up
+        self.orders[res.client_id] = settled(prev, res)
 
     def _trade(self, fill: OrderFilled, exchange_id: str) -> None:
         self.trades.append(
@@ -90,17 +76,6 @@ class SimGateway:
                 fill.ts,
             )
         )
-
-    async def load_markets(self) -> dict[str, MarketLimits]:
-        """The limits the simulated exchange was built with."""
-        return dict(self.sim.limits)
-
-    async def fetch_book_top(self, symbol: str) -> BookTop:
-        """The latest quote given to ``set_quote``."""
-        book = self.quotes.get(symbol)
-        if book is None:
-            raise SkipError(f"no quote for {symbol} yet")
-        return book
 
     async def fetch_closed_candles(
         self, symbol: str, timeframe: str, since_ms: int | None, limit: int
@@ -120,10 +95,9 @@ class SimGateway:
 
     async def submit_order(self, order: OrderRequest) -> OrderUpdate:
         """Fill a market order now at the quote; rest a limit order (fill it if marketable)."""
-        if order.client_id in self.orders:
-            return self.orders[order.client_id]  # an exchange refuses a duplicate client id
-        if order.client_id in self.sim.seen_client_ids:
-            raise SkipError(f"duplicate client order id {order.client_id}")
+        known = self._known(order)
+        if known is not None:
+            return known
         book = self.quotes.get(order.symbol)
         exchange_id = f"sim-{len(self.orders) + 1}"
         if order.type == "market":
@@ -174,26 +148,14 @@ class SimGateway:
         self.orders[order.client_id] = up
         return up
 
-    async def fetch_order(self, symbol: str, client_id: str) -> OrderUpdate | None:
-        """An order by client id, or None."""
-        return self.orders.get(client_id)
-
     async def cancel_order(self, symbol: str, client_id: str) -> OrderUpdate | None:
         """Cancel a resting order; None when it was not open."""
         up = self.orders.get(client_id)
-        if up is None or up.state not in _OPEN or not self.sim.cancel(client_id):
+        if up is None or up.state not in OPEN or not self.sim.cancel(client_id):
             return None
         up = replace(up, state="cancelled")
         self.orders[client_id] = up
         return up
-
-    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
-        """Resting orders."""
-        return [
-            o
-            for o in self.orders.values()
-            if o.state in _OPEN and (symbol is None or o.symbol == symbol)
-        ]
 
     async def fetch_balances(self) -> dict[str, Decimal]:
         """Free balance per asset: what resting limit orders would spend is held back."""
@@ -209,12 +171,6 @@ class SimGateway:
             else:
                 free[base] = free.get(base, Decimal(0)) - left
         return free
-
-    async def fetch_my_trades(self, symbol: str, since_ms: int | None) -> list[TradeFill]:
-        """Our executions."""
-        return [
-            t for t in self.trades if t.symbol == symbol and (since_ms is None or t.ts >= since_ms)
-        ]
 
     async def close(self) -> None:
         """Nothing to release."""

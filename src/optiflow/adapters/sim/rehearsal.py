@@ -27,19 +27,19 @@ from typing import Any
 
 import numpy as np
 
+from optiflow.adapters.sim.books import OPEN, SimBooks, settled
 from optiflow.adapters.sim.exchange import SimExchange, SimResult
 from optiflow.domain.errors import SkipError
 from optiflow.domain.events import OrderFilled
-from optiflow.domain.market import BookTop, Candle, MarketLimits
+from optiflow.domain.market import BookTop, Candle
 from optiflow.marketdata.loaders import CandleArrays
 from optiflow.ports.exchange import OrderRequest, OrderUpdate, TradeFill
 
 SIM_FILE = "sim_exchange.sqlite"
 KEEP_DONE = 16  # terminal orders kept for lookups (the last ones: what a restart asks for)
-_OPEN = ("open", "partial")
 
 
-class RehearsalExchange:
+class RehearsalExchange(SimBooks):
     """Market data from candle arrays and a simulated order book, persisted on every change."""
 
     def __init__(
@@ -50,14 +50,11 @@ class RehearsalExchange:
         path: Path | None = None,
     ) -> None:
         """Serve ``arrays`` (the bot's timeframe) up to ``now_ms``; persist to ``path``."""
-        self.sim, self.arrays, self.now_ms = sim, dict(arrays), now_ms
-        self.quotes: dict[str, BookTop] = {}
+        super().__init__(sim)
+        self.arrays, self.now_ms = dict(arrays), now_ms
         self.trading: set[str] = set()  # pairs with a trade in the current candle
         self.last_exit: tuple[str, float] | None = None  # (symbol, price) of the latest sell
-        self.orders: dict[str, OrderUpdate] = {}
         self.stops: dict[str, OrderRequest] = {}
-        self.trades: list[TradeFill] = []
-        self.calls = 0  # requests served (the bench counts them)
         self.saved_at = -1  # market time of the last write (a restart: where the market stood)
         self.after_write: Callable[[], None] | None = None  # test hook (kill points)
         # called before the market itself changes the books (a waiting order or a stop
@@ -117,18 +114,7 @@ class RehearsalExchange:
         self._save()
         return len(hit)
 
-    # ---- ExchangeGateway: market data ---------------------------------------------------
-    async def load_markets(self) -> dict[str, MarketLimits]:
-        """The limits the simulated exchange was built with."""
-        return dict(self.sim.limits)
-
-    async def fetch_book_top(self, symbol: str) -> BookTop:
-        """The latest price shown for ``symbol`` (bid = ask: no book in candle data)."""
-        book = self.quotes.get(symbol)
-        if book is None:
-            raise SkipError(f"no quote for {symbol} yet")
-        return book
-
+    # ---- ExchangeGateway: market data (books and lookups: SimBooks) ---------------------
     async def fetch_closed_candles(
         self, symbol: str, timeframe: str, since_ms: int | None, limit: int
     ) -> list[Candle]:
@@ -151,10 +137,9 @@ class RehearsalExchange:
     async def submit_order(self, order: OrderRequest) -> OrderUpdate:
         """Fill a market order as the backtest would; rest a stop; refuse other types."""
         self.calls += 1
-        if order.client_id in self.orders:
-            return self.orders[order.client_id]  # an exchange refuses a duplicate client id
-        if order.client_id in self.sim.seen_client_ids:
-            raise SkipError(f"duplicate client order id {order.client_id}")
+        known = self._known(order)
+        if known is not None:
+            return known
         now = self.now_ms()
         xid = f"rh-{order.client_id}"
         if order.type in ("stop_loss_limit", "stop_market"):
@@ -190,16 +175,11 @@ class RehearsalExchange:
             return self.last_exit[1]
         return book.ask
 
-    async def fetch_order(self, symbol: str, client_id: str) -> OrderUpdate | None:
-        """An order by client id, or None."""
-        self.calls += 1
-        return self.orders.get(client_id)
-
     async def cancel_order(self, symbol: str, client_id: str) -> OrderUpdate | None:
         """Cancel an open order (a stop or a waiting market order); None when not open."""
         self.calls += 1
         up = self.orders.get(client_id)
-        if up is None or up.state not in _OPEN:
+        if up is None or up.state not in OPEN:
             return None
         self.stops.pop(client_id, None)
         self.sim.cancel(client_id)
@@ -207,15 +187,6 @@ class RehearsalExchange:
         self.orders[client_id] = up
         self._save()
         return up
-
-    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
-        """Open orders (stops and waiting market orders)."""
-        self.calls += 1
-        return [
-            o
-            for o in self.orders.values()
-            if o.state in _OPEN and (symbol is None or o.symbol == symbol)
-        ]
 
     async def fetch_balances(self) -> dict[str, Decimal]:
         """Free balance per asset: coins under an open stop are locked."""
@@ -225,13 +196,6 @@ class RehearsalExchange:
             base = req.symbol.split("/")[0]
             free[base] = free.get(base, Decimal(0)) - req.qty
         return free
-
-    async def fetch_my_trades(self, symbol: str, since_ms: int | None) -> list[TradeFill]:
-        """Our recent executions."""
-        self.calls += 1
-        return [
-            t for t in self.trades if t.symbol == symbol and (since_ms is None or t.ts >= since_ms)
-        ]
 
     async def close(self) -> None:
         """Close the exchange's file."""
@@ -261,11 +225,7 @@ class RehearsalExchange:
         if isinstance(res, OrderFilled):
             self._new_fills.append(res)
             self._trade(res, prev.exchange_id)
-            up = replace(prev, state="filled", filled=prev.filled + res.qty, avg_price=res.price,
-                         fee_quote=prev.fee_quote + res.fee, ts=res.ts)  # fmt: skip
-        else:
-            up = replace(prev, state="rejected", ts=res.ts)
-        self.orders[res.client_id] = up
+        self.orders[res.client_id] = settled(prev, res)
 
     def _trade(self, fill: OrderFilled, xid: str) -> None:
         self.trades.append(TradeFill(f"t-{fill.client_id}-{len(self.trades)}", fill.client_id,
@@ -290,7 +250,7 @@ class RehearsalExchange:
         fills, self._new_fills = self._new_fills, []
         if self._db is None:
             return
-        done = [o for o in self.orders.values() if o.state not in _OPEN]
+        done = [o for o in self.orders.values() if o.state not in OPEN]
         for old in done[:-KEEP_DONE]:
             del self.orders[old.client_id]
         state = {
