@@ -83,8 +83,11 @@ def test_evolve_knows_every_position_field() -> None:
     assert names == [
         "position_id", "symbol", "ts_entry", "entry_price", "qty0", "qty", "entry_fee",
         "levels", "pending_exit", "tp1_hit", "steps_fired", "stop", "stop_is_breakeven",
+        "signals",
     ]  # fmt: skip
     assert evolve(position()) == position()
+    signed = dataclasses.replace(position(), signals="ema_trend+rsi_band")
+    assert evolve(signed, qty=Decimal("0.5")).signals == "ema_trend+rsi_band"
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,7 @@ def evolve(
         pos.steps_fired if steps_fired is None else steps_fired,
         pos.stop if stop is None else stop,
         pos.stop_is_breakeven if stop_is_breakeven is None else stop_is_breakeven,
+        pos.signals,
     )
 
 
