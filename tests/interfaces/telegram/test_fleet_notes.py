@@ -81,7 +81,9 @@ def test_fleet_notes_survive_an_outage_and_a_kill_9(fake: FakeTelegram, tmp_path
         service.communicate(timeout=30)
         fake.down = False
         add("giveup", "⛔ OptiScalp_A gave up after 5 restarts in an hour")
-        assert pending_notes(root) == 6
+        # 5 restarts/give-up wait; the switched-off "stuck" note waits too unless the service
+        # already stepped over it (it needs no delivery, so it may pass it while Telegram is down)
+        assert pending_notes(root) in (5, 6)
         service = start("telegram", "--state-root", str(root))
         wait_for(lambda: len(fleet_lines(fake)) >= len(expected), 60, "the notes after restart")
         time.sleep(2)  # nothing more may come
