@@ -172,3 +172,16 @@ def test_bots_per_process_must_be_a_positive_whole_number(tmp_path: Path) -> Non
     assert "fleet.json" in line and "bots_per_process = 0" in line and "1" in line, line
     ok = cli("fleet", "check", str(folder), "--mode", "replay")
     assert ok.returncode == 2  # the key stays wrong whatever the mode
+
+
+def test_a_bad_flag_value_is_named_as_the_flag_not_as_fleet_json(tmp_path: Path) -> None:
+    """``--bots-per-process 0`` and ``--stagger -3`` name the flag, not the (valid) fleet.json."""
+    folder = make_fleet(tmp_path / "fleet", SIX[:1], {"bots_per_process": 2})
+    for flag, value, named in (
+        ("--bots-per-process", "0", "--bots-per-process 0"),
+        ("--stagger", "-3", "--stagger -3.0"),
+    ):
+        out = cli("fleet", "run", str(folder), "--mode", "replay", flag, value)
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        line = out.stderr.strip()
+        assert len(line.splitlines()) == 1 and named in line and "fleet.json" not in line, line

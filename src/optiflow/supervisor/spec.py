@@ -114,7 +114,8 @@ def read_settings(folder: Path, overrides: dict[str, Any] | None = None) -> Flee
         if not isinstance(raw, dict):
             raise UserInputError(f"{path}: must be a JSON object {{...}} of fleet settings")
         data = raw
-    data = {**data, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    data = {**data, **given}
     try:
         return FleetSettings.model_validate(data)
     except ValidationError as exc:
@@ -125,6 +126,9 @@ def read_settings(folder: Path, overrides: dict[str, Any] | None = None) -> Flee
             raise UserInputError(
                 f"{path}: unknown key {key!r} = {err['input']!r}; allowed keys: {allowed}"
             ) from None
+        if key in given:  # the value came from the command line, not the file
+            flag = "--" + key.replace("_", "-").removesuffix("-s").removesuffix("-usdt")
+            raise UserInputError(f"{flag} {err['input']!r}: {err['msg']}") from None
         raise UserInputError(f"{path}: {key} = {err['input']!r}: {err['msg']}") from None
 
 
