@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,15 +37,6 @@ def bot_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     state = tmp / "state" / "OptiScalp_A"
     replay_with_open_positions(cfg, state)
     return state
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    """A fake Bot API; no unknown endpoint may be called."""
-    server = FakeTelegram(TOKEN).start()
-    yield server
-    server.stop()
-    assert server.unknown == []
 
 
 def ask_telegram(

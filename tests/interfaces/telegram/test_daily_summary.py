@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
-from tests.interfaces.telegram.support import CHAT, TOKEN, db, optiflow, write_config  # noqa: E402
+from tests.interfaces.telegram.support import CHAT, db, optiflow, write_config  # noqa: E402
 
 DAY_MS = 86_400_000
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    """A fake Bot API; no unknown endpoint may be called."""
-    server = FakeTelegram(TOKEN).start()
-    yield server
-    server.stop()
-    assert server.unknown == []
 
 
 def replay(fake: FakeTelegram, tmp: Path, **telegram: object) -> Path:

@@ -6,10 +6,7 @@ import signal
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from optiflow.supervisor.outbox import Outbox, pending_notes  # noqa: E402
@@ -22,15 +19,6 @@ from tests.interfaces.telegram.support import (  # noqa: E402
     wait_for,
     write_config,
 )
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    """A fake Bot API; no unknown endpoint may be called."""
-    server = FakeTelegram(TOKEN).start()
-    yield server
-    server.stop()
-    assert server.unknown == []
 
 
 def fleet_lines(fake: FakeTelegram) -> list[str]:

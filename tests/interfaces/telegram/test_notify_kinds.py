@@ -7,12 +7,10 @@ import asyncio
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from optiflow.adapters.logs import register_secret  # noqa: E402
@@ -133,15 +131,6 @@ def test_engine_kinds_and_their_texts(make_config: Callable[..., BotConfig]) -> 
         "sold in the exchange's app; booked from the exchange's records, nothing sold"
     )
     assert by_kind["unknown_fill"] == ["fill of unknown order nobody-1"]
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    """A fake Bot API; no unknown endpoint may be called."""
-    server = FakeTelegram(TOKEN).start()
-    yield server
-    server.stop()
-    assert server.unknown == []
 
 
 class Exploding:

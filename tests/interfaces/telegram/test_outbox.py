@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
@@ -19,15 +16,6 @@ from optiflow.ports.store import StateBatch  # noqa: E402
 from optiflow.queries.view import BotView  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
 from tests.interfaces.telegram.support import CHAT, OTHER_CHAT, TOKEN  # noqa: E402
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    """A fake Bot API; no unknown endpoint may be called."""
-    server = FakeTelegram(TOKEN).start()
-    yield server
-    server.stop()
-    assert server.unknown == []
 
 
 def add_notes(state: Path, texts: list[str], kind: str = "entry") -> None:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
@@ -21,15 +18,6 @@ from tests.interfaces.telegram.support import (  # noqa: E402
     wait_for,
     write_config,
 )
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    """A fake Bot API; no unknown endpoint may be called."""
-    server = FakeTelegram(TOKEN).start()
-    yield server
-    server.stop()
-    assert server.unknown == []
 
 
 def delivered(fake: FakeTelegram, bot: str = "OptiScalp_A") -> list[str]:
