@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -126,3 +127,40 @@ def kill_all_under(root: Path) -> None:
     for pid in processes_under(root):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)
+
+
+def fleet_notes(root: Path) -> list[tuple[str, str, str]]:
+    """The supervisor's notes in ``root/fleet.sqlite`` (kind, bot, text), oldest first."""
+    conn = sqlite3.connect(root / "fleet.sqlite")
+    try:
+        return conn.execute("SELECT kind, symbol, text FROM notes ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def same_as_backtest(
+    folder: Path, root: Path, start: str, end: str, skip: tuple[str, ...] = ()
+) -> None:
+    """Each bot's stored exits equal its uninterrupted backtest on [start, end); no client
+    id twice (nothing lost, nothing executed twice)."""
+    from optiflow.adapters.sqlite.store import SqliteStore
+    from optiflow.config.loader import load_config
+    from optiflow.interfaces.cli.timeparse import parse_when
+    from optiflow.marketdata.loaders import load_folder
+    from optiflow.runtimes.backtest import run_backtest
+
+    for path in sorted(folder.glob("*.json")):
+        if path.name == "fleet.json":
+            continue
+        cfg = load_config(path)
+        if cfg.name in skip:
+            continue
+        data = load_folder(DATA, list(cfg.pairs), parse_when("f", start), parse_when("t", end))
+        expected = run_backtest(cfg, data)
+        store = SqliteStore(root / cfg.name / "bot.sqlite", cfg.name)
+        try:
+            assert tuple(store.exits()) == expected.exits, cfg.name
+            ids = [o.client_id for o in store.orders()]
+            assert len(ids) == len(set(ids)), cfg.name
+        finally:
+            store.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -14,19 +13,15 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
-from optiflow.config.loader import load_config  # noqa: E402
-from optiflow.interfaces.cli.timeparse import parse_when  # noqa: E402
-from optiflow.marketdata.loaders import load_folder  # noqa: E402
-from optiflow.runtimes.backtest import run_backtest  # noqa: E402
 from tests.supervisor.fleet_support import (  # noqa: E402
-    DATA,
     NINE,
     bot_processes,
     cli,
+    fleet_notes,
     kill_all_under,
     make_fleet,
     processes_under,
+    same_as_backtest,
     status,
     wait_for,
 )
@@ -36,37 +31,9 @@ REPLAY = ["--speed", "3000", "--from", START, "--to", END]
 SIX = NINE[:3] + NINE[6:]  # three scalpers, three swing bots
 
 
-def _notes(root: Path) -> list[tuple[str, str, str]]:
-    """The fleet's notes (kind, bot, text)."""
-    conn = sqlite3.connect(root / "fleet.sqlite")
-    try:
-        return conn.execute("SELECT kind, symbol, text FROM notes ORDER BY id").fetchall()
-    finally:
-        conn.close()
-
-
 def _pids(folder: Path) -> dict[str, int | None]:
     """The pid ``fleet status`` shows per bot."""
     return {n: s["pid"] for n, s in status(folder).items()}
-
-
-def _same_as_backtest(folder: Path, root: Path, skip: tuple[str, ...] = ()) -> None:
-    """Each bot's stored exits equal its uninterrupted backtest; no client id twice."""
-    for path in sorted(folder.glob("*.json")):
-        if path.name == "fleet.json":
-            continue
-        cfg = load_config(path)
-        if cfg.name in skip:
-            continue
-        data = load_folder(DATA, list(cfg.pairs), parse_when("f", START), parse_when("t", END))
-        expected = run_backtest(cfg, data)
-        store = SqliteStore(root / cfg.name / "bot.sqlite", cfg.name)
-        try:
-            assert tuple(store.exits()) == expected.exits, cfg.name
-            ids = [o.client_id for o in store.orders()]
-            assert len(ids) == len(set(ids)), cfg.name
-        finally:
-            store.close()
 
 
 def test_kill_of_a_host_restarts_its_bots_only_and_loses_no_trade(tmp_path: Path) -> None:
@@ -123,12 +90,12 @@ def test_kill_of_a_host_restarts_its_bots_only_and_loses_no_trade(tmp_path: Path
         assert processes_under(root) == {}, "fleet stop left processes behind"
     finally:
         kill_all_under(root)
-    notes = _notes(root)
+    notes = fleet_notes(root)
     for name in mates:
         assert any(k == "restart" and b == name for k, b, _ in notes), (name, notes)
     for name in others:
         assert not any(k == "restart" and b == name for k, b, _ in notes), (name, notes)
-    _same_as_backtest(folder, root)
+    same_as_backtest(folder, root, START, END)
 
 
 def test_a_failing_bot_does_not_take_down_its_host_mates(tmp_path: Path) -> None:
@@ -152,12 +119,12 @@ def test_a_failing_bot_does_not_take_down_its_host_mates(tmp_path: Path) -> None
         state = json.loads((root / "fleet_state.json").read_text())
         assert [b["state"] for b in state["bots"].values()] == ["finished", "gave_up", "finished"]
         assert (root / "hosts" / "host_0.log").exists()  # the three shared one process
-        kinds = [(k, b) for k, b, _ in _notes(root)]
+        kinds = [(k, b) for k, b, _ in fleet_notes(root)]
         assert ("restart", "OptiScalp_B") in kinds and ("giveup", "OptiScalp_B") in kinds
         assert not any(b != "OptiScalp_B" for k, b in kinds if k in ("restart", "giveup"))
         console = (broken / "console.log").read_text()
         assert "bot.sqlite" in console  # its own console names its problem
-        _same_as_backtest(folder, root, skip=("OptiScalp_B",))
+        same_as_backtest(folder, root, START, END, skip=("OptiScalp_B",))
         assert processes_under(root) == {}
     finally:
         kill_all_under(root)

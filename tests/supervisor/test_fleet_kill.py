@@ -6,7 +6,6 @@ import contextlib
 import os
 import random
 import signal
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -15,35 +14,22 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
-from optiflow.config.loader import load_config  # noqa: E402
-from optiflow.interfaces.cli.timeparse import parse_when  # noqa: E402
-from optiflow.marketdata.loaders import load_folder  # noqa: E402
-from optiflow.runtimes.backtest import run_backtest  # noqa: E402
 from tests.supervisor.fleet_support import (  # noqa: E402
-    DATA,
     NINE,
     bot_processes,
     cli,
+    fleet_notes,
     kill_all_under,
     lock_pid,
     make_fleet,
     processes_under,
+    same_as_backtest,
     status,
     wait_for,
 )
 
 START, END = "2023-04-03", "2023-04-05"
 SPEED = "3000"  # two days of 1m candles in about a minute
-
-
-def _notes(root: Path) -> list[tuple[str, str, str]]:
-    """The supervisor's notes (kind, bot, text)."""
-    conn = sqlite3.connect(root / "fleet.sqlite")
-    try:
-        return conn.execute("SELECT kind, symbol, text FROM notes ORDER BY id").fetchall()
-    finally:
-        conn.close()
 
 
 def _no_bot_twice(root: Path) -> None:
@@ -105,21 +91,9 @@ def test_nine_bot_fleet_survives_kills_of_bots_and_supervisor(tmp_path: Path) ->
         assert processes_under(root) == {}, "fleet stop left processes behind"
     finally:
         kill_all_under(root)
-    notes = _notes(root)
+    notes = fleet_notes(root)
     for victim in victims:
         assert any(k == "restart" and b == victim for k, b, _ in notes), (victim, notes)
     adopted = sum(k == "adopt" for k, _, _ in notes)
     assert adopted >= len(before)  # the running bots were adopted
-    for path in sorted(folder.glob("*.json")):
-        if path.name == "fleet.json":
-            continue
-        cfg = load_config(path)
-        data = load_folder(DATA, list(cfg.pairs), parse_when("f", START), parse_when("t", END))
-        expected = run_backtest(cfg, data)
-        store = SqliteStore(root / cfg.name / "bot.sqlite", cfg.name)
-        try:
-            assert tuple(store.exits()) == expected.exits, cfg.name  # nothing lost or twice
-            ids = [o.client_id for o in store.orders()]
-            assert len(ids) == len(set(ids)), cfg.name
-        finally:
-            store.close()
+    same_as_backtest(folder, root, START, END)  # nothing lost or twice

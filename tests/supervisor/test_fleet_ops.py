@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import sys
 import urllib.request
 from pathlib import Path
@@ -20,6 +19,7 @@ if str(REPO) not in sys.path:
 from tests.supervisor.fleet_support import (  # noqa: E402
     bot_processes,
     cli,
+    fleet_notes,
     kill_all_under,
     lock_pid,
     make_fleet,
@@ -41,15 +41,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _notes(root: Path) -> list[tuple[str, str, str]]:
-    """The supervisor's notes (kind, bot, text)."""
-    conn = sqlite3.connect(root / "fleet.sqlite")
-    try:
-        return conn.execute("SELECT kind, symbol, text FROM notes ORDER BY id").fetchall()
-    finally:
-        conn.close()
 
 
 def _scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -111,7 +102,7 @@ def test_status_metrics_restart_and_stop_of_a_running_fleet(tmp_path: Path) -> N
         out = cli("fleet", "restart", str(folder), "OptiScalp_B")
         assert out.returncode == 0, out.stderr
         wait_for(lambda: status(folder)["OptiScalp_B"]["pid"] not in (None, old), 30, "B restarted")
-        assert any(k == "restart" and b == "OptiScalp_B" for k, b, _ in _notes(root))
+        assert any(k == "restart" and b == "OptiScalp_B" for k, b, _ in fleet_notes(root))
         assert "Bot shutting down" in (root / "OptiScalp_B" / "console.log").read_text()
         out = cli("fleet", "stop", str(folder))
         assert out.returncode == 0, out.stderr
@@ -142,7 +133,7 @@ def test_a_bot_that_always_crashes_is_given_up(tmp_path: Path) -> None:
     try:
         out = cli("fleet", "run", str(folder), "--data", str(empty), timeout=120)
         assert out.returncode == 0, out.stderr  # every bot ended: a replay fleet ends
-        kinds = [(k, b) for k, b, _ in _notes(root)]
+        kinds = [(k, b) for k, b, _ in fleet_notes(root)]
         assert kinds.count(("restart", "OptiScalp_A")) == 2
         assert ("giveup", "OptiScalp_A") in kinds
         state = json.loads((root / "fleet_state.json").read_text())
@@ -175,7 +166,7 @@ def test_a_frozen_bot_is_restarted_by_the_heartbeat(tmp_path: Path) -> None:
             "a new process for the frozen bot",
         )
         assert not any(frozen in p for p in bot_processes(root).values())
-        kinds = [(k, b) for k, b, _ in _notes(root)]
+        kinds = [(k, b) for k, b, _ in fleet_notes(root)]
         assert ("stuck", "OptiScalp_A") in kinds and ("restart", "OptiScalp_A") in kinds
         assert cli("fleet", "stop", str(folder)).returncode == 0
         assert processes_under(root) == {}
