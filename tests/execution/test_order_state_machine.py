@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -57,3 +58,19 @@ def test_partial_then_full() -> None:
     o = o.fill(Decimal(1))
     assert o.status is OrderStatus.PARTIAL
     assert o.fill(Decimal(1)).status is OrderStatus.FILLED
+
+
+def test_fill_keeps_every_other_field() -> None:
+    """``fill`` builds the record positionally: it must equal ``dataclasses.replace``."""
+    names = [f.name for f in dataclasses.fields(OrderRecord)]
+    assert names == [
+        "client_id", "position_id", "symbol", "side", "reason", "qty", "filled", "status",
+        "reserved", "signals",
+    ]  # fmt: skip
+    o = OrderRecord(
+        "c", "p", "ETH/USDT", "buy", "entry", Decimal(3), Decimal(1), OrderStatus.PARTIAL,
+        Decimal("7.5"), "ema_trend+rsi_band",
+    )  # fmt: skip
+    want = dataclasses.replace(o, filled=Decimal(3), status=OrderStatus.FILLED)
+    assert o.fill(Decimal(2)) == want
+    assert o.fill(Decimal(1)) == dataclasses.replace(o, filled=Decimal(2))

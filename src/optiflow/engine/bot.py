@@ -7,7 +7,6 @@ carry out the commands it returns. It never does I/O and never reads the clock.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from decimal import Decimal
 
 from optiflow.decisions import ladder
@@ -34,10 +33,12 @@ from optiflow.engine.shadows import ShadowBook
 from optiflow.execution.orders import OrderRecord
 from optiflow.filters import account, timing
 from optiflow.filters.market import MARKET_REASONS, market_blocks
-from optiflow.portfolio.position import Position
+from optiflow.portfolio.position import Position, evolve
 from optiflow.portfolio.stats import NearMissLog, SymbolCounters
 from optiflow.signals.catalogue import signal_values
 from optiflow.signals.oneplusone import fired, groups
+
+_ZERO = Decimal(0)
 
 
 class Bot(ExitBook):
@@ -49,6 +50,17 @@ class Bot(ExitBook):
         self.limits = dict(limits)
         self.cash = settings.starting_balance
         self.reserved = Decimal(0)
+        # constants of the settings and limits (both fixed for a bot's life), kept once
+        # because the entry screen asks for them on every candidate
+        self._cost_rate = settings.fee_rate + settings.slippage_rate + Decimal("0.005")
+        self._cost_div = 1 + self._cost_rate
+        self._reserve_rate = 1 + settings.fee_rate + settings.slippage_rate
+        self._fraction = (
+            None if settings.stake_fraction is None else Decimal(str(settings.stake_fraction))
+        )
+        self._floors = {
+            sym: max(settings.min_order_usdt, lim.min_notional) for sym, lim in self.limits.items()
+        }
         self.positions: dict[str, Position] = {}
         self.entry_orders: dict[str, str] = {}  # symbol -> client id of a pending entry
         self.orders: dict[str, OrderRecord] = {}
@@ -105,17 +117,15 @@ class Bot(ExitBook):
     @property
     def entry_cost_rate(self) -> Decimal:
         """Fee + slippage + a 0.5 % price buffer reserved on top of an entry's notional."""
-        return self.s.fee_rate + self.s.slippage_rate + Decimal("0.005")
+        return self._cost_rate
 
     def max_order_value(self) -> Decimal:
         """The largest entry notional sizing can produce now (stake capped by free balance)."""
-        s = self.s
-        stake = (
-            s.stake_usdt
-            if s.stake_usdt is not None
-            else self.realized_equity() * Decimal(str(s.stake_fraction))
-        )
-        return min(stake, (self.cash - self.reserved) / (1 + self.entry_cost_rate))
+        stake = self.s.stake_usdt
+        if stake is None:
+            assert self._fraction is not None  # the config requires one of the two
+            stake = self.realized_equity() * self._fraction
+        return min(stake, (self.cash - self.reserved) / self._cost_div)
 
     # ---- events --------------------------------------------------------------------
     def handle(self, event: Event) -> list[Command]:
@@ -188,27 +198,31 @@ class Bot(ExitBook):
         s = self.s
         if s.stake_usdt is not None:
             return s.stake_usdt
-        return self.realized_equity() * Decimal(str(s.stake_fraction))
+        assert self._fraction is not None
+        return self.realized_equity() * self._fraction
 
     def order_floor(self, sym: str) -> Decimal:
         """The smallest order notional allowed on ``sym`` (config floor and exchange minimum)."""
-        return max(self.s.min_order_usdt, self.limits[sym].min_notional)
+        return self._floors[sym]
 
     def account_blocks(self, sym: str, now: int) -> list[str]:
         """Account filters blocking an entry on ``sym`` at ``now`` (notional aside), in order."""
         s = self.s
         blocked: list[str] = []
+        positions, pending = self.positions, self.entry_orders
         if account.capacity_blocks(
-            self.open_count(), s.max_positions, sym in self.positions or sym in self.entry_orders
+            len(positions) + len(pending), s.max_positions, sym in positions or sym in pending
         ):
             blocked.append("capacity")
-        if timing.cooldown_blocks(now, self.last_trade.get(sym), s.cooldown_s):
+        if s.cooldown_s is not None and timing.cooldown_blocks(
+            now, self.last_trade.get(sym), s.cooldown_s
+        ):
             blocked.append("cooldown")
-        if self.rate.blocks(now):
+        if self.rate.max_per_hour is not None and self.rate.blocks(now):
             blocked.append("rate")
-        if self.blacklist.blocks(sym, now):
+        if self.blacklist.paused_until and self.blacklist.blocks(sym, now):
             blocked.append("blacklist")
-        if account.balance_blocks(self.cash - self.reserved, self.order_floor(sym)):
+        if account.balance_blocks(self.cash - self.reserved, self._floors[sym]):
             blocked.append("balance")
         return blocked
 
@@ -219,7 +233,7 @@ class Bot(ExitBook):
             out.append(Notify("blacklist_off", sym, f"{sym} blacklist lifted", now))
         blocked = self.account_blocks(sym, now)
         limits = self.limits[sym]
-        floor = self.order_floor(sym)
+        floor = self._floors[sym]
         free = self.cash - self.reserved
         qty = Decimal(0)
         price = Decimal(0)
@@ -228,10 +242,10 @@ class Bot(ExitBook):
             qty = order_qty(
                 stake_usdt=s.stake_usdt,
                 stake_fraction=s.stake_fraction,
-                equity=self.realized_equity(),
+                equity=self.realized_equity() if s.stake_usdt is None else _ZERO,
                 free_quote=free,
                 price=price,
-                cost_rate=self.entry_cost_rate,
+                cost_rate=self._cost_rate,
                 amount_step=limits.amount_step,
             )
             if account.notional_blocks(qty, price, floor, limits.min_amount):
@@ -245,7 +259,7 @@ class Bot(ExitBook):
         self.seq += 1
         pid = f"{s.prefix}-{self.seq:06d}"
         cid = f"{pid}-e"
-        reserve = qty * price * (1 + s.fee_rate + s.slippage_rate)
+        reserve = qty * price * self._reserve_rate
         self.reserved += reserve
         combo = fired(s.signals, ev.features, ev.ob_imbalance)  # remembered for the trades
         self.orders[cid] = OrderRecord(
@@ -323,7 +337,7 @@ class Bot(ExitBook):
             if pos is not None and pos.position_id == info.position_id:
                 self._bands.pop(ev.symbol, None)
                 left = max(Decimal(0), pos.pending_exit - (info.qty - info.filled))
-                self.positions[ev.symbol] = replace(pos, pending_exit=left)
+                self.positions[ev.symbol] = evolve(pos, pending_exit=left)
                 if ev.refused:
                     return self._exit_refused(pos, info, ev)
         return out + [

@@ -28,7 +28,7 @@ from optiflow.domain.results import ExitRow
 from optiflow.engine.settings import EngineSettings
 from optiflow.execution.orders import OrderRecord
 from optiflow.filters import timing
-from optiflow.portfolio.position import Position, exit_fee_share, net_pnl
+from optiflow.portfolio.position import Position, evolve, exit_fee_share, net_pnl
 
 REASON_CODES = {
     "sl": "sl",
@@ -47,6 +47,7 @@ REASON_CODES = {
     "end_of_data": "ed",
     "reconciled": "rc",
 }
+_ZERO = Decimal(0)
 
 
 class ExitBook:
@@ -135,8 +136,8 @@ class ExitBook:
                 signals=pos.signals,
             )
         )
-        pos = replace(
-            pos, qty=pos.qty - ev.qty, pending_exit=max(Decimal(0), pos.pending_exit - ev.qty)
+        pos = evolve(
+            pos, qty=pos.qty - ev.qty, pending_exit=max(_ZERO, pos.pending_exit - ev.qty)
         )
         self._bands.pop(ev.symbol, None)
         self.exit_block.pop(pos.position_id, None)
@@ -183,7 +184,7 @@ class ExitBook:
         info = OrderRecord(ev.client_id, pos.position_id, ev.symbol, "sell", reason, qty)
         # the exchange sold it: exit orders of ours still pending are void (the runtime
         # cancels or rejects them), so only the stop's quantity is pending now
-        self.positions[ev.symbol] = replace(pos, pending_exit=qty)
+        self.positions[ev.symbol] = evolve(pos, pending_exit=qty)
         return self._exit_filled(
             info, OrderFilled(ev.client_id, ev.symbol, "sell", qty, ev.price, ev.fee, ev.ts)
         )
@@ -197,7 +198,7 @@ class ExitBook:
         info = OrderRecord(
             f"{pos.position_id}-rc", pos.position_id, ev.symbol, "sell", ev.reason, qty
         )
-        self.positions[ev.symbol] = replace(pos, pending_exit=pos.pending_exit + qty)
+        self.positions[ev.symbol] = evolve(pos, pending_exit=pos.pending_exit + qty)
         out = self._exit_filled(
             info, OrderFilled(info.client_id, ev.symbol, "sell", qty, ev.price, ev.fee, ev.ts)
         )
@@ -253,6 +254,6 @@ class ExitBook:
             pos = self.positions[sym]
             if pos.closable > 0:
                 self._bands.pop(sym, None)
-                self.positions[sym] = replace(pos, pending_exit=pos.qty)
+                self.positions[sym] = evolve(pos, pending_exit=pos.qty)
                 out.append(self._exit_order(pos, ev.reason, pos.closable, 0.0, ev.ts))
         return out

@@ -66,7 +66,18 @@ class OrderRecord:
             )
         filled = self.filled + qty
         status = OrderStatus.FILLED if filled == self.qty else OrderStatus.PARTIAL
-        return replace(self, filled=filled, status=status)
+        return OrderRecord(  # not dataclasses.replace: every fill passes here
+            self.client_id,
+            self.position_id,
+            self.symbol,
+            self.side,
+            self.reason,
+            self.qty,
+            filled,
+            status,
+            self.reserved,
+            self.signals,
+        )
 
     def cancel(self) -> OrderRecord:
         """Cancel what is not filled (a finished order stays as it is)."""

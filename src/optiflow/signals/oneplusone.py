@@ -50,10 +50,19 @@ def passes_1plus1(s: SignalSet, f: Features, ob: Any = float("nan")) -> Any:
     return primary & confirming
 
 
+_NAMED: dict[tuple[int, tuple[SignalFn, ...]], dict[SignalFn, str]] = {}
+
+
 def _names(fns: tuple[SignalFn, ...], catalogue: dict[str, SignalFn]) -> dict[SignalFn, str]:
-    """The catalogue name of each of ``fns``."""
-    by_fn = {fn: name for name, fn in catalogue.items()}
-    return {fn: by_fn.get(fn, getattr(fn, "__name__", "?")) for fn in fns}
+    """The catalogue name of each of ``fns`` (kept per catalogue and tuple: both are fixed)."""
+    key = (id(catalogue), fns)
+    named = _NAMED.get(key)
+    if named is None:
+        by_fn = {fn: name for name, fn in catalogue.items()}
+        named = {fn: by_fn.get(fn, getattr(fn, "__name__", "?")) for fn in fns}
+        if len(_NAMED) < 256:  # a process builds a handful of signal sets
+            _NAMED[key] = named
+    return named
 
 
 def fired(s: SignalSet, f: Features, ob: Any) -> str:
