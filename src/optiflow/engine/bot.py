@@ -36,7 +36,7 @@ from optiflow.filters.market import MARKET_REASONS, market_blocks
 from optiflow.portfolio.position import Position, evolve
 from optiflow.portfolio.stats import NearMissLog, SymbolCounters
 from optiflow.signals.catalogue import signal_values
-from optiflow.signals.oneplusone import fired, groups
+from optiflow.signals.oneplusone import combo, fired_names
 
 _ZERO = Decimal(0)
 
@@ -136,7 +136,9 @@ class Bot(ExitBook):
     def _on_candle(self, ev: CandleClosed) -> list[Command]:
         f, sym = ev.features, ev.symbol
         now = int(f.ts) + self.s.timeframe_ms
-        prim, conf = groups(self.s.signals, f, ev.ob_imbalance)
+        names = fired_names(self.s.signals, f, ev.ob_imbalance)  # each signal once
+        tradeable = f.tradeable > 0.5
+        prim, conf = tradeable and bool(names[0]), tradeable and bool(names[1])
         c = self.counters[sym]
         if not ev.rescan:
             c.candles += 1
@@ -172,7 +174,7 @@ class Bot(ExitBook):
             if self.trace is not None:
                 self.trace.append((sym, now, True, True, tuple(blocked), ev))
             return []
-        return self._try_enter(ev, now)
+        return self._try_enter(ev, now, names)
 
     def _count_rejections(self, sym: str, now: int, blocked: list[str], ev: CandleClosed) -> None:
         c = self.counters[sym]
@@ -226,7 +228,9 @@ class Bot(ExitBook):
             blocked.append("balance")
         return blocked
 
-    def _try_enter(self, ev: CandleClosed, now: int) -> list[Command]:
+    def _try_enter(
+        self, ev: CandleClosed, now: int, names: tuple[list[str], list[str]]
+    ) -> list[Command]:
         sym, s = ev.symbol, self.s
         out: list[Command] = []
         if self.blacklist.lifted(sym, now):
@@ -261,9 +265,9 @@ class Bot(ExitBook):
         cid = f"{pid}-e"
         reserve = qty * price * self._reserve_rate
         self.reserved += reserve
-        combo = fired(s.signals, ev.features, ev.ob_imbalance)  # remembered for the trades
+        signals = combo(*names)  # the combination that fired, remembered for the trades
         self.orders[cid] = OrderRecord(
-            cid, pid, sym, "buy", "entry", qty, reserved=reserve, signals=combo
+            cid, pid, sym, "buy", "entry", qty, reserved=reserve, signals=signals
         )
         self.entry_orders[sym] = cid
         self.rate.record(now)

@@ -70,7 +70,9 @@ class ExitBook:
 
     def realized_equity(self) -> Decimal:
         """Cash plus open positions at cost (realised view; no mark-to-market)."""
-        held = sum((p.entry_price * p.qty for p in self.positions.values()), Decimal(0))
+        held = _ZERO  # the same additions, in the same order, as sum(..., Decimal(0))
+        for p in self.positions.values():
+            held += p.entry_price * p.qty
         return self.cash + held
 
 
@@ -80,10 +82,13 @@ class ExitBook:
         pos = self.positions.get(symbol)
         if pos is None:
             return True
-        blocked = self.exit_block.get(pos.position_id)
-        if blocked is not None and ts < blocked[1]:
-            return True  # the exchange refused this position's last exit: backing off
-        band = self.band(symbol, ts)
+        if self.exit_block:
+            blocked = self.exit_block.get(pos.position_id)
+            if blocked is not None and ts < blocked[1]:
+                return True  # the exchange refused this position's last exit: backing off
+        band = self._bands.get(symbol)  # self.band(symbol, ts), inlined: every price asks
+        if band is None or band[2] is not None and ts >= band[2]:
+            band = self._bands[symbol] = ladder.triggers(pos, ts)
         return band[0] < price < band[1] and (band[2] is None or ts < band[2])
 
     def band(self, symbol: str, ts: int) -> tuple[float, float, int | None]:

@@ -76,6 +76,24 @@ def fired(s: SignalSet, f: Features, ob: Any) -> str:
     return ",".join(prim) + "+" + ",".join(conf)
 
 
+def fired_names(s: SignalSet, f: Features, ob: Any) -> tuple[list[str], list[str]]:
+    """One candle's firing signals as (primary names, confirming names), config order.
+
+    Each signal is evaluated once: the 1+1 rule on one candle is ``tradeable`` and both
+    lists non-empty (``groups``), and ``combo`` of the two lists is what ``fired`` gives.
+    """
+    pn, cn, p = _names(s.primary, PRIMARY), _names(s.confirming, CONFIRMING), s.params
+    return (
+        [pn[fn] for fn in s.primary if fn(f, p, ob)],
+        [cn[fn] for fn in s.confirming if fn(f, p, ob)],
+    )
+
+
+def combo(prim: list[str], conf: list[str]) -> str:
+    """The combination string of ``fired`` from the two name lists of ``fired_names``."""
+    return ",".join(prim) + "+" + ",".join(conf)
+
+
 def split_combo(combo: str) -> tuple[list[str], list[str]]:
     """Inverse of ``fired``: (primary names, confirming names); ([], []) for ``""``."""
     prim, _, conf = combo.partition("+")

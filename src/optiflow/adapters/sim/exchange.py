@@ -13,6 +13,7 @@ from optiflow.domain.market import MarketLimits
 from optiflow.portfolio.position import round_step
 
 SimResult = OrderFilled | OrderRejected
+_ZERO = Decimal(0)
 
 
 @dataclass(slots=True)
@@ -55,6 +56,8 @@ class SimExchange:
     ledger: list[OrderFilled] = field(default_factory=list)
     seen_client_ids: set[str] = field(default_factory=set)
     quotes: dict[str, tuple[float, float]] = field(default_factory=dict)  # symbol -> (bid, ask)
+    # symbol -> (base, quote) asset names, split once per symbol (every fill needs them)
+    assets: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False, compare=False)
 
     # ---- quotes (only with tick data; without one, market orders fill at the price) ---
     def set_quote(self, symbol: str, bid: float, ask: float) -> None:
@@ -176,7 +179,12 @@ class SimExchange:
         self, order: RestingOrder, qty: Decimal, price: float, ts: int, taker: bool
     ) -> SimResult:
         limits = self.limits[order.symbol]
-        base, quote = order.symbol.split("/")
+        pair = self.assets.get(order.symbol)
+        if pair is None:
+            base, quote = order.symbol.split("/")
+            pair = self.assets[order.symbol] = (base, quote)
+        base, quote = pair
+        balances = self.balances
         px = Decimal(repr(float(price)))
         if taker:
             slip = px * self.slippage_rate
@@ -188,15 +196,16 @@ class SimExchange:
         fee = qty * px * self.fee_rate
         if order.side == "buy":
             cost = qty * px + fee
-            if self.balances.get(quote, Decimal(0)) < cost:
+            have = balances.get(quote, _ZERO)
+            if have < cost:
                 return OrderRejected(order.client_id, order.symbol, "insufficient balance", ts)
-            self.balances[quote] = self.balances.get(quote, Decimal(0)) - cost
-            self.balances[base] = self.balances.get(base, Decimal(0)) + qty
+            balances[quote] = have - cost
+            balances[base] = balances.get(base, _ZERO) + qty
         else:
-            if self.balances.get(base, Decimal(0)) < qty:
+            if balances.get(base, _ZERO) < qty:
                 return OrderRejected(order.client_id, order.symbol, "insufficient balance", ts)
-            self.balances[base] -= qty
-            self.balances[quote] = self.balances.get(quote, Decimal(0)) + qty * px - fee
+            balances[base] -= qty
+            balances[quote] = balances.get(quote, _ZERO) + qty * px - fee
         fill = OrderFilled(order.client_id, order.symbol, order.side, qty, px, fee, ts)
         self.ledger.append(fill)
         return fill
