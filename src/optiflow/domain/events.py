@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -149,6 +150,66 @@ class CancelOrder:
     client_id: str
     symbol: str
     ts: int
+
+
+_TEXT = Notify.__dict__["text"]  # the slot that holds a note's text
+
+
+class LazyNotify(Notify):
+    """A ``Notify`` whose text is formatted when it is first read (a backtest reads none).
+
+    Reads, compares, hashes, prints and pickles as the ``Notify`` with the same text.
+    """
+
+    __slots__ = ("_make",)
+    _make: Callable[[], str]
+
+    def __init__(self, kind: str, symbol: str, text: str | Callable[[], str], ts: int) -> None:
+        """A note of ``kind`` whose text ``text()`` gives (from immutable inputs), or ``text``."""
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "symbol", symbol)
+        object.__setattr__(self, "ts", ts)
+        if isinstance(text, str):  # dataclasses.replace passes the text itself
+            _TEXT.__set__(self, text)
+        else:
+            object.__setattr__(self, "_make", text)
+
+    @property  # type: ignore[misc]
+    def text(self) -> str:  # type: ignore[override]
+        """The note's text, formatted once."""
+        try:
+            return str(_TEXT.__get__(self, Notify))
+        except AttributeError:
+            text = self._make()
+            _TEXT.__set__(self, text)
+            return text
+
+    def plain(self) -> Notify:
+        """The same note as a plain ``Notify``."""
+        return Notify(self.kind, self.symbol, self.text, self.ts)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a ``Notify`` (lazy or not) with the same fields."""
+        if not isinstance(other, Notify):
+            return NotImplemented
+        return (self.kind, self.symbol, self.text, self.ts) == (
+            other.kind,
+            other.symbol,
+            other.text,
+            other.ts,
+        )
+
+    def __hash__(self) -> int:
+        """The hash of the plain note."""
+        return hash(self.plain())
+
+    def __repr__(self) -> str:
+        """The plain note's repr."""
+        return repr(self.plain())
+
+    def __reduce__(self) -> tuple[type[Notify], tuple[str, str, str, int]]:
+        """Pickled (and copied) as the plain note."""
+        return Notify, (self.kind, self.symbol, self.text, self.ts)
 
 
 Command = SubmitOrder | CancelOrder | RequestScan | Notify

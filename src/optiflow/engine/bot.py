@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from functools import partial
 
 from optiflow.decisions import ladder
 from optiflow.decisions.sizing import order_qty
@@ -15,6 +16,7 @@ from optiflow.domain.events import (
     CandleClosed,
     Command,
     Event,
+    LazyNotify,
     Notify,
     OrderFilled,
     OrderRejected,
@@ -325,8 +327,9 @@ class Bot(ExitBook):
         if done:
             self.reserved -= info.reserved
             self.entry_orders.pop(ev.symbol, None)
-        text = entry_text(ev.symbol, ev.qty, ev.price, levels, self.positions[ev.symbol].signals)
-        return [Notify("entry", ev.symbol, text, ev.ts)]
+        signals = self.positions[ev.symbol].signals
+        text = partial(entry_text, ev.symbol, ev.qty, ev.price, levels, signals)
+        return [LazyNotify("entry", ev.symbol, text, ev.ts)]  # formatted when read
 
     def _on_reject(self, ev: OrderRejected) -> list[Command]:
         info = self.orders.pop(ev.client_id, None)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 
 from optiflow.decisions import ladder
 from optiflow.domain.events import (
     CancelOrder,
     Command,
+    LazyNotify,
     Notify,
     OrderFilled,
     OrderRejected,
@@ -48,6 +50,11 @@ REASON_CODES = {
     "reconciled": "rc",
 }
 _ZERO = Decimal(0)
+
+
+def _exit_text(reason: str, ev: OrderFilled, pnl: Decimal) -> str:
+    """``TP2 SYM qty @ price net pnl``: the text of an exit fill's note."""
+    return f"{reason.upper()} {ev.symbol} {ev.qty} @ {ev.price} net {pnl:.4f}"
 
 
 class ExitBook:
@@ -146,12 +153,9 @@ class ExitBook:
         )
         self._bands.pop(ev.symbol, None)
         self.exit_block.pop(pos.position_id, None)
-        out: list[Command] = [
-            Notify(
-                info.reason,
-                ev.symbol,
-                f"{info.reason.upper()} {ev.symbol} {ev.qty} @ {ev.price} net {pnl:.4f}",
-                ev.ts,
+        out: list[Command] = [  # the text is formatted when read (a backtest reads none)
+            LazyNotify(
+                info.reason, ev.symbol, partial(_exit_text, info.reason, ev, pnl), ev.ts
             )
         ]
         if pos.qty >= self.limits[ev.symbol].amount_step or pos.pending_exit > 0:
