@@ -12,9 +12,11 @@ import math
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 
+from optiflow.domain.records import builder
 from optiflow.portfolio.position import Levels, Position, evolve, round_step
 
 MS_PER_MIN = 60_000
+_levels = builder(Levels)
 INF = float("inf")
 
 
@@ -76,18 +78,18 @@ def make_levels(
         if qty0 > 0
         else ()
     )
-    return Levels(
-        sl=entry * (1.0 - p.sl_pct / 100.0),
-        breakeven=breakeven_price(entry, p, price_tick),
-        tp1=None if p.tp1_pct is None else entry * (1.0 + p.tp1_pct / 100.0),
-        tp2=entry * (1.0 + p.tp2_pct / 100.0),
-        steps=steps,
-        auto_profit=None
+    return _levels(  # Levels(...), every field in order (domain/records.py)
+        entry * (1.0 - p.sl_pct / 100.0),  # sl
+        breakeven_price(entry, p, price_tick),  # breakeven
+        None if p.tp1_pct is None else entry * (1.0 + p.tp1_pct / 100.0),  # tp1
+        entry * (1.0 + p.tp2_pct / 100.0),  # tp2
+        steps,
+        None  # auto_profit
         if p.auto_profit_pct is None
         else price_for_net_pct(entry, p.auto_profit_pct, p),
-        timeout_threshold=price_for_net_pct(entry, p.timeout_min_pnl_pct, p),
-        timeout_at=None if p.timeout_min is None else ts_entry + int(p.timeout_min * MS_PER_MIN),
-        max_hold_at=None if p.max_hold_min is None else ts_entry + int(p.max_hold_min * MS_PER_MIN),
+        price_for_net_pct(entry, p.timeout_min_pnl_pct, p),  # timeout_threshold
+        None if p.timeout_min is None else ts_entry + int(p.timeout_min * MS_PER_MIN),
+        None if p.max_hold_min is None else ts_entry + int(p.max_hold_min * MS_PER_MIN),
     )
 
 

@@ -152,7 +152,7 @@ class CancelOrder:
     ts: int
 
 
-_TEXT = Notify.__dict__["text"]  # the slot that holds a note's text
+_KIND, _SYMBOL, _TEXT, _TS = (Notify.__dict__[n] for n in ("kind", "symbol", "text", "ts"))
 
 
 class LazyNotify(Notify):
@@ -166,9 +166,9 @@ class LazyNotify(Notify):
 
     def __init__(self, kind: str, symbol: str, text: str | Callable[[], str], ts: int) -> None:
         """A note of ``kind`` whose text ``text()`` gives (from immutable inputs), or ``text``."""
-        object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "symbol", symbol)
-        object.__setattr__(self, "ts", ts)
+        _KIND.__set__(self, kind)  # through the slots: the dataclass's __setattr__ refuses
+        _SYMBOL.__set__(self, symbol)
+        _TS.__set__(self, ts)
         if isinstance(text, str):  # dataclasses.replace passes the text itself
             _TEXT.__set__(self, text)
         else:

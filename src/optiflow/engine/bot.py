@@ -27,20 +27,23 @@ from optiflow.domain.events import (
     SubmitOrder,
 )
 from optiflow.domain.market import MarketLimits
+from optiflow.domain.records import builder
 from optiflow.domain.results import ExitRow, NearMiss
 from optiflow.engine.entry_note import entry_text
 from optiflow.engine.exit_book import ExitBook
 from optiflow.engine.settings import EngineSettings
 from optiflow.engine.shadows import ShadowBook
-from optiflow.execution.orders import OrderRecord
+from optiflow.execution.orders import OrderRecord, OrderStatus
 from optiflow.filters import account, timing
 from optiflow.filters.market import MARKET_REASONS, market_blocks
-from optiflow.portfolio.position import Position, evolve
+from optiflow.portfolio.position import Position, build_position, evolve
 from optiflow.portfolio.stats import NearMissLog, SymbolCounters
 from optiflow.signals.catalogue import signal_values
 from optiflow.signals.oneplusone import combo, fired_names
 
 _ZERO = Decimal(0)
+_order = builder(OrderRecord)  # OrderRecord(...) / SubmitOrder(...) at half the cost,
+_submit = builder(SubmitOrder)  # every field in order (domain/records.py)
 
 
 class Bot(ExitBook):
@@ -268,14 +271,14 @@ class Bot(ExitBook):
         reserve = qty * price * self._reserve_rate
         self.reserved += reserve
         signals = combo(*names)  # the combination that fired, remembered for the trades
-        self.orders[cid] = OrderRecord(
-            cid, pid, sym, "buy", "entry", qty, reserved=reserve, signals=signals
+        self.orders[cid] = _order(  # OrderRecord(...), every field in order
+            cid, pid, sym, "buy", "entry", qty, _ZERO, OrderStatus.INTENT, reserve, signals
         )
         self.entry_orders[sym] = cid
         self.rate.record(now)
         self.last_trade[sym] = now
         self.counters[sym].entries += 1
-        out.append(SubmitOrder(cid, sym, "buy", qty, float(ev.features.close), pid, "entry", now))
+        out.append(_submit(cid, sym, "buy", qty, float(ev.features.close), pid, "entry", now))
         return out
 
     def _on_fill(self, ev: OrderFilled) -> list[Command]:
@@ -311,23 +314,26 @@ class Bot(ExitBook):
         tick = self.limits[ev.symbol].price_tick
         levels = ladder.make_levels(float(entry), float(qty0), ts_entry, self.s.ladder, tick)
         self._bands.pop(ev.symbol, None)
-        self.positions[ev.symbol] = Position(
-            position_id=info.position_id,
-            symbol=ev.symbol,
-            ts_entry=ts_entry,
-            entry_price=entry,
-            qty0=qty0,
-            qty=qty0,
-            entry_fee=fee,
-            levels=levels,
-            steps_fired=(False,) * len(levels.steps),
-            stop=levels.sl,
-            signals=info.signals or (pos.signals if pos is not None else ""),
+        signals = info.signals or (pos.signals if pos is not None else "")
+        self.positions[ev.symbol] = build_position(  # Position(...), every field in order
+            info.position_id,
+            ev.symbol,
+            ts_entry,
+            entry,  # entry_price
+            qty0,
+            qty0,  # qty
+            fee,  # entry_fee
+            levels,
+            _ZERO,  # pending_exit
+            False,  # tp1_hit
+            (False,) * len(levels.steps),  # steps_fired
+            levels.sl,  # stop
+            False,  # stop_is_breakeven
+            signals,
         )
         if done:
             self.reserved -= info.reserved
             self.entry_orders.pop(ev.symbol, None)
-        signals = self.positions[ev.symbol].signals
         text = partial(entry_text, ev.symbol, ev.qty, ev.price, levels, signals)
         return [LazyNotify("entry", ev.symbol, text, ev.ts)]  # formatted when read
 

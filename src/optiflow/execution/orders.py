@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
+from optiflow.domain.records import builder
+
 
 class OrderStatus(StrEnum):
     """Where an order is in its life."""
@@ -66,7 +68,7 @@ class OrderRecord:
             )
         filled = self.filled + qty
         status = OrderStatus.FILLED if filled == self.qty else OrderStatus.PARTIAL
-        return OrderRecord(  # not dataclasses.replace: every fill passes here
+        return _build(  # OrderRecord(...) without dataclasses.replace: every fill passes here
             self.client_id,
             self.position_id,
             self.symbol,
@@ -88,3 +90,6 @@ class OrderRecord:
         if self.done or self.filled > 0:
             raise OrderTransitionError(f"{self.client_id}: reject after {self.status.value}")
         return replace(self, status=OrderStatus.REJECTED)
+
+
+_build = builder(OrderRecord)  # every field, in order

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from optiflow.domain.records import builder
+
 
 @dataclass(frozen=True, slots=True)
 class Levels:
@@ -58,7 +60,7 @@ def evolve(
 ) -> Position:
     """``dataclasses.replace`` of the fields an exit changes, without its per-call field
     introspection (the ladder and the shadow book call it for every exit)."""
-    return Position(
+    return build_position(
         pos.position_id,
         pos.symbol,
         pos.ts_entry,
@@ -74,6 +76,9 @@ def evolve(
         pos.stop_is_breakeven if stop_is_breakeven is None else stop_is_breakeven,
         pos.signals,
     )
+
+
+build_position = builder(Position)  # every field, in order: Position(...) at half the cost
 
 
 def round_step(qty: Decimal, step: Decimal) -> Decimal:

@@ -10,10 +10,12 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from optiflow.domain.events import OrderFilled, OrderRejected, Side
 from optiflow.domain.market import MarketLimits
+from optiflow.domain.records import builder
 from optiflow.portfolio.position import round_step
 
 SimResult = OrderFilled | OrderRejected
 _ZERO = Decimal(0)
+_filled = builder(OrderFilled)  # OrderFilled(...), every field in order (last: False)
 
 
 @dataclass(slots=True)
@@ -206,7 +208,7 @@ class SimExchange:
                 return OrderRejected(order.client_id, order.symbol, "insufficient balance", ts)
             balances[base] -= qty
             balances[quote] = balances.get(quote, _ZERO) + qty * px - fee
-        fill = OrderFilled(order.client_id, order.symbol, order.side, qty, px, fee, ts)
+        fill = _filled(order.client_id, order.symbol, order.side, qty, px, fee, ts, False)
         self.ledger.append(fill)
         return fill
 
