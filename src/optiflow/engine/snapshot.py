@@ -150,6 +150,17 @@ def to_snapshot(bot: Bot) -> dict[str, Any]:
     }
 
 
+def open_exit_seq(bot: Bot) -> dict[str, int]:
+    """``exit_seq`` of the positions still open or with orders (closed ones never issue again).
+
+    For a store that is never repaired by exit numbers (``adapters.sqlite.repair`` reads them
+    for replays only); a snapshot with every position ever grows with every trade.
+    """
+    live = {p.position_id for p in bot.positions.values()}
+    live.update(o.position_id for o in bot.orders.values())
+    return {k: bot.exit_seq[k] for k in sorted(live) if k in bot.exit_seq}
+
+
 def from_snapshot(
     settings: EngineSettings, limits: Mapping[str, MarketLimits], snap: Mapping[str, Any]
 ) -> Bot:
