@@ -34,7 +34,7 @@ def new_near_misses(bot: Bot, seen: list[int]) -> tuple[NearMiss, ...]:
             return ()
         kinds = [it[3] for it in new]
         if all(kinds.count(k) < log.keep for k in set(kinds)):
-            new.sort(key=lambda it: (it[0], it[1]))
+            new.sort(key=lambda it: (it[0], it[1], it[3]))  # as ``latest`` orders ties
             seen[0] = new[-1][0]
             return tuple(
                 NearMiss(ts, sym, kind, reason, v() if callable(v) else v)

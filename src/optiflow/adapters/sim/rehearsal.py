@@ -132,8 +132,8 @@ class RehearsalExchange(SimBooks):
             start = max(0, end - limit)
         end = min(end, start + limit)
         return [
-            Candle(int(a.ts[r]), float(a.open[r]), float(a.high[r]), float(a.low[r]),
-                   float(a.close[r]), float(a.volume[r]))
+            Candle(ts[r], a.open.item(r), a.high.item(r), a.low.item(r), a.close.item(r),
+                   a.volume.item(r))  # .item: a Python float without a numpy scalar
             for r in range(start, end)
         ]  # fmt: skip
 
