@@ -150,6 +150,17 @@ def to_snapshot(bot: Bot) -> dict[str, Any]:
     }
 
 
+def open_exit_seq(bot: Bot) -> dict[str, int]:
+    """``exit_seq`` of the positions still open or with orders (closed ones never issue again).
+
+    For a store that is never repaired by exit numbers (``adapters.sqlite.repair`` reads them
+    for replays only); a snapshot with every position ever grows with every trade.
+    """
+    live = {p.position_id for p in bot.positions.values()}
+    live.update(o.position_id for o in bot.orders.values())
+    return {k: bot.exit_seq[k] for k in sorted(live) if k in bot.exit_seq}
+
+
 def from_snapshot(
     settings: EngineSettings, limits: Mapping[str, MarketLimits], snap: Mapping[str, Any]
 ) -> Bot:
@@ -221,6 +232,23 @@ def result_from_dict(d: Mapping[str, Any]) -> ShadowResult:
     )
 
 
+_TOPS: dict[int, tuple[tuple[ShadowResult, ...], list[dict[str, Any]]]] = {}
+
+
+def _top(book: ShadowBook) -> list[dict[str, Any]]:
+    """The top winners as data; the dicts are reused while the (frozen) results are equal.
+
+    Every commit of a live runtime snapshots the engine; the top list rarely changes.
+    """
+    key = tuple(book.top)
+    held = _TOPS.get(id(book))
+    if held is None or held[0] != key:
+        if len(_TOPS) > 64:
+            _TOPS.clear()
+        held = _TOPS[id(book)] = (key, [result_to_dict(r) for r in key])
+    return list(held[1])
+
+
 def shadows_to_dict(book: ShadowBook) -> dict[str, Any]:
     """Open shadows, the per-filter tally, the top winners and signals not applied yet."""
     return {
@@ -237,7 +265,7 @@ def shadows_to_dict(book: ShadowBook) -> dict[str, Any]:
         "outcomes": {
             r: [o.blocked, o.wins, o.losses, str(o.net_pnl)] for r, o in book.outcomes.items()
         },
-        "top": [result_to_dict(r) for r in book.top],
+        "top": _top(book),
         "pending": [[n, s, list(rs), str(k), p] for n, s, rs, k, p in book.pending_signals()],
     }
 

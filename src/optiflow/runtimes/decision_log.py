@@ -18,16 +18,32 @@ def symbol_loggers(cfg: BotConfig) -> dict[str, logging.Logger]:
 
 def new_near_misses(bot: Bot, seen: list[int]) -> tuple[NearMiss, ...]:
     """Near misses recorded since the last call (``seen[0]``: the latest time stored)."""
-    items = bot.near_misses.items
+    log = bot.near_misses
+    items = log.items
     # the log only appends, or trims into a new list: same list, length and last time
     mark = [id(items), len(items), items[-1][0] if items else -1]
     if seen[1:] == mark:
         return ()  # nothing recorded since the last call (every commit asks)
+    before = seen[1:]
     seen[1:] = mark
+    if before and before[0] == mark[0] and before[1] < mark[1] and log.keep:
+        # same list, appended to: every older item is at most seen[0] (see below), so the
+        # fresh ones are among the new items (all kept unless a kind got ``keep`` or more)
+        new = [it for it in items[before[1] :] if it[0] > seen[0]]
+        if not new:
+            return ()
+        kinds = [it[3] for it in new]
+        if all(kinds.count(k) < log.keep for k in set(kinds)):
+            new.sort(key=lambda it: (it[0], it[1], it[3]))  # as ``latest`` orders ties
+            seen[0] = new[-1][0]
+            return tuple(
+                NearMiss(ts, sym, kind, reason, v() if callable(v) else v)
+                for ts, _, sym, kind, reason, v in new
+            )
     if not items or max(it[0] for it in items) <= seen[0]:
         return ()
     fresh = tuple(n for n in bot.near_misses.latest() if n.ts > seen[0])
-    if fresh:
+    if fresh:  # the latest time of the whole log: nothing older is fresh again
         seen[0] = fresh[-1].ts
     return fresh
 

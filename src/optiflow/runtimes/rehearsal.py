@@ -38,6 +38,7 @@ from optiflow.config.models import BotConfig
 from optiflow.domain.events import StopRequested, SubmitOrder
 from optiflow.domain.market import BookTop
 from optiflow.engine.settings import settings_from_config
+from optiflow.engine.snapshot import open_exit_seq
 from optiflow.marketdata.features import compute_features
 from optiflow.marketdata.loaders import CandleArrays
 from optiflow.ports.exchange import ExchangeGateway
@@ -48,7 +49,7 @@ from optiflow.runtimes.backtest import feature_spec
 from optiflow.runtimes.bar_loop import AlignedData, align
 from optiflow.runtimes.live.runtime import Tracker
 from optiflow.runtimes.live.starting import start_when_reachable
-from optiflow.runtimes.rehearsal_clock import Lookup, RehearsalClock
+from optiflow.runtimes.rehearsal_clock import Lookup, Points, RehearsalClock
 from optiflow.runtimes.rehearsal_resume import CarryingRuntime, KillSwitch, load_items
 from optiflow.runtimes.replay import Pacer
 
@@ -124,6 +125,7 @@ class RehearsalRuntime(CarryingRuntime):
         self.at_ts = -1  # the point being played
         self._seen: dict[str, str | None] = {}  # pair -> position shown this point's sweep
         self._skip_tick: set[str] = set()  # resumed cycle: pairs already shown the open
+        self.points = Points(d, self.traded)
 
     async def _sleep(self, seconds: float) -> None:
         """Waits of the runtime (retries, Retry-After) pass at the rehearsal's speed."""
@@ -165,9 +167,10 @@ class RehearsalRuntime(CarryingRuntime):
             or self.guard.pending_fills
             or (p is not None and (p.pending_rows or p.pending_fills))
         )  # fmt: skip
-        mark = (
+        mark = (  # frozen values, compared by value: nothing serialised for a quiet cycle
             dict(bot.positions), dict(bot.entry_orders), bot.cash, bot.reserved,
-            p.snapshot() if p is not None else None, self.guard.snapshot(),
+            (dict(p.stops), dict(p.seq), dict(p.failed)) if p is not None else None,
+            {s: list(cmds) for s, cmds in self.guard.deferred.items()},
         )  # fmt: skip
         now = time.monotonic()
         if not loud and mark == self._mark and now - self._committed_at < 1.0:
@@ -194,6 +197,7 @@ class RehearsalRuntime(CarryingRuntime):
 
     def _snapshot(self) -> dict[str, Any]:
         snap = super()._snapshot()
+        snap["bot"]["exit_seq"] = open_exit_seq(self._bot())  # not every position ever
         if self.finished:
             snap["done"] = True
         return snap
@@ -233,8 +237,7 @@ class RehearsalRuntime(CarryingRuntime):
     # ---- playing the candles ---------------------------------------------------------
     def point_ts(self, t: int, k: int) -> int:
         """The time of point ``k`` (open, low, high, close) of candle ``t``."""
-        tf = self.al.timeframe_ms
-        return int(self.al.ts[t]) + (0, tf // 4, tf // 2, tf - 1)[k]
+        return self.points.ts(t, k)
 
     async def run(
         self, max_cycles: int | None = None, on_cycle: Callable[[], None] | None = None
@@ -319,11 +322,10 @@ class RehearsalRuntime(CarryingRuntime):
 
     def _show(self, t: int, k: int) -> None:
         """The market moves to point (t, k): every pair traded in candle t shows its price."""
-        d, ts = self.al, self.point_ts(t, k)
-        self.market.trading = {sym for i, sym in enumerate(d.symbols) if self.traded[i][t]}
-        for i, sym in enumerate(d.symbols):
-            if self.traded[i][t]:
-                self.market.show(sym, d.prices[k][i][t], ts)
+        ts, (moving, prices, names) = self.point_ts(t, k), self.points.candle(t)
+        self.market.trading = set(names)
+        for i, px in zip(moving, prices, strict=True):
+            self.market.show(self.al.symbols[i], px[k], ts)
 
     async def _cycle_point(self, t: int, fresh: bool = True) -> None:
         """The candle before ``t`` closes: the market opens candle ``t``, then the cycle runs.
@@ -350,24 +352,25 @@ class RehearsalRuntime(CarryingRuntime):
 
     async def _sweep_point(self, t: int, k: int, fresh: bool = True) -> None:
         """Every traded pair sweeps to its low (k=1), high (2) or close (3)."""
-        d, ts = self.al, self.point_ts(t, k)
+        ts = self.point_ts(t, k)
         self.sim_clock.t = self.at_ts = ts
         if fresh:
             self.market.last_exit = None
             self._seen = {}
             self._show(t, k)
-        moving = [i for i in range(len(d.symbols)) if self.traded[i][t]]
-        bot = self._bot()
-        for i in moving:
-            sym = d.symbols[i]
-            quote = PriceQuote(sym, self.market.quotes[sym], swept_from=d.prices[k - 1][i][t])
-            if sym in self._seen:  # resumed: this pair's position saw the sweep already
+        moving, prices, _ = self.points.candle(t)
+        bot, symbols = self._bot(), self.al.symbols
+        for i, pxs in zip(moving, prices, strict=True):
+            sym = symbols[i]
+            seen, held = sym in self._seen, sym in bot.positions
+            if not seen and not held:
+                continue
+            quote = PriceQuote(sym, self.market.quotes[sym], swept_from=pxs[k - 1])
+            if seen:  # resumed: this pair's position saw the sweep already
                 await self._rest_of_sweep(quote, self._seen[sym])
                 continue
-            if sym not in bot.positions:
-                continue
             band = bot.triggers(sym, ts)
-            px = d.prices[k][i][t]
+            px = pxs[k]
             if band is not None and band[0] < px < band[1] and (band[2] is None or ts < band[2]):
                 self.books[sym] = self.market.quotes[sym]  # inside its band: nothing can act
                 continue

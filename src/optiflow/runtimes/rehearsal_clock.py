@@ -1,15 +1,17 @@
-"""The rehearsal's simulated clock and its indicators computed once as arrays."""
+"""The rehearsal's simulated clock, its indicators computed once as arrays, its candles."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from bisect import bisect_left
 from typing import Any
-
-import numpy as np
 
 from optiflow.domain.market import Candle, Features
 from optiflow.marketdata.features import features_at
+from optiflow.runtimes.bar_loop import AlignedData
+
+Prices = tuple[float, float, float, float]
 
 
 class RehearsalClock:
@@ -38,8 +40,42 @@ class Lookup:
     def __init__(self, feats: Any) -> None:
         """Hand out rows of ``feats`` (the pair's precomputed feature arrays)."""
         self.feats = feats
+        self.ts: list[int] = feats.ts.tolist()  # bisect on a list: no numpy call per candle
+        self.row = 0  # the row handed out last (candles come in order: usually the next)
 
     def update(self, candle: Candle) -> Features:
         """The features of ``candle`` (computed with every candle before it)."""
-        row = int(np.searchsorted(self.feats.ts, candle.ts))
+        ts, row = self.ts, self.row + 1
+        if not (row < len(ts) and ts[row] == candle.ts):
+            row = bisect_left(ts, candle.ts)
+        self.row = row
         return features_at(self.feats, row)
+
+
+class Points:
+    """The candles' points in time, and each candle's traded pairs with their four prices."""
+
+    def __init__(self, al: AlignedData, traded: list[Any]) -> None:
+        """Candles of ``al``; ``traded[i][t]``: pair ``i`` traded in candle ``t``."""
+        self.al, self.traded = al, traded
+        tf = al.timeframe_ms
+        self.open_ts: list[int] = al.ts.tolist()
+        self.offsets = (0, tf // 4, tf // 2, tf - 1)
+        self._t = -1
+        self._candle: tuple[list[int], list[Prices], set[str]] = ([], [], set())
+
+    def ts(self, t: int, k: int) -> int:
+        """The time of point ``k`` (open, low, high, close) of candle ``t``."""
+        return self.open_ts[t] + self.offsets[k]
+
+    def candle(self, t: int) -> tuple[list[int], list[Prices], set[str]]:
+        """Candle ``t``: the pairs traded in it (indices), their prices, their names."""
+        if self._t != t:
+            d, p = self.al, self.al.prices
+            moving = [i for i in range(len(d.symbols)) if self.traded[i][t]]
+            prices = [
+                (float(p[0][i][t]), float(p[1][i][t]), float(p[2][i][t]), float(p[3][i][t]))
+                for i in moving
+            ]
+            self._candle, self._t = (moving, prices, {d.symbols[i] for i in moving}), t
+        return self._candle

@@ -72,6 +72,7 @@ class ExposureLedger:
         self.folder = self.shared / "exposure"
         self.bot = bot
         self._published: str | None = None
+        self._limits = str(self.shared / LIMITS)
 
     def cap(self) -> Decimal | None:
         """The fleet's cap now (read at every entry, so a change needs no restart)."""
@@ -83,7 +84,9 @@ class ExposureLedger:
 
     def publish(self, bot: HasPositions | None) -> None:
         """Record this bot's open exposure (only when a cap exists and the value changed)."""
-        if bot is None or (self._published is None and self.cap() is None):
+        if bot is None or self._published is None and not os.path.exists(self._limits):
+            return  # no cap (a stat, not a read: every commit publishes)
+        if self._published is None and self.cap() is None:
             return
         self._write(at_cost(bot.positions))
 

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from optiflow.adapters.sim.books import OPEN, SimBooks, settled
 from optiflow.adapters.sim.exchange import SimExchange, SimResult
@@ -52,6 +51,8 @@ class RehearsalExchange(SimBooks):
         """Serve ``arrays`` (the bot's timeframe) up to ``now_ms``; persist to ``path``."""
         super().__init__(sim)
         self.arrays, self.now_ms = dict(arrays), now_ms
+        self._ts: dict[str, list[int]] = {}  # candle open times per pair, as a list
+        self._texts: dict[str, tuple[OrderUpdate, str]] = {}  # see ``_order_text``
         self.trading: set[str] = set()  # pairs with a trade in the current candle
         self.last_exit: tuple[str, float] | None = None  # (symbol, price) of the latest sell
         self.stops: dict[str, OrderRequest] = {}
@@ -122,14 +123,17 @@ class RehearsalExchange(SimBooks):
         a = self.arrays.get(symbol)
         if a is None or limit <= 0:
             return []
-        end = int(np.searchsorted(a.ts, self.now_ms() - a.timeframe_ms, side="right"))
-        start = 0 if since_ms is None else int(np.searchsorted(a.ts, since_ms, side="left"))
+        ts = self._ts.get(symbol)
+        if ts is None:
+            ts = self._ts[symbol] = a.ts.tolist()  # bisect on a list: no numpy call per ask
+        end = bisect_right(ts, self.now_ms() - a.timeframe_ms)
+        start = 0 if since_ms is None else bisect_left(ts, since_ms)
         if since_ms is None:
             start = max(0, end - limit)
         end = min(end, start + limit)
         return [
-            Candle(int(a.ts[r]), float(a.open[r]), float(a.high[r]), float(a.low[r]),
-                   float(a.close[r]), float(a.volume[r]))
+            Candle(ts[r], a.open.item(r), a.high.item(r), a.low.item(r), a.close.item(r),
+                   a.volume.item(r))  # .item: a Python float without a numpy scalar
             for r in range(start, end)
         ]  # fmt: skip
 
@@ -257,14 +261,16 @@ class RehearsalExchange(SimBooks):
             "balances": {k: str(v) for k, v in self.sim.balances.items()},
             "resting": [[o.client_id, o.symbol, o.side, str(o.qty), str(o.filled)]
                         for o in self.sim.resting.values() if o.limit is None],  # fmt: skip
-            "orders": [_up_json(o) for o in self.orders.values()],
             "stops": [_req_json(r) for r in self.stops.values()],
             "at": self.now_ms(),
             "last_exit": self.last_exit,
         }
+        # each order's JSON is kept while the order is unchanged (most are, at every write)
+        orders = ",".join(self._order_text(o) for o in self.orders.values())
+        text = f'{json.dumps(state)[:-1]}, "orders": [{orders}]}}'
         db = self._db
         db.execute("BEGIN")
-        db.execute("INSERT OR REPLACE INTO state VALUES ('books', ?)", (json.dumps(state),))
+        db.execute("INSERT OR REPLACE INTO state VALUES ('books', ?)", (text,))
         db.executemany(
             "INSERT INTO ledger (client_id, symbol, side, qty, price, fee, ts) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -274,6 +280,17 @@ class RehearsalExchange(SimBooks):
         db.execute("COMMIT")
         if self.after_write is not None:
             self.after_write()
+
+    def _order_text(self, o: OrderUpdate) -> str:
+        """One order as JSON text (cached per client id while the order is the same)."""
+        hit = self._texts.get(o.client_id)
+        if hit is not None and hit[0] is o:
+            return hit[1]
+        if len(self._texts) > 2 * len(self.orders) + 64:
+            self._texts = {k: v for k, v in self._texts.items() if k in self.orders}
+        text = json.dumps(_up_json(o))
+        self._texts[o.client_id] = (o, text)
+        return text
 
     def _load(self) -> None:
         """Put the books back as the file holds them."""

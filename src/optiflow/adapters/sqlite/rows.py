@@ -46,6 +46,70 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
+# the snapshot's big parts that mostly stay the same from one commit to the next
+BIG_PARTS = (
+    ("bot", "shadows", "top"),
+    ("bot", "shadows", "open"),
+    ("bot", "positions"),
+    ("bot", "counters"),
+)
+_HOLES = [(f"\x00{n}\x00", _ENCODE(f"\x00{n}\x00")) for n in range(8)]  # placeholder, its text
+
+
+class SnapshotText:
+    """``dump_json`` of snapshots that reuses the text of a big part equal to last time's.
+
+    Every commit serialises the whole engine state, but the shadows' top list and open
+    shadows rarely change between two commits. A part equal (``==``) to the previous one
+    (kept as its text read back, so never aliased to the caller's objects) keeps its text;
+    the rest is encoded around a placeholder that is then replaced: the JSON ``dump_json``
+    gives. Only ``==`` values the JSON spells differently (``1`` and ``1.0``, ``0.0`` and
+    ``-0.0``) would keep the older spelling; the parts' fields never change type.
+    """
+
+    def __init__(self, parts: tuple[tuple[str, ...], ...] = BIG_PARTS) -> None:
+        """Reuse the text of the parts at these key paths (at most 8)."""
+        self.parts = parts[: len(_HOLES)]
+        self._memo: dict[tuple[str, ...], tuple[Any, str]] = {}
+
+    def dump(self, value: Any) -> str:
+        """The JSON text of ``value``, as ``dump_json`` writes it."""
+        plain, holes = value, []
+        for n, path in enumerate(self.parts):
+            part = _at(value, path)
+            if not isinstance(part, (dict, list)):
+                continue
+            held = self._memo.get(path)
+            if held is not None and held[0] == part:
+                text = held[1]
+            else:
+                text = _ENCODE(part)
+                self._memo[path] = (json.loads(text), text)
+            value = _put(value, path, _HOLES[n][0])
+            holes.append((_HOLES[n][1], text))
+        out = _ENCODE(value)
+        for mark, text in holes:
+            if out.count(mark) != 1:  # the placeholder also in the data: encode plainly
+                return dump_json(plain)
+            out = out.replace(mark, text)
+        return out
+
+
+def _at(value: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _put(value: dict[str, Any], path: tuple[str, ...], part: Any) -> dict[str, Any]:
+    """A copy of ``value`` with ``part`` at ``path`` (the dicts on the way copied)."""
+    inner = part if len(path) == 1 else _put(value[path[0]], path[1:], part)
+    return {**value, path[0]: inner}
+
+
 def order_params(o: OrderRow) -> tuple[object, ...]:
     """SQL parameters of one order row."""
     return (

@@ -72,6 +72,7 @@ class Protector:
         self.pending_fills: list[FillRow] = []
         self._rows: dict[str, OrderRow] = {}  # the stops' store rows, to update them in place
         self._told: set[str] = set()
+        self._same: dict[str, tuple[StopState, tuple[Any, ...]]] = {}  # stops found in step
 
     def drain(self) -> tuple[list[OrderRow], list[FillRow]]:
         """Rows and fills gathered since the last call (committed with the engine state)."""
@@ -123,6 +124,15 @@ class Protector:
             keep |= {st.position_id for st in self.stops.values()}
             self.seq = {k: v for k, v in self.seq.items() if k in keep}
         current = self.stops.get(symbol)
+        pos = bot.positions.get(symbol)
+        same = self._same.get(symbol)
+        if (
+            same is not None
+            and current is same[0]
+            and pos is not None
+            and same[1] == (pos.stop, pos.qty, hold, bot.limits[symbol])
+        ):
+            return []  # the open stop matched this very position state last time
         if current is not None and current.status != "open":
             events, settled = await self.settle(bot, symbol)
             if events or not settled:
@@ -137,6 +147,7 @@ class Protector:
         stop = _tick(Decimal(repr(pos.stop)), tick)
         qty = round_step(pos.qty - hold, bot.limits[symbol].amount_step)
         if current is not None and current.qty == qty and current.stop == stop:
+            self._same[symbol] = (current, (pos.stop, pos.qty, hold, bot.limits[symbol]))
             return []
         if current is not None:
             settled, events = await self.release(bot, symbol)
