@@ -176,9 +176,9 @@ class RehearsalRuntime(CarryingRuntime):
         self._mark, self._committed_at = mark, now
         self.kill.wrote()
 
-    async def _resend(self, cmd: SubmitOrder) -> None:
-        """A waiting exit goes out through the outbox (a kill meanwhile does not lose it)."""
-        await self.run_commands([cmd])
+    async def _resend(self, cmds: list[SubmitOrder]) -> None:
+        """Waiting exits go out through the outbox (a kill meanwhile loses none of them)."""
+        await self.run_commands(list(cmds))
 
     def _save_point(self) -> None:
         """Commit now (the market is about to change the exchange's books by itself)."""
@@ -265,12 +265,12 @@ class RehearsalRuntime(CarryingRuntime):
             self._frames = [load_items(loaded.snapshot.get("outbox", []))]
         self.books.update(self.market.quotes)
         faulty = self.orders if isinstance(self.orders, FaultyGateway) else None
-        if faulty is not None:
-            faulty.enabled = False  # the market stands still while the bot (re)starts
+        if faulty is not None:  # the same faults as an uninterrupted run at this moment
+            faulty.starting = True  # (the warm-up candles aside: time stands still now)
         if not await start_when_reachable(self):
             return
         if faulty is not None:
-            faulty.enabled = True
+            faulty.starting = False
         if self._frames:  # what the killed run had decided and not carried out yet
             await self._drain(self._frames[0])
             self._frames, self.continuing = [], {}

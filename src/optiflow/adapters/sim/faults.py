@@ -14,7 +14,9 @@ Kinds: ``timeout_after_accept`` (an order is placed, then the answer times out),
 request fails, market data too), ``partial_fill`` (a market order's first answer shows a third
 of it filled; the rest comes with later lookups), ``stop_fill`` (open exchange stops fill at
 their trigger between two cycles). Failures raise the domain's ``RetryableError`` as the ccxt
-gateway does; a restart (start-up reconciliation) meets no faults: the market is stopped then.
+gateway does. A restart happens at the market moment of the kill, so its start-up
+reconciliation meets the faults an uninterrupted run meets at that moment (only the candles
+it warms up with are never faulted: time does not move while it starts, a fault would last).
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ class FaultyGateway:
     spec: FaultSpec
     now_ms: Callable[[], int]
     enabled: bool = True
+    starting: bool = False  # the runtime warms up: its market data is not faulted
     injected: dict[str, int] = field(default_factory=dict)  # kind -> how many times
 
     def _active(self, kinds: tuple[str, ...], key: str) -> str | None:
@@ -155,7 +158,9 @@ class FaultyGateway:
     async def fetch_closed_candles(
         self, symbol: str, timeframe: str, since_ms: int | None, limit: int
     ) -> list[Candle]:
-        """Candles, unless the network is down or the server fails."""
+        """Candles, unless the network is down or the server fails (not while starting)."""
+        if self.starting:
+            return await self.inner.fetch_closed_candles(symbol, timeframe, since_ms, limit)
         kind = self._active(("network_down", "server_error"), f"candles|{symbol}")
         self._fail(kind, "candles")
         return await self.inner.fetch_closed_candles(symbol, timeframe, since_ms, limit)
