@@ -116,7 +116,7 @@ class RehearsalRuntime(CarryingRuntime):
         self._committed_at = 0.0
         self.checkpoint_every = 1000
         self.files_every_s = 5.0 if speed <= 0 else self.files_every_s  # flat out: less often
-        self._frames = []
+        self._frames, self.unplaced = [], {}
         self.kill = KillSwitch()
         self.market.after_write = self.kill.wrote
         self.market.before_change = self._save_point
@@ -265,15 +265,17 @@ class RehearsalRuntime(CarryingRuntime):
             self._frames = [load_items(loaded.snapshot.get("outbox", []))]
         self.books.update(self.market.quotes)
         faulty = self.orders if isinstance(self.orders, FaultyGateway) else None
-        if faulty is not None:  # the same faults as an uninterrupted run at this moment
-            faulty.starting = True  # (the warm-up candles aside: time stands still now)
+        if faulty is not None:  # the market stands still while the bot (re)starts: no
+            faulty.enabled = False  # faults, and no news the killed run was not told yet
         if not await start_when_reachable(self):
             return
         if faulty is not None:
-            faulty.starting = False
+            faulty.enabled = True
+        await self._place_again()  # a stop whose placement the killed run was sending
         if self._frames:  # what the killed run had decided and not carried out yet
             await self._drain(self._frames[0])
-            self._frames, self.continuing = [], {}
+            self._frames = []
+        self.continuing = {}
         n = 0
         while t < T and not self.stop_requested:
             ts = self.point_ts(t, k)
