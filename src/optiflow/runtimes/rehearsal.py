@@ -139,8 +139,8 @@ class RehearsalRuntime(CarryingRuntime):
         return Lookup(self.feats[symbol])
 
     def _exchange_knows(self, client_id: str) -> bool:
-        """Whether the simulated exchange ever received this order."""
-        return client_id in self.market.orders
+        """Whether the exchange received this order, or was sent it without answering."""
+        return client_id in self.market.orders or client_id in self.market.unseen
 
     def _fresh(self, symbol: str, book: BookTop) -> bool:
         """Only a pair that traded in this candle shows its open to its position (once)."""

@@ -160,6 +160,12 @@ class FaultyGateway:
             return None
         return replace(up, state="partial", filled=part, fee_quote=up.fee_quote * part / up.filled)
 
+    def _no_answer(self, client_id: str, last: OrderUpdate | None) -> None:
+        """A request about this order failed: the bot last saw ``last`` (kept in the file)."""
+        if client_id not in self.inner.unseen:
+            self.inner.unseen[client_id] = last
+            self.inner.save()
+
     def _told(self, client_id: str) -> OrderUpdate | None:
         """At start-up: the order as the bot last saw it; no answer if it never saw it."""
         seen = self.inner.unseen[client_id]
@@ -194,8 +200,10 @@ class FaultyGateway:
         key = f"submit|{order.client_id}"
         self._stops(key)
         before = self._active(("network_down", "server_error", "rate_limited"), key)
-        self._fail(before, f"submit {order.client_id}")
         cid, unseen = order.client_id, self.inner.unseen
+        if before is not None and cid not in self.inner.orders:
+            self._no_answer(cid, None)  # the bot cannot tell whether it reached the exchange
+        self._fail(before, f"submit {cid}")
         after = self._active(("timeout_after_accept", "partial_fill"), key + "|after")
         lie = after == "partial_fill" and order.type == "market"
         if after == "timeout_after_accept" or lie:  # in the exchange's file with the order
@@ -230,9 +238,14 @@ class FaultyGateway:
 
     async def cancel_order(self, symbol: str, client_id: str) -> OrderUpdate | None:
         """Cancel, unless the request fails."""
+        if not self.enabled and client_id in self.inner.unseen:
+            raise RetryableError(f"simulated network down (restart: {client_id} not told yet)")
         key = f"cancel|{client_id}"
         kinds = ("network_down", "server_error", "rate_limited")
-        self._fail(self._active(kinds, key), f"cancel {client_id}")
+        kind = self._active(kinds, key)
+        if kind is not None and client_id in self.inner.orders:
+            self._no_answer(client_id, self.inner.orders[client_id])  # still as it saw it
+        self._fail(kind, f"cancel {client_id}")
         up = await self.inner.cancel_order(symbol, client_id)
         if up is not None:
             self.inner.unseen.pop(client_id, None)  # its final state, told

@@ -249,6 +249,10 @@ class RehearsalExchange(SimBooks):
             for c, s, sd, q, p, f, ts in rows
         ]
 
+    def save(self) -> None:
+        """Write the books now (a fault changed what the bot was told: ``unseen``)."""
+        self._save()
+
     def _save(self) -> None:
         """Write the books and the new fills in one transaction (before answering)."""
         fills, self._new_fills = self._new_fills, []
