@@ -271,11 +271,7 @@ class RehearsalRuntime(CarryingRuntime):
             return
         if faulty is not None:
             faulty.enabled = True
-        await self._place_again()  # a stop whose placement the killed run was sending
-        if self._frames:  # what the killed run had decided and not carried out yet
-            await self._drain(self._frames[0])
-            self._frames = []
-        self.continuing = {}
+        await self.carry_on()  # what the killed run had decided and not carried out yet
         n = 0
         while t < T and not self.stop_requested:
             ts = self.point_ts(t, k)

@@ -163,6 +163,13 @@ class CarryingRuntime(LiveRuntime):
                 self.continuing[st.client_id] = sym
         await super().reconcile(recovering)
 
+    async def carry_on(self) -> None:
+        """After the start-up: a stop placement cut off by the kill, then the outbox."""
+        await self._place_again()
+        if self._frames:
+            await self._drain(self._frames[0])
+        self._frames, self.continuing = [], {}
+
     async def _place_again(self) -> None:
         """Send the stop placements the killed run had committed and not sent yet.
 
