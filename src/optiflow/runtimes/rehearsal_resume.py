@@ -137,7 +137,7 @@ class CarryingRuntime(LiveRuntime):
         An order still an intent in the store is sent again under its own client id (the
         exchange answers a repeated id with the order it holds, faults included, as it
         answered the killed run); a stop being placed that the exchange never received is
-        placed again under the same id.
+        placed again under the same id, first thing after the start-up (``carry_on``).
         """
         if self._frames:
             bot, rows = self._bot(), {r.client_id: r.status for r in self.store.orders()}
