@@ -13,8 +13,6 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from optiflow.adapters.sqlite.store import SqliteStore
 from optiflow.domain.results import ExitRow
 from optiflow.runtimes.rehearsal_resume import KILL_ENV
@@ -109,12 +107,7 @@ def test_sigkill_campaign_with_faults_ends_like_an_uninterrupted_run(tmp_path: P
     assert booked == {cid: Decimal(q) for cid, q, _ in ledger}  # the ledger equals the store
     assert len({o.client_id for o in orders}) == len(orders)
     assert stops == [] and loaded is not None and loaded.snapshot["bot"]["positions"] == []
-    if trade_list(killed_exits) != trade_list(clean_exits):
-        # Known limit with faults (README, "Kill-safe"): the start-up reconciliation meets
-        # no faults, so a kill in a few windows lets the restart learn a stop's or an exit's
-        # state earlier than the uninterrupted run did. Without faults equality is exact
-        # (the kill-point test below); the safety invariants above hold either way.
-        pytest.xfail("with faults, a resumed rehearsal learned an answer before the clean run")
+    assert trade_list(killed_exits) == trade_list(clean_exits)
 
 
 # writes (store commits and exchange saves) after which a killed run used to resume on a
@@ -123,21 +116,31 @@ def test_sigkill_campaign_with_faults_ends_like_an_uninterrupted_run(tmp_path: P
 KILL_POINTS = (7, 31, 34, 43, 52, 67, 82, 94, 103, 1135)
 
 
-def day_cmd(state: Path) -> list[str]:
-    """One day of preset A in rehearsal, flat out, no faults."""
+# the same with random faults on (``DAY_FAULTS``), one point of each way a restart used to
+# diverge: 13, a fault filled both stops inside a lookup that then failed (the restart
+# learned both fills at once; the uninterrupted run one then, one a cycle later); 172, a
+# pair's waiting exits were being sent (the rest of the list was lost); 490, a fault filled
+# a stop during an exit at a sweep, then the next stop placement was cut off by the kill
+# (the restart learned the fill before the next cycle, and placed that stop after the exit)
+DAY_FAULTS = "seed=7,rate=0.02"
+FAULTED_KILL_POINTS = (13, 172, 490)
+
+
+def day_cmd(state: Path, faults: str | None = None) -> list[str]:
+    """One day of preset A in rehearsal, flat out (no faults unless given)."""
     return [
         sys.executable, "-m", "optiflow.interfaces.cli.main", "run", str(CONFIG),
         "--mode", "rehearsal", "--speed", "0", "--from", "2023-04-03", "--to", "2023-04-04",
-        "--state-dir", str(state),
+        "--state-dir", str(state), *(["--faults", faults] if faults else []),
     ]  # fmt: skip
 
 
-def run_day(state: Path, kill_at: int | None = None) -> int:
+def run_day(state: Path, kill_at: int | None = None, faults: str | None = None) -> int:
     """Run the day (killed after write ``kill_at`` if given); the exit code."""
     env = {k: v for k, v in os.environ.items() if k != KILL_ENV}
     if kill_at is not None:
         env[KILL_ENV] = str(kill_at)
-    proc = subprocess.run(day_cmd(state), env=env, capture_output=True, timeout=300)
+    proc = subprocess.run(day_cmd(state, faults), env=env, capture_output=True, timeout=300)
     if kill_at is None:
         assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     return proc.returncode
@@ -164,4 +167,19 @@ def test_kill_after_chosen_writes_resumes_to_exactly_the_clean_trades(tmp_path: 
         if n in (31, 52):  # killed again while carrying on what the first run left
             assert run_day(state, 3) == -signal.SIGKILL
         run_day(state)
+        assert day_trades(state) == expected, f"killed after write {n}"
+
+
+def test_kill_with_faults_after_chosen_writes_resumes_to_exactly_the_clean_trades(
+    tmp_path: Path,
+) -> None:
+    """With random faults, SIGKILL after the writes that used to diverge: the same trades."""
+    clean = tmp_path / "clean"
+    run_day(clean, faults=DAY_FAULTS)
+    expected = day_trades(clean)
+    assert len(expected) > 80
+    for n in FAULTED_KILL_POINTS:
+        state = tmp_path / f"k{n}"
+        assert run_day(state, n, DAY_FAULTS) == -signal.SIGKILL, f"no kill at write {n}"
+        run_day(state, faults=DAY_FAULTS)
         assert day_trades(state) == expected, f"killed after write {n}"

@@ -117,7 +117,7 @@ class RehearsalRuntime(CarryingRuntime):
         self._committed_at = 0.0
         self.checkpoint_every = 1000
         self.files_every_s = 5.0 if speed <= 0 else self.files_every_s  # flat out: less often
-        self._frames = []
+        self._frames, self.unplaced = [], {}
         self.kill = KillSwitch()
         self.market.after_write = self.kill.wrote
         self.market.before_change = self._save_point
@@ -141,8 +141,8 @@ class RehearsalRuntime(CarryingRuntime):
         return Lookup(self.feats[symbol])
 
     def _exchange_knows(self, client_id: str) -> bool:
-        """Whether the simulated exchange ever received this order."""
-        return client_id in self.market.orders
+        """Whether the exchange received this order, or was sent it without answering."""
+        return client_id in self.market.orders or client_id in self.market.unseen
 
     def _fresh(self, symbol: str, book: BookTop) -> bool:
         """Only a pair that traded in this candle shows its open to its position (once)."""
@@ -179,9 +179,9 @@ class RehearsalRuntime(CarryingRuntime):
         self._mark, self._committed_at = mark, now
         self.kill.wrote()
 
-    async def _resend(self, cmd: SubmitOrder) -> None:
-        """A waiting exit goes out through the outbox (a kill meanwhile does not lose it)."""
-        await self.run_commands([cmd])
+    async def _resend(self, cmds: list[SubmitOrder]) -> None:
+        """Waiting exits go out through the outbox (a kill meanwhile loses none of them)."""
+        await self.run_commands(list(cmds))
 
     def _save_point(self) -> None:
         """Commit now (the market is about to change the exchange's books by itself)."""
@@ -268,15 +268,13 @@ class RehearsalRuntime(CarryingRuntime):
             self._frames = [load_items(loaded.snapshot.get("outbox", []))]
         self.books.update(self.market.quotes)
         faulty = self.orders if isinstance(self.orders, FaultyGateway) else None
-        if faulty is not None:
-            faulty.enabled = False  # the market stands still while the bot (re)starts
+        if faulty is not None:  # the market stands still while the bot (re)starts: no
+            faulty.enabled = False  # faults, and no news the killed run was not told yet
         if not await start_when_reachable(self):
             return
         if faulty is not None:
             faulty.enabled = True
-        if self._frames:  # what the killed run had decided and not carried out yet
-            await self._drain(self._frames[0])
-            self._frames, self.continuing = [], {}
+        await self.carry_on()  # what the killed run had decided and not carried out yet
         n = 0
         while t < T and not self.stop_requested:
             ts = self.point_ts(t, k)

@@ -88,6 +88,7 @@ class CarryingRuntime(LiveRuntime):
     """A live runtime whose decided commands stay in an outbox (in its snapshot) until done."""
 
     _frames: list[list[Item]]  # commands being carried out, outermost first
+    unplaced: dict[str, str]  # symbol -> client id of a stop placement never sent
 
     def _exchange_knows(self, client_id: str) -> bool:
         """Whether the exchange ever received this order (the rehearsal's own exchange)."""
@@ -136,7 +137,7 @@ class CarryingRuntime(LiveRuntime):
         An order still an intent in the store is sent again under its own client id (the
         exchange answers a repeated id with the order it holds, faults included, as it
         answered the killed run); a stop being placed that the exchange never received is
-        placed again under the same id.
+        placed again under the same id, first thing after the start-up (``carry_on``).
         """
         if self._frames:
             bot, rows = self._bot(), {r.client_id: r.status for r in self.store.orders()}
@@ -155,8 +156,31 @@ class CarryingRuntime(LiveRuntime):
                 it.client_id: it.symbol for it in self._frames[0] if isinstance(it, SubmitOrder)
             }
         p = self.protector
+        self.unplaced = {}
         for sym, st in list(p.stops.items()) if p is not None else []:
-            if p is not None and st.status == "placing" and not self._exchange_knows(st.client_id):
-                del p.stops[sym]  # placed again by the start-up, under the same client id
-                p.seq[st.position_id] -= 1
+            if st.status == "placing" and not self._exchange_knows(st.client_id):
+                self.unplaced[sym] = st.client_id  # placed right after the start-up
+                self.continuing[st.client_id] = sym
         await super().reconcile(recovering)
+
+    async def carry_on(self) -> None:
+        """After the start-up: a stop placement cut off by the kill, then the outbox."""
+        await self._place_again()
+        if self._frames:
+            await self._drain(self._frames[0])
+        self._frames, self.continuing = [], {}
+
+    async def _place_again(self) -> None:
+        """Send the stop placements the killed run had committed and not sent yet.
+
+        First, as the killed run did, under the same client id (the start-up left the
+        position alone): the same request, at the same market moment, meets the same faults.
+        """
+        p, self.unplaced, unplaced = self.protector, {}, self.unplaced
+        for sym, cid in unplaced.items():
+            st = p.stops.get(sym) if p is not None else None
+            if p is None or st is None or st.client_id != cid or st.status != "placing":
+                continue
+            del p.stops[sym]
+            p.seq[st.position_id] -= 1
+            await self.guard.protect(sym)

@@ -14,7 +14,15 @@ Kinds: ``timeout_after_accept`` (an order is placed, then the answer times out),
 request fails, market data too), ``partial_fill`` (a market order's first answer shows a third
 of it filled; the rest comes with later lookups), ``stop_fill`` (open exchange stops fill at
 their trigger between two cycles). Failures raise the domain's ``RetryableError`` as the ccxt
-gateway does; a restart (start-up reconciliation) meets no faults: the market is stopped then.
+gateway does.
+
+A restart (the start-up reconciliation) meets no faults: the market stands still then. Nor
+does it learn what an uninterrupted run had not been told yet at that moment: an order whose
+latest change reached the bot only as a fault (a stop filled by ``stop_fill``, the rest of
+a ``partial_fill``, an answer lost to ``timeout_after_accept``) is answered at start-up as
+the bot last saw it (or not at all); the next lookup after the start-up tells it, as it
+told the uninterrupted run. These orders (``RehearsalExchange.unseen``) are kept in the
+exchange's file, written before the change they hide.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from optiflow.adapters.sim.rehearsal import RehearsalExchange
+from optiflow.adapters.sim.rehearsal import PARTIAL, RehearsalExchange
 from optiflow.domain.errors import RetryableError, UserInputError
 from optiflow.domain.market import BookTop, Candle, MarketLimits
 from optiflow.portfolio.position import round_step
@@ -107,7 +115,7 @@ class FaultyGateway:
     inner: RehearsalExchange
     spec: FaultSpec
     now_ms: Callable[[], int]
-    enabled: bool = True
+    enabled: bool = True  # False: the bot (re)starts (no faults, no news; see the docstring)
     injected: dict[str, int] = field(default_factory=dict)  # kind -> how many times
 
     def _active(self, kinds: tuple[str, ...], key: str) -> str | None:
@@ -138,9 +146,35 @@ class FaultyGateway:
             raise RetryableError(f"simulated {kind.replace('_', ' ')} ({what})")
 
     def _stops(self, key: str) -> None:
-        """A stop filled between cycles: every open stop fills now."""
+        """A stop filled between cycles: every open stop fills now (unseen by the bot)."""
         if self._active(("stop_fill",), key) is not None:
+            for cid in self.inner.stops:  # the bot last saw them open (if it saw them at all)
+                self.inner.unseen.setdefault(cid, self.inner.orders.get(cid))
             self.inner.fill_stops(sorted({r.symbol for r in self.inner.stops.values()}))
+
+    def _partial(self, up: OrderUpdate) -> OrderUpdate | None:
+        """A filled market order's first answer under ``partial_fill``: a third of it."""
+        step = self.inner.sim.limits[up.symbol].amount_step
+        part = round_step(up.filled / 3, step)
+        if not 0 < part < up.filled:
+            return None
+        return replace(up, state="partial", filled=part, fee_quote=up.fee_quote * part / up.filled)
+
+    def _no_answer(self, client_id: str, last: OrderUpdate | None) -> None:
+        """A request about this order failed: the bot last saw ``last`` (kept in the file)."""
+        if client_id not in self.inner.unseen:
+            self.inner.unseen[client_id] = last
+            self.inner.save()
+
+    def _told(self, client_id: str) -> OrderUpdate | None:
+        """At start-up: the order as the bot last saw it; no answer if it never saw it."""
+        seen = self.inner.unseen[client_id]
+        if seen == PARTIAL:
+            up = self.inner.orders.get(client_id)
+            seen = None if up is None else self._partial(up)
+        if not isinstance(seen, OrderUpdate):
+            raise RetryableError(f"simulated lookups down (restart: {client_id} not told yet)")
+        return seen
 
     # ---- market data ------------------------------------------------------------------
     async def load_markets(self) -> dict[str, MarketLimits]:
@@ -166,33 +200,56 @@ class FaultyGateway:
         key = f"submit|{order.client_id}"
         self._stops(key)
         before = self._active(("network_down", "server_error", "rate_limited"), key)
-        self._fail(before, f"submit {order.client_id}")
-        up = await self.inner.submit_order(order)
+        cid, unseen = order.client_id, self.inner.unseen
+        if before is not None and cid not in self.inner.orders:
+            self._no_answer(cid, None)  # the bot cannot tell whether it reached the exchange
+        self._fail(before, f"submit {cid}")
         after = self._active(("timeout_after_accept", "partial_fill"), key + "|after")
+        lie = after == "partial_fill" and order.type == "market"
+        if after == "timeout_after_accept" or lie:  # in the exchange's file with the order
+            unseen.setdefault(cid, PARTIAL if lie else None)
+        try:
+            up = await self.inner.submit_order(order)
+        except Exception:
+            if cid not in self.inner.orders:
+                unseen.pop(cid, None)
+            raise
         if after == "timeout_after_accept":
-            raise RetryableError(f"simulated timeout after accept ({order.client_id})")
-        if after == "partial_fill" and up.state == "filled" and order.type == "market":
-            step = self.inner.sim.limits[order.symbol].amount_step
-            part = round_step(up.filled / 3, step)
-            if 0 < part < up.filled:  # a third first (the rest later: unequal rows)
-                fee = up.fee_quote * part / up.filled
-                return replace(up, state="partial", filled=part, fee_quote=fee)
+            raise RetryableError(f"simulated timeout after accept ({cid})")
+        part = self._partial(up) if lie and up.state == "filled" else None
+        if part is not None:  # a third first (the rest later: unequal rows)
+            unseen[cid] = part
+            return part
+        unseen.pop(cid, None)
         return up
 
     async def fetch_order(self, symbol: str, client_id: str) -> OrderUpdate | None:
         """Look an order up, unless lookups are down."""
+        if not self.enabled and client_id in self.inner.unseen:
+            return self._told(client_id)  # a restart learns nothing the run was not told
         key = f"lookup|{client_id}"
         self._stops(key)
         kinds = ("network_down", "server_error", "rate_limited", "lookups_down")
         self._fail(self._active(kinds, key), f"lookup {client_id}")
-        return await self.inner.fetch_order(symbol, client_id)
+        up = await self.inner.fetch_order(symbol, client_id)
+        if self.enabled:
+            self.inner.unseen.pop(client_id, None)  # told now
+        return up
 
     async def cancel_order(self, symbol: str, client_id: str) -> OrderUpdate | None:
         """Cancel, unless the request fails."""
+        if not self.enabled and client_id in self.inner.unseen:
+            raise RetryableError(f"simulated network down (restart: {client_id} not told yet)")
         key = f"cancel|{client_id}"
         kinds = ("network_down", "server_error", "rate_limited")
-        self._fail(self._active(kinds, key), f"cancel {client_id}")
-        return await self.inner.cancel_order(symbol, client_id)
+        kind = self._active(kinds, key)
+        if kind is not None and client_id in self.inner.orders:
+            self._no_answer(client_id, self.inner.orders[client_id])  # still as it saw it
+        self._fail(kind, f"cancel {client_id}")
+        up = await self.inner.cancel_order(symbol, client_id)
+        if up is not None:
+            self.inner.unseen.pop(client_id, None)  # its final state, told
+        return up
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
         """Open orders, unless lookups are down."""

@@ -36,6 +36,7 @@ from optiflow.ports.exchange import OrderRequest, OrderUpdate, TradeFill
 
 SIM_FILE = "sim_exchange.sqlite"
 KEEP_DONE = 16  # terminal orders kept for lookups (the last ones: what a restart asks for)
+PARTIAL = "partial"  # unseen: the bot was told a part of the fill (computed from the order)
 
 
 class RehearsalExchange(SimBooks):
@@ -57,6 +58,9 @@ class RehearsalExchange(SimBooks):
         self.last_exit: tuple[str, float] | None = None  # (symbol, price) of the latest sell
         self.stops: dict[str, OrderRequest] = {}
         self.saved_at = -1  # market time of the last write (a restart: where the market stood)
+        # orders whose latest change the bot was not told (faults): client id -> what it last
+        # saw (an update, PARTIAL, or None: nothing); a restart is answered that (faults.py)
+        self.unseen: dict[str, OrderUpdate | str | None] = {}
         self.after_write: Callable[[], None] | None = None  # test hook (kill points)
         # called before the market itself changes the books (a waiting order or a stop
         # fills): the bot saves where it stands first, so a restart never finds the
@@ -249,6 +253,10 @@ class RehearsalExchange(SimBooks):
             for c, s, sd, q, p, f, ts in rows
         ]
 
+    def save(self) -> None:
+        """Write the books now (a fault changed what the bot was told: ``unseen``)."""
+        self._save()
+
     def _save(self) -> None:
         """Write the books and the new fills in one transaction (before answering)."""
         fills, self._new_fills = self._new_fills, []
@@ -264,6 +272,8 @@ class RehearsalExchange(SimBooks):
             "stops": [_req_json(r) for r in self.stops.values()],
             "at": self.now_ms(),
             "last_exit": self.last_exit,
+            "unseen": {c: _up_json(u) if isinstance(u, OrderUpdate) else u
+                       for c, u in self.unseen.items()},  # fmt: skip
         }
         # each order's JSON is kept while the order is unchanged (most are, at every write)
         orders = ",".join(self._order_text(o) for o in self.orders.values())
@@ -308,6 +318,10 @@ class RehearsalExchange(SimBooks):
         self.stops = {r["client_id"]: _req_from(r) for r in state["stops"]}
         self.sim.seen_client_ids |= set(self.orders) | set(self.stops)
         self.saved_at = int(state.get("at", -1))
+        self.unseen = {
+            c: _up_from(u) if isinstance(u, dict) else u
+            for c, u in state.get("unseen", {}).items()
+        }
         ex = state.get("last_exit")
         self.last_exit = None if ex is None else (str(ex[0]), float(ex[1]))
         for f in self.ledger()[-500:]:

@@ -54,8 +54,9 @@ class ExitGuard:
         self.store, self.bot, self.feed, self.tell, self.now_ms = store, bot, feed, tell, now_ms
         self.price, self.spot = price, spot
         self.deferred: dict[str, list[SubmitOrder]] = {}
-        # how a waiting exit is sent when it may go (a rehearsal routes it through its outbox)
-        self.resend: Callable[[SubmitOrder], Awaitable[None]] = self.sell
+        # how waiting exits are sent when they may go (a rehearsal routes them through its
+        # outbox, all of a pair's at once, so a kill meanwhile loses none of them)
+        self.resend: Callable[[list[SubmitOrder]], Awaitable[None]] = self.sell_all
         self.pending_fills: list[FillRow] = []  # fills found in the trade history
         self._told: set[str] = set()
 
@@ -136,6 +137,11 @@ class ExitGuard:
             await self.check_backing(cmd.symbol, "an exit was refused for lack of funds")
         await self.protect(cmd.symbol)
 
+    async def sell_all(self, cmds: list[SubmitOrder]) -> None:
+        """Carry out exit decisions in order."""
+        for cmd in cmds:
+            await self.sell(cmd)
+
     def _can_settle(self, symbol: str) -> bool:
         """Only an uncertain stop (no deferred exit, no unknown exit) is worth a try now."""
         pos = self.bot().positions.get(symbol)
@@ -199,8 +205,7 @@ class ExitGuard:
                 continue
             del self.deferred[symbol]
             self._told.discard(pid)
-            for cmd in cmds:
-                await self.resend(cmd)
+            await self.resend(cmds)
         for symbol in sorted(self.bot().positions):
             await self.protect(symbol)
         self.flush()
