@@ -11,6 +11,7 @@ a zero-volume candle and for the first candle after a gap (and for the very firs
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -196,6 +197,14 @@ def features_at(arrays_features: Features, i: int) -> Features:
     """Row ``i`` of batch Features as scalar Features (int ts, Python floats)."""
     f: Any = arrays_features
     return Features(f.ts.item(i), *[col.item(i) for col in f[1:]])  # .item: Python scalars
+
+
+def row_reader(arrays_features: Features) -> Callable[[int], Features]:
+    """:func:`features_at` for one batch of Features, with the column readers bound once."""
+    cols: Any = arrays_features
+    items = [col.item for col in cols]  # .item: Python scalars
+    make = Features._make
+    return lambda i: make([item(i) for item in items])
 
 
 class FeatureCache:
