@@ -1,4 +1,5 @@
-"""The fast feed's capacity shortcut screens candidates exactly as the general screen does."""
+"""The fast feed's shortcuts (capacity-only screens, no prices before the next position
+event) give exactly what the general screen and the every-candle feed give."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ from optiflow.domain.market import Features
 from optiflow.engine.bot import Bot
 from optiflow.engine.screen import NearBatch, flush_near
 from optiflow.engine.settings import settings_from_config
+from optiflow.interfaces.cli.timeparse import parse_when
+from optiflow.marketdata.loaders import load_folder
+from optiflow.runtimes.backtest import run_backtest
 from optiflow.runtimes.fast_screen import Candidates, _screen
 from optiflow.signals.catalogue import signal_values
 
 REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "data" / "binance_spot_1m"
 MIN = 60_000
 T0 = 1_680_000_000_000
 SPREAD = 0.0
@@ -79,3 +84,37 @@ def test_capacity_shortcut_counts_like_the_general_screen(name: str, seed: int) 
         s: c.frozen() for s, c in general.counters.items()
     }
     assert bot.near_misses.latest() == general.near_misses.latest()
+
+
+SHADOWLESS = [
+    ("runtime_config_optiscalpA.json", "2023-03-22", "2023-03-27"),
+    ("runtime_config_optiscalpB.json", "2023-03-31", "2023-04-04"),
+    ("runtime_config_optiscalpC.json", "2023-04-01", "2023-04-05"),
+    ("reference_ema_rsi.json", "2023-04-10", "2023-04-15"),
+    ("runtime_config_swing1.json", "2023-04-01", "2023-04-15"),
+    ("reference_ema_rsi.json@rich", "2023-04-10", "2023-04-15"),  # never short of money
+]
+
+
+@pytest.mark.parametrize(("config", "start", "end"), SHADOWLESS, ids=[c[0] for c in SHADOWLESS])
+def test_fast_feed_equals_every_candle_feed_without_shadows(
+    config: str, start: str, end: str
+) -> None:
+    """With shadows off (the bench's setting: the fast feed's shortcuts apply), both feeds
+    give the same exits, counters, near misses, equity and balance."""
+    name, _, variant = config.partition("@")
+    cfg = load_config(REPO / "configs" / name)
+    cfg = cfg.model_copy(update={"shadows": cfg.shadows.model_copy(update={"enabled": False})})
+    if variant == "rich":
+        capital = cfg.capital.model_copy(update={"starting_balance_usdt": 1_000_000_000})
+        cfg = cfg.model_copy(update={"capital": capital})
+    data = load_folder(DATA, list(cfg.pairs), parse_when("from", start), parse_when("to", end))
+    fast = run_backtest(cfg, data, fast=True)
+    slow = run_backtest(cfg, data, fast=False)
+    assert len(fast.exits) > 0
+    assert fast.exits == slow.exits
+    assert fast.stats == slow.stats
+    assert fast.near_misses == slow.near_misses
+    assert fast.equity_curve == slow.equity_curve
+    assert fast.final_balance == slow.final_balance
+    assert fast.positions_opened == slow.positions_opened

@@ -228,7 +228,8 @@ def run_fast(
         if entered_at < ce:
             b = int(cand_bar[entered_at])
             e = int(cand_bar.searchsorted(b, side="right"))
-            loop.process_bar(b, [], skip_quiet=True)
+            if loop.shadows is not None:  # else nothing acts before nxt: no price to play
+                loop.process_bar(b, [], skip_quiet=True)
             loop.close(b, int(cand_sym[entered_at]))
             closes(b, entered_at + 1, e)
             ci, t = e, b + 1
