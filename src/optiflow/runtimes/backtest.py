@@ -205,15 +205,14 @@ def run_fast(
     t, ci = 0, 0
     while t < T:
         nxt = T
-        now = int(d.ts[t])
+        now = d.ts.item(t)
         for i, sym in enumerate(d.symbols):
             if sym in bot.entry_orders:
-                nxt = min(nxt, int(next_traded[i][t]))
+                nxt = min(nxt, next_traded[i].item(t))
             pos = bot.positions.get(sym)
             if pos is None:
                 continue
-            trig = bot.triggers(sym, now)
-            assert trig is not None
+            trig = bot.band(sym, now)  # the position's triggers now (kept by the bot)
             known = ahead.get(i)
             if known is None or known[0] is not pos or known[1] != trig or known[2] < t:
                 lower, upper, deadline = trig
