@@ -32,15 +32,16 @@ class Candidates:
         """Index the candidates of ``bot`` (arrays of equal length, in the engine's order)."""
         self.bar, self.sym, self.row, self.now = bar, sym, row, now
         n = len(sym)
-        idx = np.arange(n, dtype=np.int64)
+        kind = np.int32 if n < 2**31 - 1 else np.int64  # half the memory
+        idx = np.arange(n, dtype=kind)
         self.count: list[np.ndarray] = []  # per symbol: its candidates before index j
         self.first: list[np.ndarray] = []  # per symbol: its first candidate at or after j
         for i in range(len(bot.s.symbols)):
             mine = sym == i
-            count = np.zeros(n + 1, np.int64)
+            count = np.zeros(n + 1, kind)
             np.cumsum(mine, out=count[1:])
             self.count.append(count)
-            first = np.full(n + 1, n, np.int64)
+            first = np.full(n + 1, n, kind)
             first[:n] = np.where(mine, idx, n)
             self.first.append(np.minimum.accumulate(first[::-1])[::-1].copy())
         # the largest order floor: at or above it, neither balance nor notional can block
