@@ -66,7 +66,7 @@ def test_capacity_shortcut_counts_like_the_general_screen(name: str, seed: int) 
     order = np.lexsort((sym, bar))
     sym, bar = sym[order], bar[order]
     now = T0 + bar * MIN
-    cands = Candidates(bot, bar, sym, np.arange(n, dtype=np.int64), now)
+    cands = Candidates(bot, int(bar[-1]) + 1, bar, sym, np.arange(n, dtype=np.int64), now)
 
     def values(j: int) -> tuple[tuple[str, float], ...]:
         return signal_values(features(int(now[j]) - MIN))

@@ -181,7 +181,7 @@ def run_fast(
     cand_sym = np.concatenate(syms)[order] if bars else np.zeros(0, np.int64)
     cand_row = np.concatenate(rows)[order] if bars else np.zeros(0, np.int64)
     cand_now = d.ts[cand_bar] + s.timeframe_ms
-    cands = Candidates(bot, cand_bar, cand_sym, cand_row, cand_now)
+    cands = Candidates(bot, len(d.ts), cand_bar, cand_sym, cand_row, cand_now)
     lo, hi, next_traded = _trigger_arrays(d)
     T = len(d.ts)
 
@@ -222,11 +222,11 @@ def run_fast(
                     stop = max(at, t)
                 known = ahead[i] = (pos, trig, _first_cross(lo[i], hi[i], t, stop, lower, upper))
             nxt = min(nxt, known[2])
-        ce = int(cand_bar.searchsorted(nxt, side="left"))
+        ce = cands.at.item(nxt)
         entered_at = cands.screen(bot, ci, ce, values, spread, queued)
         if entered_at < ce:
-            b = int(cand_bar[entered_at])
-            e = int(cand_bar.searchsorted(b, side="right"))
+            b = cand_bar.item(entered_at)
+            e = cands.at.item(b + 1)
             if loop.shadows is not None:  # else nothing acts before nxt: no price to play
                 loop.process_bar(b, [], skip_quiet=True)
             loop.close(b, int(cand_sym[entered_at]))
@@ -236,7 +236,7 @@ def run_fast(
         ci = ce
         if nxt >= T:
             break
-        e = int(cand_bar.searchsorted(nxt, side="right"))
+        e = cands.at.item(nxt + 1)
         loop.process_bar(nxt, [], skip_quiet=True)
         closes(nxt, ci, e)
         ci, t = e, nxt + 1

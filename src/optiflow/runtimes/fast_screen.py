@@ -24,15 +24,24 @@ _FEW = 4  # up to this many candidates are screened one by one (numpy costs more
 class Candidates:
     """Candidates sorted by (bar, symbol): their bar, symbol index, row and close time."""
 
-    __slots__ = ("bar", "count", "first", "floor", "now", "rich", "row", "sym")
+    __slots__ = ("at", "bar", "count", "first", "floor", "now", "rich", "row", "sym")
 
     def __init__(
-        self, bot: Bot, bar: np.ndarray, sym: np.ndarray, row: np.ndarray, now: np.ndarray
+        self,
+        bot: Bot,
+        bars: int,
+        bar: np.ndarray,
+        sym: np.ndarray,
+        row: np.ndarray,
+        now: np.ndarray,
     ) -> None:
-        """Index the candidates of ``bot`` (arrays of equal length, in the engine's order)."""
+        """Index the candidates of ``bot`` on a timeline of ``bars`` bars (arrays of equal
+        length, in the engine's order)."""
         self.bar, self.sym, self.row, self.now = bar, sym, row, now
         n = len(sym)
         kind = np.int32 if n < 2**31 - 1 else np.int64  # half the memory
+        # at[b]: the first candidate of bar b or later (b = 0 .. bars)
+        self.at = np.searchsorted(bar, np.arange(bars + 1), side="left").astype(kind)
         idx = np.arange(n, dtype=kind)
         self.count: list[np.ndarray] = []  # per symbol: its candidates before index j
         self.first: list[np.ndarray] = []  # per symbol: its first candidate at or after j
@@ -79,14 +88,14 @@ class Candidates:
         s = bot.s
         if bot.shadows is not None or self.floor is None:
             return False
-        now = int(self.now[start])
-        if s.cooldown_s is not None:
-            gap = s.cooldown_s * 1000
+        if s.cooldown_s is not None and bot.last_trade:
+            now, gap = self.now.item(start), s.cooldown_s * 1000
             if any(now - last < gap for last in bot.last_trade.values()):
                 return False
         if s.rate_per_hour is not None and len(bot.rate.entries) >= s.rate_per_hour:
             return False
-        if any(now < until for until in bot.blacklist.paused_until.values()):
+        paused = bot.blacklist.paused_until
+        if paused and any(self.now.item(start) < until for until in paused.values()):
             return False
         free = bot.cash - bot.reserved
         if self.rich is not None and free >= self.rich:
