@@ -3,8 +3,8 @@
 ``BTC-USDT_1m.csv.gz`` gets a sibling folder ``BTC-USDT_1m.columns/`` holding ``ts.npy``
 (int64 open times in ms), ``open.npy``, ``high.npy``, ``low.npy``, ``close.npy``,
 ``volume.npy`` (float64) and ``meta.json`` (symbol, timeframe, rows, and the size and
-modification time of the file it was made from). Reading it maps the files into memory
-instead of parsing text. The loaders use it only while it is *fresh*: its source file still has the
+modification time of the file it was made from). Reading it is a memory copy instead of
+parsing text. The loaders use it only while it is *fresh*: its source file still has the
 recorded size and modification time (or there is no source file at all).
 """
 
@@ -109,9 +109,8 @@ def read_columns(folder: Path, symbol: str | None = None) -> CandleArrays:
         raise DataError(f"{folder}: missing or unreadable meta.json (not a columnar candle folder)")
     cols: list[np.ndarray] = []
     for name in COLUMNS:
-        try:  # memory-mapped: pages are read as used, not copied (read-only, like CandleArrays)
-            arr = np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-            arr = arr.view(np.ndarray)  # a plain array over the mapping (no memmap subclass)
+        try:
+            arr = np.load(folder / f"{name}.npy", allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise DataError(f"{folder}: cannot read {name}.npy: {exc}") from None
         want = np.int64 if name == "ts" else np.float64
