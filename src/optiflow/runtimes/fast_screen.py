@@ -17,6 +17,7 @@ import numpy as np
 
 from optiflow.engine.bot import Bot
 from optiflow.engine.screen import NearBatch, Values, flush_near, screen_candidates, screen_few
+from optiflow.engine.shadows import SignalBatch
 
 _FEW = 4  # up to this many candidates are screened one by one (numpy costs more)
 
@@ -86,7 +87,7 @@ class Candidates:
         """True when, from candidate ``start`` on, no account filter but capacity can block
         until the bot's state changes (close times only grow)."""
         s = bot.s
-        if bot.shadows is not None or self.floor is None:
+        if self.floor is None:
             return False
         if s.cooldown_s is not None and bot.last_trade:
             now, gap = self.now.item(start), s.cooldown_s * 1000
@@ -133,6 +134,11 @@ class Candidates:
                 c.passes_1plus1 += n
                 c.reject("capacity", n)
                 c.near_miss_filter += n
+        if bot.shadows is not None:  # price 0: the lazy feed reads the close
+            stake = bot.shadow_stake()
+            idx, nows = self.sym[start:k], self.now[start:k]
+            batch = SignalBatch(s.symbols, idx, nows, ("capacity",), (None,), stake)
+            bot.shadows.block_batch(batch)
         keep = s.near_miss_keep
         if keep:
             lo = max(start, k - keep)
