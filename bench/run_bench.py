@@ -3,10 +3,11 @@
 For every case it measures, on real Binance 1m candles:
 
 * engine time: the best of ``--repeat`` calls of ``run_backtest`` on data already in memory
-  (``time.perf_counter``), hence engine candles per second;
+  (``time.perf_counter``), hence engine candles per second, and their CPU time
+  (``time.process_time``: steadier than wall time on a shared machine);
 * whole-process time: a fresh ``python bench/run_bench.py --case X --child`` that imports
   OptiFlow, loads the candle files, runs the backtest once and exits, timed from the parent,
-  hence whole-process candles per second;
+  hence whole-process candles per second, and the child's own CPU time (``os.times``);
 * peak memory of that child process (its own ``VmHWM``, reported back as JSON);
 * for case ``b`` only: one run of the candle-by-candle path (``fast=False``) against the fast
   path, and whether both give the identical trade list.
@@ -91,6 +92,8 @@ class CaseResult:
     positions: int = 0
     engine_runs_s: list[float] = field(default_factory=list)
     engine_best_s: float = 0.0
+    engine_cpu_runs_s: list[float] = field(default_factory=list)  # time.process_time
+    engine_cpu_best_s: float = 0.0
     engine_candles_per_s: float = 0.0
     load_s: float = 0.0
     process_wall_s: float = 0.0
@@ -98,6 +101,8 @@ class CaseResult:
     child_import_s: float = 0.0
     child_load_s: float = 0.0
     child_run_s: float = 0.0
+    child_run_cpu_s: float = 0.0
+    process_cpu_s: float = 0.0  # the child's user + system CPU, interpreter start-up included
     peak_rss_mb: float = 0.0
     slow_path_s: float | None = None
     slow_path_candles_per_s: float | None = None
@@ -181,10 +186,11 @@ def child(case: str, quick: bool, fmt: str) -> None:
     t1 = time.perf_counter()
     cfgs = load_bots(case)
     data = load_data(case, cfgs, quick, fmt)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     runs = run_bots(cfgs, data)
-    t3 = time.perf_counter()
+    t3, c3 = time.perf_counter(), time.process_time()
     candles, trades, positions = totals(runs)
+    cpu = os.times()
     rss_kb = peak_rss_kb()
     print(
         json.dumps(
@@ -195,6 +201,8 @@ def child(case: str, quick: bool, fmt: str) -> None:
                 "import_s": t1 - t0,
                 "load_s": t2 - t1,
                 "run_s": t3 - t2,
+                "run_cpu_s": c3 - c2,
+                "cpu_s": cpu.user + cpu.system,
                 "peak_rss_mb": rss_kb / 1024,
             }
         )
@@ -247,11 +255,13 @@ def bench_case(case: str, repeat: int, quick: bool, fmt: str) -> CaseResult:
 
     fast_runs: list[BotRun] = []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fast_runs = run_bots(cfgs, data)
         res.engine_runs_s.append(time.perf_counter() - t)
+        res.engine_cpu_runs_s.append(time.process_time() - c)
     res.candles, res.trades, res.positions = totals(fast_runs)
     res.engine_best_s = min(res.engine_runs_s)
+    res.engine_cpu_best_s = min(res.engine_cpu_runs_s)
     res.engine_candles_per_s = res.candles / res.engine_best_s
 
     if case == "b":
@@ -274,6 +284,8 @@ def bench_case(case: str, repeat: int, quick: bool, fmt: str) -> CaseResult:
     res.child_import_s = rep["import_s"]
     res.child_load_s = rep["load_s"]
     res.child_run_s = rep["run_s"]
+    res.child_run_cpu_s = rep["run_cpu_s"]
+    res.process_cpu_s = rep["cpu_s"]
     res.peak_rss_mb = rep["peak_rss_mb"]
     return res
 
@@ -337,7 +349,9 @@ def print_table(results: Sequence[CaseResult], repeat: int) -> None:
         "positions",
         f"engine s (best/{repeat})",
         "engine candles/s",
+        "engine CPU s",
         "process s",
+        "process CPU s",
         "process candles/s",
         "peak RSS MB",
     ]
@@ -351,7 +365,9 @@ def print_table(results: Sequence[CaseResult], repeat: int) -> None:
             f"{r.positions:,}",
             f"{r.engine_best_s:.3f}",
             fmt_rate(r.engine_candles_per_s),
+            f"{r.engine_cpu_best_s:.3f}",
             f"{r.process_wall_s:.2f}",
+            f"{r.process_cpu_s:.2f}",
             fmt_rate(r.process_candles_per_s),
             f"{r.peak_rss_mb:.0f}",
         ]

@@ -216,3 +216,20 @@ def test_invalid_periods_are_rejected() -> None:
     """A zero period is a programming error."""
     with pytest.raises(ValueError, match="period"):
         ind.Ema(0)
+
+
+JOINT = [(14, 14, None), (9, 21, None), (30, 5, None), (14, 14, 16), (14, 14, 15), (3, 40, 41)]
+
+
+@pytest.mark.parametrize(("rsi_p", "atr_p", "n"), JOINT)
+def test_rsi_and_atr_together_equal_each_alone(
+    btc: CandleArrays, rsi_p: int, atr_p: int, n: int | None
+) -> None:
+    """The joint RSI/ATR run equals ``rsi_series`` and ``atr_series`` bit for bit (real BTC,
+    equal and unequal periods, long and barely warmed-up series)."""
+    h, lo, c = (a[:n] for a in (btc.high, btc.low, btc.close))
+    rsi, atr = ind.rsi_atr_series(h, lo, c, rsi_p, atr_p)
+    assert np.array_equal(rsi, ind.rsi_series(c, rsi_p), equal_nan=True)
+    assert np.array_equal(atr, ind.atr_series(h, lo, c, atr_p), equal_nan=True)
+    assert np.array_equal(atr, np.array(feed(ind.Atr(atr_p), *(a.tolist() for a in (h, lo, c)))),
+                          equal_nan=True)  # fmt: skip

@@ -11,6 +11,7 @@ a zero-volume candle and for the first candle after a gap (and for the very firs
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -27,13 +28,12 @@ from optiflow.marketdata.indicators import (
     RollingMedian,
     RollingVwap,
     Rsi,
-    atr_series,
     ema_series_many,
     macd_hist_from_emas,
     rolling_max_prev_series,
     rolling_median_series,
     rolling_vwap_series,
-    rsi_series,
+    rsi_atr_series,
 )
 from optiflow.marketdata.recurrence import FloatArray
 from optiflow.marketdata.windows import MedianColumn
@@ -156,7 +156,7 @@ def compute_features(
         c, [spec.ema_fast, spec.ema_slow, spec.macd_fast, spec.macd_slow]
     )
     macd_hist = macd_hist_from_emas(macd_fast, macd_slow, spec.macd_signal)
-    atr = atr_series(h, lo, c, spec.atr_period)
+    rsi, atr = rsi_atr_series(h, lo, c, spec.rsi_period, spec.atr_period)
     atr_median: Any = np.full(n, NAN)
     start = spec.atr_period - 1
     if n > start and lazy_medians:
@@ -176,7 +176,7 @@ def compute_features(
         "ema_slow": ema_slow,
         "ema_fast_prev": _prev(ema_fast),
         "ema_slow_prev": _prev(ema_slow),
-        "rsi": rsi_series(c, spec.rsi_period),
+        "rsi": rsi,
         "macd_hist": macd_hist,
         "macd_hist_prev": _prev(macd_hist),
         "atr": atr,
@@ -196,6 +196,14 @@ def features_at(arrays_features: Features, i: int) -> Features:
     """Row ``i`` of batch Features as scalar Features (int ts, Python floats)."""
     f: Any = arrays_features
     return Features(f.ts.item(i), *[col.item(i) for col in f[1:]])  # .item: Python scalars
+
+
+def row_reader(arrays_features: Features) -> Callable[[int], Features]:
+    """:func:`features_at` for one batch of Features, with the column readers bound once."""
+    cols: Any = arrays_features
+    items = [col.item for col in cols]  # .item: Python scalars
+    make = Features._make
+    return lambda i: make([item(i) for item in items])
 
 
 class FeatureCache:

@@ -308,6 +308,40 @@ def atr_series(high: FloatArray, low: FloatArray, close: FloatArray, period: int
     return out
 
 
+def rsi_atr_series(
+    high: FloatArray, low: FloatArray, close: FloatArray, rsi_period: int, atr_period: int
+) -> tuple[FloatArray, FloatArray]:
+    """``rsi_series`` and ``atr_series`` at once: their three Wilder recurrences (gains,
+    losses, true range) advance together, each with its own seed, inputs and steps."""
+    _check_period("RSI period", rsi_period)
+    _check_period("ATR period", atr_period)
+    if len(close) < max(rsi_period + 2, atr_period + 1):
+        return rsi_series(close, rsi_period), atr_series(high, low, close, atr_period)
+    d = close[1:] - close[:-1]
+    moves = np.stack([np.where(d > 0.0, d, 0.0), np.where(d < 0.0, -d, 0.0)])
+    seeds = [math.fsum(row[:rsi_period].tolist()) / rsi_period for row in moves]
+    tr = true_range(high, low, close)
+    atr_seed = math.fsum(tr[:atr_period].tolist()) / atr_period
+    ra, rb = moves[:, rsi_period:], tr[atr_period:]
+    na, nb = ra.shape[1], len(rb)
+    xs = np.empty((3, max(na, nb)), dtype=np.float64)  # the shorter rows padded at the end:
+    xs[:2, :na], xs[:2, na:] = ra, ra[:, -1:]  # later inputs never change earlier states
+    xs[2, :nb], xs[2, nb:] = rb, rb[-1]
+    rp, ap = float(rsi_period), float(atr_period)
+    warmup = max(warmup_steps((rp - 1.0) / rp), warmup_steps((ap - 1.0) / ap))
+    rest = run_recurrences(wilder_step, [*seeds, atr_seed], xs, [rp, rp, ap], warmup=warmup)
+    rsi = _nan_array(len(close))
+    ag = np.concatenate(([seeds[0]], rest[0, :na]))
+    al = np.concatenate(([seeds[1]], rest[1, :na]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = 100.0 - 100.0 / (1.0 + ag / al)
+    rsi[rsi_period:] = np.where(al == 0.0, 100.0, value)
+    atr = _nan_array(len(close))
+    atr[atr_period - 1] = atr_seed
+    atr[atr_period:] = rest[2, :nb]
+    return rsi, atr
+
+
 def rolling_median_series(x: FloatArray, window: int) -> FloatArray:
     """Median of the last ``window`` values at each index, as :class:`RollingMedian`."""
     _check_period("median window", window)

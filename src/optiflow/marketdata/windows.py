@@ -113,5 +113,5 @@ class MedianColumn:
         if j < w - 1:
             return math.nan
         part = np.sort(self.x[j - w + 1 : j + 1])
-        k = w // 2
-        return float(part[k]) if w % 2 else float((part[k - 1] + part[k]) / 2.0)
+        k = w // 2  # Python floats: the same IEEE-754 sum and halving as numpy's float64
+        return part.item(k) if w % 2 else (part.item(k - 1) + part.item(k)) / 2.0

@@ -25,25 +25,25 @@ from optiflow.config.models import BotConfig
 from optiflow.domain.market import Candle, Features, MarketLimits
 from optiflow.domain.results import BotRun, DailyTarget
 from optiflow.engine.bot import Bot
-from optiflow.engine.screen import NearBatch, flush_near, screen_candidates, screen_few
+from optiflow.engine.screen import NearBatch, flush_near
 from optiflow.engine.settings import EngineSettings, settings_from_config
 from optiflow.marketdata.features import (
     FeatureCache,
     FeatureSpec,
     FeatureTracker,
     compute_features,
-    features_at,
+    row_reader,
 )
 from optiflow.marketdata.loaders import CandleArrays, resample
 from optiflow.marketdata.ticks import TickData
 from optiflow.ports.store import StateBatch, Store
 from optiflow.runtimes.bar_loop import AlignedData, BarLoop, align
 from optiflow.runtimes.bulk_stats import bulk_counters, candidate_mask
+from optiflow.runtimes.fast_screen import Candidates
 from optiflow.runtimes.shadow_feed import ShadowFeed, market_signals, shadow_outcomes
 from optiflow.signals.catalogue import signal_values, volume_spike
 
 Progress = Callable[[int, int], None]
-_FEW = 4  # up to this many candidates are screened one by one (numpy costs more)
 
 
 def feature_spec(cfg: BotConfig, timeframe_ms: int) -> FeatureSpec:
@@ -155,8 +155,10 @@ def run_fast(
     compute = compute_features if feature_cache is None else feature_cache.get
     feats: list[Any] = [compute(a, spec, lazy) for a in arrays]  # Features of arrays
 
+    readers = [row_reader(f) for f in feats]
+
     def features(i: int, row: int) -> Features:
-        return features_at(feats[i], row)
+        return readers[i](row)
 
     loop, s = new_loop(cfg, arrays, features, entries_at_once=entries_at_once)
     d, bot = loop.data, loop.bot
@@ -179,6 +181,7 @@ def run_fast(
     cand_sym = np.concatenate(syms)[order] if bars else np.zeros(0, np.int64)
     cand_row = np.concatenate(rows)[order] if bars else np.zeros(0, np.int64)
     cand_now = d.ts[cand_bar] + s.timeframe_ms
+    cands = Candidates(bot, len(d.ts), cand_bar, cand_sym, cand_row, cand_now)
     lo, hi, next_traded = _trigger_arrays(d)
     T = len(d.ts)
 
@@ -189,7 +192,7 @@ def run_fast(
         """The candidates [start, stop) of bar ``b`` (prices played): screened, in order;
         each one not blocked goes to the engine, and the rest is screened again after it."""
         while start < stop:
-            k = _screen(bot, start, stop, cand_sym, cand_now, values, spread, queued)
+            k = cands.screen(bot, start, stop, values, spread, queued)
             if k >= stop:
                 return
             loop.close(b, int(cand_sym[k]))
@@ -202,15 +205,14 @@ def run_fast(
     t, ci = 0, 0
     while t < T:
         nxt = T
-        now = int(d.ts[t])
+        now = d.ts.item(t)
         for i, sym in enumerate(d.symbols):
             if sym in bot.entry_orders:
-                nxt = min(nxt, int(next_traded[i][t]))
+                nxt = min(nxt, next_traded[i].item(t))
             pos = bot.positions.get(sym)
             if pos is None:
                 continue
-            trig = bot.triggers(sym, now)
-            assert trig is not None
+            trig = bot.band(sym, now)  # the position's triggers now (kept by the bot)
             known = ahead.get(i)
             if known is None or known[0] is not pos or known[1] != trig or known[2] < t:
                 lower, upper, deadline = trig
@@ -220,12 +222,13 @@ def run_fast(
                     stop = max(at, t)
                 known = ahead[i] = (pos, trig, _first_cross(lo[i], hi[i], t, stop, lower, upper))
             nxt = min(nxt, known[2])
-        ce = int(cand_bar.searchsorted(nxt, side="left"))
-        entered_at = _screen(bot, ci, ce, cand_sym, cand_now, values, spread, queued)
+        ce = cands.at.item(nxt)
+        entered_at = cands.screen(bot, ci, ce, values, spread, queued)
         if entered_at < ce:
-            b = int(cand_bar[entered_at])
-            e = int(cand_bar.searchsorted(b, side="right"))
-            loop.process_bar(b, [], skip_quiet=True)
+            b = cand_bar.item(entered_at)
+            e = cands.at.item(b + 1)
+            if loop.shadows is not None:  # else nothing acts before nxt: no price to play
+                loop.process_bar(b, [], skip_quiet=True)
             loop.close(b, int(cand_sym[entered_at]))
             closes(b, entered_at + 1, e)
             ci, t = e, b + 1
@@ -233,7 +236,7 @@ def run_fast(
         ci = ce
         if nxt >= T:
             break
-        e = int(cand_bar.searchsorted(nxt, side="right"))
+        e = cands.at.item(nxt + 1)
         loop.process_bar(nxt, [], skip_quiet=True)
         closes(nxt, ci, e)
         ci, t = e, nxt + 1
@@ -248,50 +251,6 @@ def _reads_medians(s: EngineSettings) -> bool:
     mf = s.market_filters
     used = s.signals.primary + s.signals.confirming
     return mf.volume_mult is not None or mf.atr_mult is not None or volume_spike in used
-
-
-def _screen(
-    bot: Bot,
-    start: int,
-    stop: int,
-    cand_sym: np.ndarray,
-    cand_now: np.ndarray,
-    values: Callable[[int], tuple[tuple[str, float], ...]],
-    spread: float,
-    near: list[NearBatch] | None = None,
-) -> int:
-    """Screen candidates [start, stop) in growing chunks; the first unblocked one, or stop.
-
-    Chunks keep the work linear: an entry usually comes early, so screening everything up
-    to the next position event after every trade would be quadratic.
-    """
-    if start < stop and bot.open_count() < bot.s.max_positions:
-        # the usual case after a position closes: the first candidate enters
-        sym = bot.s.symbols[int(cand_sym[start])]
-        if not bot.account_blocks(sym, int(cand_now[start])) and not (
-            bot.max_order_value() < bot.order_floor(sym)
-        ):
-            return start
-    # capacity full: nothing can enter before the next position event, screen all at once
-    chunk = stop - start if bot.open_count() >= bot.s.max_positions else 32
-    while start < stop:
-        end = min(stop, start + chunk)
-
-        def local(j: int, base: int = start) -> tuple[tuple[str, float], ...]:
-            return values(base + j)
-
-        if near is not None and end - start <= _FEW:
-            k = screen_few(bot, cand_sym[start:end], cand_now[start:end], local, near)
-        else:
-            k = screen_candidates(
-                bot, cand_sym[start:end], cand_now[start:end], local, spread, near
-            )
-        if near is not None and len(near) >= 4 * bot.s.near_miss_keep:
-            flush_near(bot, near, spread)  # bounded memory: only the latest can be kept
-        if start + k < end:
-            return start + k
-        start, chunk = end, chunk * 4
-    return stop
 
 
 def _trigger_arrays(d: AlignedData) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:

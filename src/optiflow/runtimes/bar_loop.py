@@ -166,14 +166,14 @@ class BarLoop:
             self._process_tick_bar(t, close_syms, on_close)
             return
         d, bot = self.data, self.bot
-        ts0 = int(d.ts[t])
+        ts0 = d.ts.item(t)
         tf = d.timeframe_ms
         offsets = (0, tf // 4, tf // 2, tf - 1)
         positions, entry_orders = bot.positions, bot.entry_orders
         quiet: set[str] = set()
         if skip_quiet:
             for i, sym in enumerate(d.symbols):
-                if sym not in entry_orders and self._quiet(sym, i, t):
+                if sym in positions and sym not in entry_orders and self._quiet(sym, i, t):
                     quiet.add(sym)
         for k in range(4):
             self._k = k
@@ -181,9 +181,9 @@ class BarLoop:
             for i, sym in enumerate(d.symbols):
                 if sym not in positions and sym not in entry_orders or sym in quiet:
                     continue
-                if d.rows[i][t] < 0 or d.volume[i][t] <= 0.0:
+                if d.rows[i].item(t) < 0 or d.volume[i].item(t) <= 0.0:
                     continue  # no trade happened: nothing fills, nothing triggers
-                price = float(prices_k[i][t])
+                price = prices_k[i].item(t)  # a Python float
                 ts = ts0 + offsets[k]
                 if skip_quiet and sym not in entry_orders and bot.ignores_price(sym, ts, price):
                     # the bot would return nothing, and only entries rest in the book
@@ -197,7 +197,7 @@ class BarLoop:
                     else:
                         self.sim.last_price[sym] = price
                     if not (skip_quiet and bot.ignores_price(sym, ts, price)):  # e.g. just filled
-                        swept = None if k == 0 else float(d.prices[k - 1][i][t])
+                        swept = None if k == 0 else d.prices[k - 1][i].item(t)
                         self.play_price(sym, ts, price, swept, t)
                 if k == 0 and skip_quiet and sym not in entry_orders and self._quiet(sym, i, t):
                     quiet.add(sym)  # e.g. filled at the open, the band holds the candle
@@ -216,13 +216,13 @@ class BarLoop:
     def _quiet(self, sym: str, i: int, t: int) -> bool:
         """True when ``sym``'s trigger band (now) holds all of candle ``t``: nothing to do."""
         d = self.data
-        ts0 = int(d.ts[t])
         if sym not in self.bot.positions:
             return False
+        ts0 = d.ts.item(t)
         trig = self.bot.band(sym, ts0)
         return (
-            trig[0] < float(d.prices[1][i][t])
-            and float(d.prices[2][i][t]) < trig[1]
+            trig[0] < d.prices[1][i].item(t)
+            and d.prices[2][i].item(t) < trig[1]
             and (trig[2] is None or ts0 + d.timeframe_ms - 1 < trig[2])
         )
 

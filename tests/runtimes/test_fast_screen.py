@@ -1,0 +1,120 @@
+"""The fast feed's shortcuts (capacity-only screens, no prices before the next position
+event) give exactly what the general screen and the every-candle feed give."""
+
+from __future__ import annotations
+
+import copy
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optiflow.config.loader import load_config
+from optiflow.config.markets import market_limits
+from optiflow.domain.market import Features
+from optiflow.engine.bot import Bot
+from optiflow.engine.screen import NearBatch, flush_near
+from optiflow.engine.settings import settings_from_config
+from optiflow.interfaces.cli.timeparse import parse_when
+from optiflow.marketdata.loaders import load_folder
+from optiflow.runtimes.backtest import run_backtest
+from optiflow.runtimes.fast_screen import Candidates, _screen
+from optiflow.signals.catalogue import signal_values
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "data" / "binance_spot_1m"
+MIN = 60_000
+T0 = 1_680_000_000_000
+SPREAD = 0.0
+
+
+def features(ts: int) -> Features:
+    """Any candle's features (only the near-miss values read them)."""
+    return Features(ts, 100.0, 99.0, 5.0, 101.0, 100.0, 100.5, 100.0, 60.0, 0.1, 0.05,
+                    1.0, 1.0, 4.0, 99.0, 99.0, 99.0, 1.0)  # fmt: skip
+
+
+def random_bot(rng: random.Random, name: str) -> Bot:
+    """A bot of config ``name`` with random account state (busy symbols, trades, cash)."""
+    cfg = load_config(REPO / "configs" / name)
+    cfg = cfg.model_copy(update={"shadows": cfg.shadows.model_copy(update={"enabled": False})})
+    bot = Bot(settings_from_config(cfg), {s: market_limits(cfg, s) for s in cfg.pairs})
+    for sym in rng.sample(list(bot.s.symbols), rng.randint(0, len(bot.s.symbols))):
+        bot.entry_orders[sym] = f"{sym}-e"
+    for sym in bot.s.symbols:
+        if rng.random() < 0.3:
+            bot.last_trade[sym] = T0 - rng.randint(0, 10) * MIN
+        if rng.random() < 0.2:
+            bot.blacklist.paused_until[sym] = T0 + rng.randint(-10, 10) * MIN
+    for ts in sorted(T0 - rng.randint(0, 70) * MIN for _ in range(rng.randint(0, 7))):
+        bot.rate.record(ts)
+    bot.cash = Decimal(rng.choice(["1000000000", "400", "140", "60", "50.1", "40", "5"]))
+    return bot
+
+
+@pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
+@pytest.mark.parametrize("seed", range(150))
+def test_capacity_shortcut_counts_like_the_general_screen(name: str, seed: int) -> None:
+    """Same first unblocked candidate, counters and kept near misses, whatever the state."""
+    rng = random.Random(seed)
+    bot = random_bot(rng, name)
+    n = rng.randint(1, 300)
+    sym = np.array([rng.randrange(len(bot.s.symbols)) for _ in range(n)], dtype=np.int64)
+    bar = np.array(np.cumsum([rng.randint(0, 3) for _ in range(n)]), dtype=np.int64)
+    order = np.lexsort((sym, bar))
+    sym, bar = sym[order], bar[order]
+    now = T0 + bar * MIN
+    cands = Candidates(bot, int(bar[-1]) + 1, bar, sym, np.arange(n, dtype=np.int64), now)
+
+    def values(j: int) -> tuple[tuple[str, float], ...]:
+        return signal_values(features(int(now[j]) - MIN))
+
+    start = rng.randint(0, n - 1)
+    stop = rng.randint(start, n)
+    general = copy.deepcopy(bot)
+    near_fast: list[NearBatch] = []
+    near_general: list[NearBatch] = []
+    k = cands.screen(bot, start, stop, values, SPREAD, near_fast)
+    assert _screen(general, start, stop, sym, now, values, SPREAD, near_general) == k
+    flush_near(bot, near_fast, SPREAD)
+    flush_near(general, near_general, SPREAD)
+    assert {s: c.frozen() for s, c in bot.counters.items()} == {
+        s: c.frozen() for s, c in general.counters.items()
+    }
+    assert bot.near_misses.latest() == general.near_misses.latest()
+
+
+SHADOWLESS = [
+    ("runtime_config_optiscalpA.json", "2023-03-22", "2023-03-27"),
+    ("runtime_config_optiscalpB.json", "2023-03-31", "2023-04-04"),
+    ("runtime_config_optiscalpC.json", "2023-04-01", "2023-04-05"),
+    ("reference_ema_rsi.json", "2023-04-10", "2023-04-15"),
+    ("runtime_config_swing1.json", "2023-04-01", "2023-04-15"),
+    ("reference_ema_rsi.json@rich", "2023-04-10", "2023-04-15"),  # never short of money
+]
+
+
+@pytest.mark.parametrize(("config", "start", "end"), SHADOWLESS, ids=[c[0] for c in SHADOWLESS])
+def test_fast_feed_equals_every_candle_feed_without_shadows(
+    config: str, start: str, end: str
+) -> None:
+    """With shadows off (the bench's setting: the fast feed's shortcuts apply), both feeds
+    give the same exits, counters, near misses, equity and balance."""
+    name, _, variant = config.partition("@")
+    cfg = load_config(REPO / "configs" / name)
+    cfg = cfg.model_copy(update={"shadows": cfg.shadows.model_copy(update={"enabled": False})})
+    if variant == "rich":
+        capital = cfg.capital.model_copy(update={"starting_balance_usdt": 1_000_000_000})
+        cfg = cfg.model_copy(update={"capital": capital})
+    data = load_folder(DATA, list(cfg.pairs), parse_when("from", start), parse_when("to", end))
+    fast = run_backtest(cfg, data, fast=True)
+    slow = run_backtest(cfg, data, fast=False)
+    assert len(fast.exits) > 0
+    assert fast.exits == slow.exits
+    assert fast.stats == slow.stats
+    assert fast.near_misses == slow.near_misses
+    assert fast.equity_curve == slow.equity_curve
+    assert fast.final_balance == slow.final_balance
+    assert fast.positions_opened == slow.positions_opened
