@@ -13,6 +13,7 @@ from optiflow.domain.market import MarketLimits
 from optiflow.engine.shadows import ShadowBook
 from optiflow.marketdata.loaders import load_folder
 from optiflow.runtimes.backtest import run_backtest
+from tests.runtimes.runs_support import assert_same_run
 
 REPO = Path(__file__).resolve().parents[2]
 TF = 60_000
@@ -151,12 +152,7 @@ def test_shadows_change_no_real_trade_on_full_data(name: str) -> None:
     data = load_folder(REPO / "data" / "binance_spot_1m", list(cfg.pairs), None, None)
     off = cfg.model_copy(update={"shadows": cfg.shadows.model_copy(update={"enabled": False})})
     on_run, off_run = run_backtest(cfg, data), run_backtest(off, data)
-    assert len(on_run.exits) > 100
-    assert on_run.exits == off_run.exits
-    assert on_run.stats == off_run.stats
-    assert on_run.near_misses == off_run.near_misses
-    assert on_run.equity_curve == off_run.equity_curve
-    assert on_run.final_balance == off_run.final_balance
+    assert_same_run(on_run, off_run, min_exits=101)
     assert on_run.extra["sim_balances"] == off_run.extra["sim_balances"]
     assert "shadow_outcomes" not in off_run.extra
     shadows = on_run.extra["shadow_outcomes"]

@@ -9,7 +9,7 @@ import pytest
 from optiflow.config.loader import load_config
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
-from optiflow.runtimes.backtest import run_backtest
+from tests.runtimes.runs_support import assert_feeds_equal
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data" / "binance_spot_1m"
@@ -46,15 +46,7 @@ def test_fast_feed_equals_every_candle_feed(config: str, start: str, end: str) -
             "cooldown", "rate", "blacklist")}  # fmt: skip
         cfg = cfg.model_copy(update={"filters": cfg.filters.model_copy(update=off)})
     data = load_folder(DATA, list(cfg.pairs), parse_when("from", start), parse_when("to", end))
-    fast = run_backtest(cfg, data, fast=True)
-    slow = run_backtest(cfg, data, fast=False)
-    assert len(fast.exits) > 0
-    assert fast.exits == slow.exits
-    assert fast.stats == slow.stats
-    assert fast.near_misses == slow.near_misses
-    assert fast.equity_curve == slow.equity_curve
-    assert fast.final_balance == slow.final_balance
-    assert fast.positions_opened == slow.positions_opened
+    fast, slow = assert_feeds_equal(cfg, data)
     shadows = fast.extra["shadow_outcomes"]
     assert shadows == slow.extra["shadow_outcomes"]  # identical shadow outcomes too
     assert fast.extra["shadow_top_missed"] == slow.extra["shadow_top_missed"]

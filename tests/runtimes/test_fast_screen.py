@@ -19,9 +19,9 @@ from optiflow.engine.screen import NearBatch, flush_near
 from optiflow.engine.settings import settings_from_config
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
-from optiflow.runtimes.backtest import run_backtest
 from optiflow.runtimes.fast_screen import Candidates, _screen
 from optiflow.signals.catalogue import signal_values
+from tests.runtimes.runs_support import assert_feeds_equal
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data" / "binance_spot_1m"
@@ -109,12 +109,4 @@ def test_fast_feed_equals_every_candle_feed_without_shadows(
         capital = cfg.capital.model_copy(update={"starting_balance_usdt": 1_000_000_000})
         cfg = cfg.model_copy(update={"capital": capital})
     data = load_folder(DATA, list(cfg.pairs), parse_when("from", start), parse_when("to", end))
-    fast = run_backtest(cfg, data, fast=True)
-    slow = run_backtest(cfg, data, fast=False)
-    assert len(fast.exits) > 0
-    assert fast.exits == slow.exits
-    assert fast.stats == slow.stats
-    assert fast.near_misses == slow.near_misses
-    assert fast.equity_curve == slow.equity_curve
-    assert fast.final_balance == slow.final_balance
-    assert fast.positions_opened == slow.positions_opened
+    assert_feeds_equal(cfg, data)

@@ -9,6 +9,7 @@ from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.features import FeatureCache
 from optiflow.marketdata.loaders import load_folder
 from optiflow.runtimes.backtest import run_backtest
+from tests.runtimes.runs_support import assert_same_run
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data" / "binance_spot_1m"
@@ -28,11 +29,7 @@ def test_cached_features_give_the_same_runs_and_are_reused() -> None:
     for variant in (cfg, wider, cfg, slower):
         plain = run_backtest(variant, data)
         cached = run_backtest(variant, data, feature_cache=cache)
-        assert len(plain.exits) > 0
-        assert cached.exits == plain.exits
-        assert cached.stats == plain.stats
-        assert cached.near_misses == plain.near_misses
-        assert cached.equity_curve == plain.equity_curve
+        assert_same_run(cached, plain)
     pairs = len(cfg.pairs)
     assert cache.misses == 2 * pairs  # cfg's settings once, rsi_period 21 once
     assert cache.hits == 2 * pairs  # wider and the second cfg run reuse cfg's arrays
