@@ -232,23 +232,6 @@ def result_from_dict(d: Mapping[str, Any]) -> ShadowResult:
     )
 
 
-_TOPS: dict[int, tuple[tuple[ShadowResult, ...], list[dict[str, Any]]]] = {}
-
-
-def _top(book: ShadowBook) -> list[dict[str, Any]]:
-    """The top winners as data; the dicts are reused while the (frozen) results are equal.
-
-    Every commit of a live runtime snapshots the engine; the top list rarely changes.
-    """
-    key = tuple(book.top)
-    held = _TOPS.get(id(book))
-    if held is None or held[0] != key:
-        if len(_TOPS) > 64:
-            _TOPS.clear()
-        held = _TOPS[id(book)] = (key, [result_to_dict(r) for r in key])
-    return list(held[1])
-
-
 def shadows_to_dict(book: ShadowBook) -> dict[str, Any]:
     """Open shadows, the per-filter tally, the top winners and signals not applied yet."""
     return {
@@ -265,7 +248,7 @@ def shadows_to_dict(book: ShadowBook) -> dict[str, Any]:
         "outcomes": {
             r: [o.blocked, o.wins, o.losses, str(o.net_pnl)] for r, o in book.outcomes.items()
         },
-        "top": _top(book),
+        "top": [result_to_dict(r) for r in book.top],
         "pending": [[n, s, list(rs), str(k), p] for n, s, rs, k, p in book.pending_signals()],
     }
 

@@ -38,7 +38,7 @@ from optiflow.marketdata.loaders import CandleArrays, resample
 from optiflow.marketdata.ticks import TickData
 from optiflow.ports.store import StateBatch, Store
 from optiflow.runtimes.bar_loop import AlignedData, BarLoop, align
-from optiflow.runtimes.bulk_stats import bulk_counters, candidate_mask
+from optiflow.runtimes.bulk_stats import bulk_counters, candidate_mask, first_cross
 from optiflow.runtimes.fast_screen import Candidates
 from optiflow.runtimes.shadow_feed import ShadowFeed, market_signals, shadow_outcomes
 from optiflow.signals.catalogue import signal_values, volume_spike
@@ -220,7 +220,7 @@ def run_fast(
                 if deadline is not None:
                     at = int(d.ts.searchsorted(deadline - d.timeframe_ms + 1))
                     stop = max(at, t)
-                known = ahead[i] = (pos, trig, _first_cross(lo[i], hi[i], t, stop, lower, upper))
+                known = ahead[i] = (pos, trig, first_cross(lo[i], hi[i], t, stop, lower, upper))
             nxt = min(nxt, known[2])
         ce = cands.at.item(nxt)
         entered_at = cands.screen(bot, ci, ce, values, spread, queued)
@@ -266,21 +266,6 @@ def _trigger_arrays(d: AlignedData) -> tuple[list[np.ndarray], list[np.ndarray],
         at = np.where(ok, np.arange(T, dtype=np.int32), np.int32(T))
         next_traded.append(np.minimum.accumulate(at[::-1])[::-1])
     return lo, hi, next_traded
-
-
-def _first_cross(
-    lo: np.ndarray, hi: np.ndarray, start: int, stop: int, lower: float, upper: float
-) -> int:
-    """First candle in [start, stop) whose low <= lower or high >= upper, else ``stop``."""
-    n, chunk = start, 64
-    while n < stop:
-        e = min(stop, n + chunk)
-        hit = (lo[n:e] <= lower) | (hi[n:e] >= upper)
-        first = int(hit.argmax())
-        if hit[first]:
-            return n + first
-        n, chunk = e, chunk * 4
-    return stop
 
 
 def _finish(cfg: BotConfig, loop: BarLoop, s: EngineSettings, arrays: list[CandleArrays]) -> BotRun:

@@ -1,4 +1,5 @@
-"""Signal and filter counters over a whole history at once, for the fast backtest feed.
+"""Signal and filter counters over a whole history at once, and the first candle that
+crosses a price band, for the fast backtest feed and its shadow feed.
 
 Uses the very functions the engine calls per candle (``groups``, ``market_blocks``) on
 arrays, so the counts over skipped candles equal what the engine would have counted.
@@ -85,3 +86,18 @@ def bulk_counters(
             )
         )
     return c, near
+
+
+def first_cross(
+    lo: np.ndarray, hi: np.ndarray, start: int, stop: int, lower: float, upper: float
+) -> int:
+    """First candle in [start, stop) whose low <= lower or high >= upper, else ``stop``."""
+    n, chunk = start, 64
+    while n < stop:
+        e = min(stop, n + chunk)
+        hit = (lo[n:e] <= lower) | (hi[n:e] >= upper)
+        first = int(hit.argmax())
+        if hit[first]:
+            return n + first
+        n, chunk = e, chunk * 4
+    return stop

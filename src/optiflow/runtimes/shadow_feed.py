@@ -23,6 +23,7 @@ from optiflow.engine.settings import EngineSettings
 from optiflow.engine.shadows import ShadowBook, Signal, SignalBatch
 from optiflow.filters.market import MARKET_REASONS, market_blocks
 from optiflow.runtimes.bar_loop import AlignedData
+from optiflow.runtimes.bulk_stats import first_cross
 from optiflow.signals.oneplusone import groups
 
 Key = tuple[int, int]  # (bar, symbol index)
@@ -208,7 +209,7 @@ class ShadowFeed:
                     stop = min(stop, max(start, int(np.searchsorted(d.ts, deadline - tf + 1))))
                 known = self.ahead[i] = (
                     pos,
-                    _first_cross(self.lo[i], self.hi[i], start, stop, lower, upper),
+                    first_cross(self.lo[i], self.hi[i], start, stop, lower, upper),
                 )
             b = known[1]
             if b > t:
@@ -245,20 +246,6 @@ class ShadowFeed:
             end = int(d.ts[-1]) + d.timeframe_ms - 1
             closes = {s: d.last_close[i] for i, s in enumerate(d.symbols)}
             book.close_all(end, closes, "end_of_data")
-
-
-def _first_cross(
-    lo: np.ndarray, hi: np.ndarray, start: int, stop: int, lower: float, upper: float
-) -> int:
-    """First candle in [start, stop) whose low <= lower or high >= upper, else ``stop``."""
-    n, chunk = start, 64
-    while n < stop:
-        e = min(stop, n + chunk)
-        hit = np.flatnonzero((lo[n:e] <= lower) | (hi[n:e] >= upper))
-        if len(hit):
-            return n + int(hit[0])
-        n, chunk = e, chunk * 4
-    return stop
 
 
 class _Parts:
