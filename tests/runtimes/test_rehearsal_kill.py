@@ -126,21 +126,33 @@ DAY_FAULTS = "seed=7,rate=0.02"
 FAULTED_KILL_POINTS = (13, 172, 490)
 
 
-def day_cmd(state: Path, faults: str | None = None) -> list[str]:
+# another day and seed: 85, a fault filled two stops at the lookup of the second one, and
+# the restart, replaying that cycle, looked the first one up again before it (the run had
+# been told "open" there); 288, the restart carried out an entry (and its stop) before
+# replaying that lookup, whose fault then filled the new stop too
+OTHER_DAY, OTHER_FAULTS = ("2023-04-10", "2023-04-11"), "seed=11,rate=0.03"
+REPLAYED_FAULT_KILL_POINTS = (85, 288)
+DAY = ("2023-04-03", "2023-04-04")
+
+
+def day_cmd(state: Path, faults: str | None = None, day: tuple[str, str] = DAY) -> list[str]:
     """One day of preset A in rehearsal, flat out (no faults unless given)."""
     return [
         sys.executable, "-m", "optiflow.interfaces.cli.main", "run", str(CONFIG),
-        "--mode", "rehearsal", "--speed", "0", "--from", "2023-04-03", "--to", "2023-04-04",
+        "--mode", "rehearsal", "--speed", "0", "--from", day[0], "--to", day[1],
         "--state-dir", str(state), *(["--faults", faults] if faults else []),
     ]  # fmt: skip
 
 
-def run_day(state: Path, kill_at: int | None = None, faults: str | None = None) -> int:
+def run_day(
+    state: Path, kill_at: int | None = None, faults: str | None = None, day: tuple[str, str] = DAY
+) -> int:
     """Run the day (killed after write ``kill_at`` if given); the exit code."""
     env = {k: v for k, v in os.environ.items() if k != KILL_ENV}
     if kill_at is not None:
         env[KILL_ENV] = str(kill_at)
-    proc = subprocess.run(day_cmd(state, faults), env=env, capture_output=True, timeout=300)
+    cmd = day_cmd(state, faults, day)
+    proc = subprocess.run(cmd, env=env, capture_output=True, timeout=300)
     if kill_at is None:
         assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     return proc.returncode
@@ -182,4 +194,19 @@ def test_kill_with_faults_after_chosen_writes_resumes_to_exactly_the_clean_trade
         state = tmp_path / f"k{n}"
         assert run_day(state, n, DAY_FAULTS) == -signal.SIGKILL, f"no kill at write {n}"
         run_day(state, faults=DAY_FAULTS)
+        assert day_trades(state) == expected, f"killed after write {n}"
+
+
+def test_kill_inside_a_point_a_fault_changed_resumes_to_exactly_the_clean_trades(
+    tmp_path: Path,
+) -> None:
+    """A restart replaying a point where a fault filled stops: same answers, same trades."""
+    clean = tmp_path / "clean"
+    run_day(clean, faults=OTHER_FAULTS, day=OTHER_DAY)
+    expected = day_trades(clean)
+    assert len(expected) > 40
+    for n in REPLAYED_FAULT_KILL_POINTS:
+        state = tmp_path / f"k{n}"
+        assert run_day(state, n, OTHER_FAULTS, OTHER_DAY) == -signal.SIGKILL, f"no kill at {n}"
+        run_day(state, faults=OTHER_FAULTS, day=OTHER_DAY)
         assert day_trades(state) == expected, f"killed after write {n}"

@@ -23,6 +23,12 @@ a ``partial_fill``, an answer lost to ``timeout_after_accept``) is answered at s
 the bot last saw it (or not at all); the next lookup after the start-up tells it, as it
 told the uninterrupted run. These orders (``RehearsalExchange.unseen``) are kept in the
 exchange's file, written before the change they hide.
+
+A fault that filled stops happened once: the exchange's file keeps its request and market
+time with the stops as they stood before (``RehearsalExchange.causes``). A restart that
+replays that point meets it at the same request without filling anything again (a stop
+placed since is not touched), and a lookup it replays before that request is answered with
+the stop as it stood then, as the uninterrupted run was answered.
 """
 
 from __future__ import annotations
@@ -117,6 +123,8 @@ class FaultyGateway:
     now_ms: Callable[[], int]
     enabled: bool = True  # False: the bot (re)starts (no faults, no news; see the docstring)
     injected: dict[str, int] = field(default_factory=dict)  # kind -> how many times
+    # the causes (request key, market time) of ``inner.causes`` this process has met
+    replayed: set[tuple[str, int]] = field(default_factory=set)
 
     def _active(self, kinds: tuple[str, ...], key: str) -> str | None:
         """The fault this request meets now, if any (scheduled first, then random)."""
@@ -147,10 +155,28 @@ class FaultyGateway:
 
     def _stops(self, key: str) -> None:
         """A stop filled between cycles: every open stop fills now (unseen by the bot)."""
+        now = self.now_ms()
+        self.replayed.add((key, now))
+        if any(c[0] == key and c[1] == now for c in self.inner.causes):
+            return  # this very request's fault filled the stops already (a restart replays it)
         if self._active(("stop_fill",), key) is not None:
+            before = {c: self.inner.orders[c] for c in self.inner.stops if c in self.inner.orders}
+            if not before:
+                return
             for cid in self.inner.stops:  # the bot last saw them open (if it saw them at all)
                 self.inner.unseen.setdefault(cid, self.inner.orders.get(cid))
+            self.inner.causes = [c for c in self.inner.causes if c[1] == now]
+            self.inner.causes.append((key, now, before))
             self.inner.fill_stops(sorted({r.symbol for r in self.inner.stops.values()}))
+
+    def _as_before(self, client_id: str) -> OrderUpdate | None:
+        """A stop as it stood before a fault filled it, if this request comes before that
+        fault's request in a point a restart replays (so it is answered as it was then)."""
+        now = self.now_ms()
+        for key, at, before in self.inner.causes:
+            if at == now and (key, at) not in self.replayed and client_id in before:
+                return before[client_id]
+        return None
 
     def _partial(self, up: OrderUpdate) -> OrderUpdate | None:
         """A filled market order's first answer under ``partial_fill``: a third of it."""
@@ -229,8 +255,11 @@ class FaultyGateway:
             return self._told(client_id)  # a restart learns nothing the run was not told
         key = f"lookup|{client_id}"
         self._stops(key)
+        early = self._as_before(client_id)  # asked before the fault's own request: not told
         kinds = ("network_down", "server_error", "rate_limited", "lookups_down")
         self._fail(self._active(kinds, key), f"lookup {client_id}")
+        if early is not None:
+            return early
         up = await self.inner.fetch_order(symbol, client_id)
         if self.enabled:
             self.inner.unseen.pop(client_id, None)  # told now

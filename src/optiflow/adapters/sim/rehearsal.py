@@ -61,6 +61,10 @@ class RehearsalExchange(SimBooks):
         # orders whose latest change the bot was not told (faults): client id -> what it last
         # saw (an update, PARTIAL, or None: nothing); a restart is answered that (faults.py)
         self.unseen: dict[str, OrderUpdate | str | None] = {}
+        # stop fills made by a fault at a request, at market time ``at``: (request key, at,
+        # each filled stop as it stood before); a restart replaying that point answers the
+        # requests made before that one as they were answered (faults.py)
+        self.causes: list[tuple[str, int, dict[str, OrderUpdate]]] = []
         self.after_write: Callable[[], None] | None = None  # test hook (kill points)
         # called before the market itself changes the books (a waiting order or a stop
         # fills): the bot saves where it stands first, so a restart never finds the
@@ -275,6 +279,11 @@ class RehearsalExchange(SimBooks):
             "unseen": {c: _up_json(u) if isinstance(u, OrderUpdate) else u
                        for c, u in self.unseen.items()},  # fmt: skip
         }
+        if self.causes:
+            state["causes"] = [
+                [key, at, {c: _up_json(u) for c, u in before.items()}]
+                for key, at, before in self.causes
+            ]
         # each order's JSON is kept while the order is unchanged (most are, at every write)
         orders = ",".join(self._order_text(o) for o in self.orders.values())
         text = f'{json.dumps(state)[:-1]}, "orders": [{orders}]}}'
@@ -322,6 +331,10 @@ class RehearsalExchange(SimBooks):
             c: _up_from(u) if isinstance(u, dict) else u
             for c, u in state.get("unseen", {}).items()
         }
+        self.causes = [
+            (str(key), int(at), {c: _up_from(u) for c, u in before.items()})
+            for key, at, before in state.get("causes", [])
+        ]
         ex = state.get("last_exit")
         self.last_exit = None if ex is None else (str(ex[0]), float(ex[1]))
         for f in self.ledger()[-500:]:
