@@ -13,6 +13,8 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from optiflow.adapters.sqlite.store import SqliteStore
 from optiflow.domain.results import ExitRow
 from optiflow.runtimes.rehearsal_resume import KILL_ENV
@@ -126,12 +128,17 @@ DAY_FAULTS = "seed=7,rate=0.02"
 FAULTED_KILL_POINTS = (13, 172, 490)
 
 
-# another day and seed: 85, a fault filled two stops at the lookup of the second one, and
-# the restart, replaying that cycle, looked the first one up again before it (the run had
-# been told "open" there); 288, the restart carried out an entry (and its stop) before
-# replaying that lookup, whose fault then filled the new stop too
-OTHER_DAY, OTHER_FAULTS = ("2023-04-10", "2023-04-11"), "seed=11,rate=0.03"
-REPLAYED_FAULT_KILL_POINTS = (85, 288)
+# other days and seeds, kill points that used to diverge: 2023-04-10, 85, a fault filled two
+# stops at the lookup of the second one, and the restart, replaying that cycle, looked the
+# first one up again before it (the run had been told "open" there); 288, the restart
+# carried out an entry (and its stop) before replaying that lookup, whose fault then filled
+# the new stop too; 2023-04-20, 666, killed while closing at the end of the data after the
+# exchange refused an exit: the restart told the engine to stop again, and the new exit
+# went through
+REPLAYED_FAULTS = [
+    (("2023-04-10", "2023-04-11"), "seed=11,rate=0.03", (85, 288)),
+    (("2023-04-20", "2023-04-21"), "seed=5,rate=0.04", (666,)),
+]
 DAY = ("2023-04-03", "2023-04-04")
 
 
@@ -197,16 +204,17 @@ def test_kill_with_faults_after_chosen_writes_resumes_to_exactly_the_clean_trade
         assert day_trades(state) == expected, f"killed after write {n}"
 
 
+@pytest.mark.parametrize(("day", "faults", "points"), REPLAYED_FAULTS)
 def test_kill_inside_a_point_a_fault_changed_resumes_to_exactly_the_clean_trades(
-    tmp_path: Path,
+    tmp_path: Path, day: tuple[str, str], faults: str, points: tuple[int, ...]
 ) -> None:
-    """A restart replaying a point where a fault filled stops: same answers, same trades."""
+    """A restart replaying a point where a fault acted: same answers, same trades."""
     clean = tmp_path / "clean"
-    run_day(clean, faults=OTHER_FAULTS, day=OTHER_DAY)
+    run_day(clean, faults=faults, day=day)
     expected = day_trades(clean)
     assert len(expected) > 40
-    for n in REPLAYED_FAULT_KILL_POINTS:
+    for n in points:
         state = tmp_path / f"k{n}"
-        assert run_day(state, n, OTHER_FAULTS, OTHER_DAY) == -signal.SIGKILL, f"no kill at {n}"
-        run_day(state, faults=OTHER_FAULTS, day=OTHER_DAY)
+        assert run_day(state, n, faults, day) == -signal.SIGKILL, f"no kill at {n}"
+        run_day(state, faults=faults, day=day)
         assert day_trades(state) == expected, f"killed after write {n}"

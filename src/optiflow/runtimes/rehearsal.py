@@ -110,6 +110,7 @@ class RehearsalRuntime(CarryingRuntime):
         self.executor.lookup_delay_s = 0.0 if speed <= 0 else self.executor.lookup_delay_s
         self.done_ts = -1  # the last point played completely
         self.finished = False
+        self.ending = False  # the engine was told the data ended (StopRequested)
         self.already_finished = False
         self._ticked: dict[str, str | None] = {}
         self._wall_files = 0.0
@@ -190,10 +191,13 @@ class RehearsalRuntime(CarryingRuntime):
             self.commit()
 
     def _cursor(self) -> dict[str, Any]:
-        return {
+        cur = {
             "ts": self.clock.now_ms(), "done": self.done_ts, "at": self.at_ts,
             "ticked": dict(self._ticked), "seen": dict(self._seen),
         }  # fmt: skip
+        if self.ending:
+            cur["ending"] = True
+        return cur
 
     def _snapshot(self) -> dict[str, Any]:
         snap = super()._snapshot()
@@ -249,6 +253,7 @@ class RehearsalRuntime(CarryingRuntime):
             return
         cursor = (loaded.cursor or {}) if loaded is not None else {}
         self.done_ts = int(cursor.get("done", -1))
+        self.ending = bool(cursor.get("ending", False))
         t, k = self._resume_point(self.done_ts)
         T = len(self.al.ts)
         self._restore_quotes(t, k)
@@ -388,11 +393,18 @@ class RehearsalRuntime(CarryingRuntime):
         self.market.trading = set(d.symbols)
 
     async def _finish(self) -> None:
-        """End of data: every position closes at its pair's last close."""
+        """End of data: every position closes at its pair's last close.
+
+        Resumed after the engine was told to stop (``ending`` in the cursor), it is not told
+        twice: what it decided then was carried out from the outbox, and an exit the
+        exchange refused stays refused, as in a run never killed.
+        """
         if self.at_ts != self._end_ts():
             self.market.last_exit = None
             self._show_end()
         async with self.engine_lock:
-            await self.feed(StopRequested(self._end_ts(), "end_of_data"))
+            if not self.ending:
+                self.ending = True  # stored by the first commit the stop leads to
+                await self.feed(StopRequested(self._end_ts(), "end_of_data"))
             self.finished = True
             self.commit()
