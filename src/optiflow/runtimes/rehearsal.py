@@ -322,8 +322,8 @@ class RehearsalRuntime(CarryingRuntime):
         """The market moves to point (t, k): every pair traded in candle t shows its price."""
         ts, (moving, prices, names) = self.point_ts(t, k), self.points.candle(t)
         self.market.trading = set(names)
-        for i, px in zip(moving, prices, strict=True):
-            self.market.show(self.al.symbols[i], px[k], ts)
+        sy = self.al.symbols
+        self.market.show_all([(sy[i], px[k]) for i, px in zip(moving, prices, strict=True)], ts)
 
     async def _cycle_point(self, t: int, fresh: bool = True) -> None:
         """The candle before ``t`` closes: the market opens candle ``t``, then the cycle runs.

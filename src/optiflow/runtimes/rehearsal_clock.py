@@ -7,6 +7,8 @@ import time
 from bisect import bisect_left
 from typing import Any
 
+import numpy as np
+
 from optiflow.domain.market import Candle, Features
 from optiflow.marketdata.features import features_at
 from optiflow.runtimes.bar_loop import AlignedData
@@ -42,6 +44,10 @@ class Lookup:
         self.feats = feats
         self.ts: list[int] = feats.ts.tolist()  # bisect on a list: no numpy call per candle
         self.row = 0  # the row handed out last (candles come in order: usually the next)
+        # the float columns side by side: one row is one ``tolist`` (not one ``.item`` each)
+        cols = list(feats[1:])
+        plain = all(getattr(c, "dtype", None) == np.float64 for c in cols)
+        self._rows = np.column_stack(cols) if plain and cols and len(self.ts) else None
 
     def update(self, candle: Candle) -> Features:
         """The features of ``candle`` (computed with every candle before it)."""
@@ -49,7 +55,9 @@ class Lookup:
         if not (row < len(ts) and ts[row] == candle.ts):
             row = bisect_left(ts, candle.ts)
         self.row = row
-        return features_at(self.feats, row)
+        if self._rows is None or row >= len(ts):
+            return features_at(self.feats, row)
+        return Features._make([ts[row], *self._rows[row].tolist()])
 
 
 class Points:

@@ -26,6 +26,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from optiflow.adapters.sim.books import OPEN, SimBooks, settled
 from optiflow.adapters.sim.exchange import SimExchange, SimResult
 from optiflow.domain.errors import SkipError
@@ -53,6 +55,7 @@ class RehearsalExchange(SimBooks):
         super().__init__(sim)
         self.arrays, self.now_ms = dict(arrays), now_ms
         self._ts: dict[str, list[int]] = {}  # candle open times per pair, as a list
+        self._ohlcv: dict[str, Any] = {}  # per pair: open, high, low, close, volume side by side
         self._texts: dict[str, tuple[OrderUpdate, str]] = {}  # see ``_order_text``
         self.trading: set[str] = set()  # pairs with a trade in the current candle
         self.last_exit: tuple[str, float] | None = None  # (symbol, price) of the latest sell
@@ -94,6 +97,17 @@ class RehearsalExchange(SimBooks):
                 self._settle(res)
             self._save()
 
+    def show_all(self, moves: list[tuple[str, float]], ts: int) -> None:
+        """``show`` for several pairs at once (the rehearsal's points: one call per point)."""
+        quotes, last = self.quotes, self.sim.last_price
+        if self.sim.resting:
+            for symbol, price in moves:
+                self.show(symbol, price, ts)
+            return
+        for symbol, price in moves:  # nothing waits to fill: only the quotes move
+            quotes[symbol] = BookTop(ts, price, price)
+            last[symbol] = price
+
     def tick_time(self, symbol: str) -> int:
         """When ``symbol`` last traded (its book's time), or -1."""
         book = self.quotes.get(symbol)
@@ -130,16 +144,15 @@ class RehearsalExchange(SimBooks):
         ts = self._ts.get(symbol)
         if ts is None:
             ts = self._ts[symbol] = a.ts.tolist()  # bisect on a list: no numpy call per ask
+            cols = (a.open, a.high, a.low, a.close, a.volume)  # one row: one ``tolist``
+            self._ohlcv[symbol] = np.column_stack(cols).astype(np.float64, copy=False)
         end = bisect_right(ts, self.now_ms() - a.timeframe_ms)
         start = 0 if since_ms is None else bisect_left(ts, since_ms)
         if since_ms is None:
             start = max(0, end - limit)
         end = min(end, start + limit)
-        return [
-            Candle(ts[r], a.open.item(r), a.high.item(r), a.low.item(r), a.close.item(r),
-                   a.volume.item(r))  # .item: a Python float without a numpy scalar
-            for r in range(start, end)
-        ]  # fmt: skip
+        rows = self._ohlcv[symbol]
+        return [Candle(ts[r], *rows[r].tolist()) for r in range(start, end)]
 
     # ---- ExchangeGateway: orders --------------------------------------------------------
     async def submit_order(self, order: OrderRequest) -> OrderUpdate:
