@@ -71,6 +71,8 @@ class Points:
         self.offsets = (0, tf // 4, tf // 2, tf - 1)
         self._t = -1
         self._candle: tuple[list[int], list[Prices], set[str]] = ([], [], set())
+        self._traded: list[list[bool]] | None = None
+        self._prices: list[list[list[float]]] = []  # pair -> point -> candle
 
     def ts(self, t: int, k: int) -> int:
         """The time of point ``k`` (open, low, high, close) of candle ``t``."""
@@ -79,11 +81,15 @@ class Points:
     def candle(self, t: int) -> tuple[list[int], list[Prices], set[str]]:
         """Candle ``t``: the pairs traded in it (indices), their prices, their names."""
         if self._t != t:
-            d, p = self.al, self.al.prices
-            moving = [i for i in range(len(d.symbols)) if self.traded[i][t]]
-            prices = [
-                (float(p[0][i][t]), float(p[1][i][t]), float(p[2][i][t]), float(p[3][i][t]))
-                for i in moving
-            ]
+            d = self.al
+            if self._traded is None:  # as Python lists once: no numpy scalar per candle
+                self._traded = [np.asarray(tr).tolist() for tr in self.traded]
+                self._prices = [
+                    [np.asarray(d.prices[k][i], dtype=np.float64).tolist() for k in range(4)]
+                    for i in range(len(d.symbols))
+                ]
+            moving = [i for i, tr in enumerate(self._traded) if tr[t]]
+            p = self._prices
+            prices = [(p[i][0][t], p[i][1][t], p[i][2][t], p[i][3][t]) for i in moving]
             self._candle, self._t = (moving, prices, {d.symbols[i] for i in moving}), t
         return self._candle

@@ -65,8 +65,11 @@ def dump_json(value: Any) -> str:
     return out.decode()
 
 
+_JSON_TEXT = json.JSONEncoder(separators=(",", ":"), default=str).encode  # built once
+
+
 def _json_text(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
+    return _JSON_TEXT(value)
 
 
 def _decimal(value: Any) -> str:
