@@ -18,6 +18,7 @@ it on restart, with the market standing where it stood.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
@@ -71,14 +72,12 @@ class RehearsalExchange(SimBooks):
         self.before_change: Callable[[], None] | None = None
         self._db: sqlite3.Connection | None = None
         if path is not None:
+            if not path.exists():
+                _create(path)  # the file appears with its tables (a kill cannot split them)
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=OFF")  # a kill loses nothing; power is moot
-            self._db.execute("CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT)")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY, client_id TEXT, "
-                "symbol TEXT, side TEXT, qty TEXT, price TEXT, fee TEXT, ts INTEGER)"
-            )
+            _tables(self._db)
             self._load()
         self._new_fills: list[OrderFilled] = []
 
@@ -339,6 +338,28 @@ class RehearsalExchange(SimBooks):
         self.last_exit = None if ex is None else (str(ex[0]), float(ex[1]))
         for f in self.ledger()[-500:]:
             self._trade(f, f"rh-{f.client_id}")
+
+
+def _tables(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY, client_id TEXT, "
+        "symbol TEXT, side TEXT, qty TEXT, price TEXT, fee TEXT, ts INTEGER)"
+    )
+
+
+def _create(path: Path) -> None:
+    """A new exchange file, built aside and renamed into place with its tables."""
+    tmp = path.with_name(path.name + ".new")
+    for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+        leftover.unlink(missing_ok=True)  # a start-up killed while creating it
+    db = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        _tables(db)
+    finally:
+        db.close()
+    os.replace(tmp, path)
 
 
 def _resting(req: OrderRequest) -> Any:
