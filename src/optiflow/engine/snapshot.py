@@ -115,8 +115,11 @@ def order_from_dict(d: Mapping[str, Any]) -> OrderRecord:
     )
 
 
-def to_snapshot(bot: Bot) -> dict[str, Any]:
-    """Everything needed to continue exactly where the bot is (exit rows live in the store)."""
+def to_snapshot(bot: Bot, memo: TopMemo | None = None) -> dict[str, Any]:
+    """Everything needed to continue exactly where the bot is (exit rows live in the store).
+
+    ``memo`` (the caller's, kept from one snapshot to the next): see ``shadows_to_dict``.
+    """
     return {
         "version": SNAPSHOT_VERSION,
         "bot": bot.s.name,
@@ -146,7 +149,7 @@ def to_snapshot(bot: Bot) -> dict[str, Any]:
             }
             for sym, c in bot.counters.items()
         },
-        **({} if bot.shadows is None else {"shadows": shadows_to_dict(bot.shadows)}),
+        **({} if bot.shadows is None else {"shadows": shadows_to_dict(bot.shadows, memo)}),
     }
 
 
@@ -232,8 +235,32 @@ def result_from_dict(d: Mapping[str, Any]) -> ShadowResult:
     )
 
 
-def shadows_to_dict(book: ShadowBook) -> dict[str, Any]:
-    """Open shadows, the per-filter tally, the top winners and signals not applied yet."""
+class TopMemo:
+    """The top winners' data of the last snapshot, reused while they are the same objects.
+
+    A caller taking many snapshots of one bot (the live runtime commits several times per
+    order) keeps one; the results are frozen, so the same objects give the same data.
+    """
+
+    def __init__(self) -> None:
+        """Nothing remembered yet."""
+        self.results: list[ShadowResult] = []
+        self.data: list[dict[str, Any]] = []
+
+    def top(self, results: list[ShadowResult]) -> list[dict[str, Any]]:
+        """``result_to_dict`` of each result (fresh dicts for a list that changed)."""
+        held = self.results
+        if len(held) != len(results) or any(a is not b for a, b in zip(held, results, strict=True)):
+            self.results, self.data = list(results), [result_to_dict(r) for r in results]
+        return list(self.data)
+
+
+def shadows_to_dict(book: ShadowBook, memo: TopMemo | None = None) -> dict[str, Any]:
+    """Open shadows, the per-filter tally, the top winners and signals not applied yet.
+
+    With ``memo``, the top winners' dicts are those of the last snapshot when the results
+    are the same objects (treat the returned data as read-only).
+    """
     return {
         "seq": book.seq,
         "open": [
@@ -248,7 +275,7 @@ def shadows_to_dict(book: ShadowBook) -> dict[str, Any]:
         "outcomes": {
             r: [o.blocked, o.wins, o.losses, str(o.net_pnl)] for r, o in book.outcomes.items()
         },
-        "top": [result_to_dict(r) for r in book.top],
+        "top": [result_to_dict(r) for r in book.top] if memo is None else memo.top(book.top),
         "pending": [[n, s, list(rs), str(k), p] for n, s, rs, k, p in book.pending_signals()],
     }
 

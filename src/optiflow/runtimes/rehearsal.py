@@ -327,8 +327,8 @@ class RehearsalRuntime(CarryingRuntime):
         """The market moves to point (t, k): every pair traded in candle t shows its price."""
         ts, (moving, prices, names) = self.point_ts(t, k), self.points.candle(t)
         self.market.trading = set(names)
-        for i, px in zip(moving, prices, strict=True):
-            self.market.show(self.al.symbols[i], px[k], ts)
+        sy = self.al.symbols
+        self.market.show_all([(sy[i], px[k]) for i, px in zip(moving, prices, strict=True)], ts)
 
     async def _cycle_point(self, t: int, fresh: bool = True) -> None:
         """The candle before ``t`` closes: the market opens candle ``t``, then the cycle runs.
@@ -361,15 +361,18 @@ class RehearsalRuntime(CarryingRuntime):
             self.market.last_exit = None
             self._seen = {}
             self._show(t, k)
+        bot = self._bot()
+        if not bot.positions and not self._seen:
+            return  # no position to show the sweep to (the quotes moved above)
         moving, prices, _ = self.points.candle(t)
-        bot, symbols = self._bot(), self.al.symbols
+        symbols = self.al.symbols
         for i, pxs in zip(moving, prices, strict=True):
             sym = symbols[i]
             seen, held = sym in self._seen, sym in bot.positions
             if not seen and not held:
                 continue
-            quote = PriceQuote(sym, self.market.quotes[sym], swept_from=pxs[k - 1])
             if seen:  # resumed: this pair's position saw the sweep already
+                quote = PriceQuote(sym, self.market.quotes[sym], swept_from=pxs[k - 1])
                 await self._rest_of_sweep(quote, self._seen[sym])
                 continue
             band = bot.triggers(sym, ts)
@@ -377,7 +380,7 @@ class RehearsalRuntime(CarryingRuntime):
             if band is not None and band[0] < px < band[1] and (band[2] is None or ts < band[2]):
                 self.books[sym] = self.market.quotes[sym]  # inside its band: nothing can act
                 continue
-            await self.on_price(quote)
+            await self.on_price(PriceQuote(sym, self.market.quotes[sym], swept_from=pxs[k - 1]))
 
     def _end_ts(self) -> int:
         d = self.al

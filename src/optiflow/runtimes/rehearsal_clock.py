@@ -7,6 +7,8 @@ import time
 from bisect import bisect_left
 from typing import Any
 
+import numpy as np
+
 from optiflow.domain.market import Candle, Features
 from optiflow.marketdata.features import features_at
 from optiflow.runtimes.bar_loop import AlignedData
@@ -42,6 +44,10 @@ class Lookup:
         self.feats = feats
         self.ts: list[int] = feats.ts.tolist()  # bisect on a list: no numpy call per candle
         self.row = 0  # the row handed out last (candles come in order: usually the next)
+        # the float columns side by side: one row is one ``tolist`` (not one ``.item`` each)
+        cols = list(feats[1:])
+        plain = all(getattr(c, "dtype", None) == np.float64 for c in cols)
+        self._rows = np.column_stack(cols) if plain and cols and len(self.ts) else None
 
     def update(self, candle: Candle) -> Features:
         """The features of ``candle`` (computed with every candle before it)."""
@@ -49,7 +55,9 @@ class Lookup:
         if not (row < len(ts) and ts[row] == candle.ts):
             row = bisect_left(ts, candle.ts)
         self.row = row
-        return features_at(self.feats, row)
+        if self._rows is None or row >= len(ts):
+            return features_at(self.feats, row)
+        return Features._make([ts[row], *self._rows[row].tolist()])
 
 
 class Points:
@@ -63,6 +71,8 @@ class Points:
         self.offsets = (0, tf // 4, tf // 2, tf - 1)
         self._t = -1
         self._candle: tuple[list[int], list[Prices], set[str]] = ([], [], set())
+        self._traded: list[list[bool]] | None = None
+        self._prices: list[list[list[float]]] = []  # pair -> point -> candle
 
     def ts(self, t: int, k: int) -> int:
         """The time of point ``k`` (open, low, high, close) of candle ``t``."""
@@ -71,11 +81,15 @@ class Points:
     def candle(self, t: int) -> tuple[list[int], list[Prices], set[str]]:
         """Candle ``t``: the pairs traded in it (indices), their prices, their names."""
         if self._t != t:
-            d, p = self.al, self.al.prices
-            moving = [i for i in range(len(d.symbols)) if self.traded[i][t]]
-            prices = [
-                (float(p[0][i][t]), float(p[1][i][t]), float(p[2][i][t]), float(p[3][i][t]))
-                for i in moving
-            ]
+            d = self.al
+            if self._traded is None:  # as Python lists once: no numpy scalar per candle
+                self._traded = [np.asarray(tr).tolist() for tr in self.traded]
+                self._prices = [
+                    [np.asarray(d.prices[k][i], dtype=np.float64).tolist() for k in range(4)]
+                    for i in range(len(d.symbols))
+                ]
+            moving = [i for i, tr in enumerate(self._traded) if tr[t]]
+            p = self._prices
+            prices = [(p[i][0][t], p[i][1][t], p[i][2][t], p[i][3][t]) for i in moving]
             self._candle, self._t = (moving, prices, {d.symbols[i] for i in moving}), t
         return self._candle

@@ -75,3 +75,28 @@ def test_store_reads_back_each_committed_snapshot(tmp_path: Path) -> None:
             assert loaded.cursor == {"n": n}
     finally:
         store.close()
+
+
+def test_values_orjson_would_spell_differently_are_encoded_by_json() -> None:
+    """NaN/infinity, non-string keys, huge ints, datetimes: exactly json.dumps(default=str)."""
+    import datetime as dt
+
+    plain = lambda v: json.dumps(v, separators=(",", ":"), default=str)  # noqa: E731
+    for value in (
+        {"stop": float("nan")},
+        {"levels": [1.0, float("inf"), float("-inf")]},
+        {1: "a", "b": 2},
+        {"big": 2**70},
+        {"when": dt.datetime(2023, 4, 3, 12, 0)},
+        {"none": None, "d": Decimal("1.50")},
+    ):
+        assert dump_json(value) == plain(value)
+
+
+def test_fast_text_reads_back_as_the_same_value() -> None:
+    """The orjson text (non-ASCII as UTF-8, floats' exponents) loads to the json value."""
+    value = {"s": "é→", "f": [1e16, 1e-7, -0.0, 0.1 + 0.2], "d": Decimal("2.5"), "t": (1, 2)}
+    text = dump_json(value)
+    assert "\\u" not in text  # the fast path was taken
+    plain = json.dumps(value, separators=(",", ":"), default=str)
+    assert json.loads(text) == json.loads(plain)

@@ -18,6 +18,7 @@ it on restart, with the market standing where it stood.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
@@ -25,6 +26,8 @@ from dataclasses import fields, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from optiflow.adapters.sim.books import OPEN, SimBooks, settled
 from optiflow.adapters.sim.exchange import SimExchange, SimResult
@@ -53,6 +56,7 @@ class RehearsalExchange(SimBooks):
         super().__init__(sim)
         self.arrays, self.now_ms = dict(arrays), now_ms
         self._ts: dict[str, list[int]] = {}  # candle open times per pair, as a list
+        self._ohlcv: dict[str, Any] = {}  # per pair: open, high, low, close, volume side by side
         self._texts: dict[str, tuple[OrderUpdate, str]] = {}  # see ``_order_text``
         self.trading: set[str] = set()  # pairs with a trade in the current candle
         self.last_exit: tuple[str, float] | None = None  # (symbol, price) of the latest sell
@@ -72,14 +76,12 @@ class RehearsalExchange(SimBooks):
         self.before_change: Callable[[], None] | None = None
         self._db: sqlite3.Connection | None = None
         if path is not None:
+            if not path.exists():
+                _create(path)  # the file appears with its tables (a kill cannot split them)
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=OFF")  # a kill loses nothing; power is moot
-            self._db.execute("CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT)")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY, client_id TEXT, "
-                "symbol TEXT, side TEXT, qty TEXT, price TEXT, fee TEXT, ts INTEGER)"
-            )
+            _tables(self._db)
             self._load()
         self._new_fills: list[OrderFilled] = []
 
@@ -97,6 +99,17 @@ class RehearsalExchange(SimBooks):
             for res in self.sim.on_price(symbol, price, ts):
                 self._settle(res)
             self._save()
+
+    def show_all(self, moves: list[tuple[str, float]], ts: int) -> None:
+        """``show`` for several pairs at once (the rehearsal's points: one call per point)."""
+        quotes, last = self.quotes, self.sim.last_price
+        if self.sim.resting:
+            for symbol, price in moves:
+                self.show(symbol, price, ts)
+            return
+        for symbol, price in moves:  # nothing waits to fill: only the quotes move
+            quotes[symbol] = BookTop(ts, price, price)
+            last[symbol] = price
 
     def tick_time(self, symbol: str) -> int:
         """When ``symbol`` last traded (its book's time), or -1."""
@@ -134,16 +147,15 @@ class RehearsalExchange(SimBooks):
         ts = self._ts.get(symbol)
         if ts is None:
             ts = self._ts[symbol] = a.ts.tolist()  # bisect on a list: no numpy call per ask
+            cols = (a.open, a.high, a.low, a.close, a.volume)  # one row: one ``tolist``
+            self._ohlcv[symbol] = np.column_stack(cols).astype(np.float64, copy=False)
         end = bisect_right(ts, self.now_ms() - a.timeframe_ms)
         start = 0 if since_ms is None else bisect_left(ts, since_ms)
         if since_ms is None:
             start = max(0, end - limit)
         end = min(end, start + limit)
-        return [
-            Candle(ts[r], a.open.item(r), a.high.item(r), a.low.item(r), a.close.item(r),
-                   a.volume.item(r))  # .item: a Python float without a numpy scalar
-            for r in range(start, end)
-        ]  # fmt: skip
+        rows = self._ohlcv[symbol]
+        return [Candle(ts[r], *rows[r].tolist()) for r in range(start, end)]
 
     # ---- ExchangeGateway: orders --------------------------------------------------------
     async def submit_order(self, order: OrderRequest) -> OrderUpdate:
@@ -339,6 +351,28 @@ class RehearsalExchange(SimBooks):
         self.last_exit = None if ex is None else (str(ex[0]), float(ex[1]))
         for f in self.ledger()[-500:]:
             self._trade(f, f"rh-{f.client_id}")
+
+
+def _tables(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY, client_id TEXT, "
+        "symbol TEXT, side TEXT, qty TEXT, price TEXT, fee TEXT, ts INTEGER)"
+    )
+
+
+def _create(path: Path) -> None:
+    """A new exchange file, built aside and renamed into place with its tables."""
+    tmp = path.with_name(path.name + ".new")
+    for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+        leftover.unlink(missing_ok=True)  # a start-up killed while creating it
+    db = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        _tables(db)
+    finally:
+        db.close()
+    os.replace(tmp, path)
 
 
 def _resting(req: OrderRequest) -> Any:

@@ -9,8 +9,9 @@ nothing committed (the WAL is in the OS's hands once ``commit`` returns); only a
 or OS crash may lose or damage the file, and a rehearsal can simply be run again.
 
 Encoding: Decimals are stored as TEXT with ``str()`` and read back exactly; the snapshot and
-cursor are JSON text written with ``json.dumps(default=str)`` (a Decimal left in them comes
-back as a string); near-miss values are a JSON list of ``[name, float]`` pairs.
+cursor are JSON text written by ``rows.dump_json`` (orjson, read as ``json.dumps(default=str)``
+wrote it: a Decimal left in them comes back as a string); near-miss values are a JSON list
+of ``[name, float]`` pairs.
 """
 
 from __future__ import annotations
@@ -225,7 +226,7 @@ class SqliteStore:
                         "INSERT INTO near_misses (ts, symbol, kind, reason, vals) "
                         "VALUES (?, ?, ?, ?, ?)",
                         [
-                            (m.ts, m.symbol, m.kind, m.reason, json.dumps(m.values))
+                            (m.ts, m.symbol, m.kind, m.reason, dump_json(m.values))
                             for m in batch.near_misses
                         ],
                     )

@@ -42,7 +42,7 @@ from optiflow.domain.market import BookTop, Candle, Features, MarketLimits
 from optiflow.domain.results import ExitRow
 from optiflow.engine.bot import Bot
 from optiflow.engine.settings import settings_from_config
-from optiflow.engine.snapshot import from_snapshot, to_snapshot
+from optiflow.engine.snapshot import TopMemo, from_snapshot, to_snapshot
 from optiflow.marketdata.features import FeatureTracker
 from optiflow.ports.clock import Clock
 from optiflow.ports.exchange import ExchangeGateway
@@ -141,6 +141,7 @@ class LiveRuntime:
         self.stop_requested = False
         self.loggers = symbol_loggers(cfg)
         self._near: list[int] = [-1]  # time of the latest near miss already stored
+        self._top = TopMemo()  # the shadows' top list's data, kept while it is unchanged
         self.cycles = 0
         self._files_at = 0
         self.prices = prices
@@ -316,7 +317,7 @@ class LiveRuntime:
 
     # ---- persistence ---------------------------------------------------------------
     def _snapshot(self) -> dict[str, Any]:
-        snap: dict[str, Any] = {"bot": to_snapshot(self._bot())}
+        snap: dict[str, Any] = {"bot": to_snapshot(self._bot(), self._top)}
         if isinstance(self.orders, SimGateway):
             snap["sim"] = sim_to_snapshot(self.orders.sim)
         if self.protector is not None:
