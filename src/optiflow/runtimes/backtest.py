@@ -206,6 +206,7 @@ def run_fast(
     while t < T:
         nxt = T
         now = d.ts.item(t)
+        held: list[tuple[str, int]] = []  # (symbol, first bar its position can act)
         for i, sym in enumerate(d.symbols):
             if sym in bot.entry_orders:
                 nxt = min(nxt, next_traded[i].item(t))
@@ -222,6 +223,8 @@ def run_fast(
                     stop = max(at, t)
                 known = ahead[i] = (pos, trig, first_cross(lo[i], hi[i], t, stop, lower, upper))
             nxt = min(nxt, known[2])
+            if sym not in bot.entry_orders:  # (else its prices are all played)
+                held.append((sym, known[2]))
         ce = cands.at.item(nxt)
         entered_at = cands.screen(bot, ci, ce, values, spread, queued)
         if entered_at < ce:
@@ -237,7 +240,8 @@ def run_fast(
         if nxt >= T:
             break
         e = cands.at.item(nxt + 1)
-        loop.process_bar(nxt, [], skip_quiet=True)
+        quiet = {sym for sym, first in held if first > nxt}  # their bands hold candle nxt
+        loop.process_bar(nxt, [], skip_quiet=True, quiet_known=quiet)
         closes(nxt, ci, e)
         ci, t = e, nxt + 1
         if progress is not None:

@@ -152,6 +152,7 @@ class BarLoop:
         close_syms: list[int],
         on_close: Callable[[int, int], None] | None = None,
         skip_quiet: bool = False,
+        quiet_known: frozenset[str] | set[str] = frozenset(),
     ) -> None:
         """Play bar ``t``: four prices per traded symbol, then the closes of ``close_syms``.
 
@@ -159,6 +160,8 @@ class BarLoop:
         whole candle gets no prices: the bot would have ignored every one of them; nor does
         one opened at the candle's open get the rest of the candle when its band holds it,
         nor any single price the bot says it ignores (``Bot.ignores_price``).
+        ``quiet_known``: symbols the caller already found quiet at ``t`` (their band's first
+        crossing is later), so not checked again.
         """
         if self.shadows is not None:
             self.shadows.before(self.bot, t, -1)
@@ -173,30 +176,40 @@ class BarLoop:
         quiet: set[str] = set()
         if skip_quiet:
             for i, sym in enumerate(d.symbols):
-                if sym in positions and sym not in entry_orders and self._quiet(sym, i, t):
+                if sym in quiet_known or (
+                    sym in positions and sym not in entry_orders and self._quiet(sym, i, t)
+                ):
                     quiet.add(sym)
+        traded: dict[int, bool] = {}  # per symbol: did a trade happen in candle t
+        last_price = self.sim.last_price
         for k in range(4):
             self._k = k
             prices_k = d.prices[k]
             for i, sym in enumerate(d.symbols):
                 if sym not in positions and sym not in entry_orders or sym in quiet:
                     continue
-                if d.rows[i].item(t) < 0 or d.volume[i].item(t) <= 0.0:
+                ok = traded.get(i)
+                if ok is None:
+                    ok = traded[i] = d.rows[i].item(t) >= 0 and d.volume[i].item(t) > 0.0
+                if not ok:
                     continue  # no trade happened: nothing fills, nothing triggers
                 price = prices_k[i].item(t)  # a Python float
                 ts = ts0 + offsets[k]
                 if skip_quiet and sym not in entry_orders and bot.ignores_price(sym, ts, price):
                     # the bot would return nothing, and only entries rest in the book
-                    self.sim.last_price[sym] = price
+                    last_price[sym] = price
                 else:
+                    # asked (and not ignored) above, and nothing filled since: ask no more
+                    known = skip_quiet and sym not in entry_orders
                     if k == 0 or k == 3:
                         for res in self.sim.on_price(sym, price, ts):
+                            known = False
                             if self.on_result is not None:
                                 self.on_result(res)
                             self.dispatch(bot.handle(res), t)
                     else:
-                        self.sim.last_price[sym] = price
-                    if not (skip_quiet and bot.ignores_price(sym, ts, price)):  # e.g. just filled
+                        last_price[sym] = price
+                    if known or not (skip_quiet and bot.ignores_price(sym, ts, price)):
                         swept = None if k == 0 else d.prices[k - 1][i].item(t)
                         self.play_price(sym, ts, price, swept, t)
                 if k == 0 and skip_quiet and sym not in entry_orders and self._quiet(sym, i, t):

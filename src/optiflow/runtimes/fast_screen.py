@@ -140,10 +140,9 @@ class Candidates:
             batch = SignalBatch(s.symbols, idx, nows, ("capacity",), (None,), stake)
             bot.shadows.block_batch(batch)
         keep = s.near_miss_keep
-        if keep:
+        if keep:  # kept as array views: only the latest batches are ever read (flush_near)
             lo = max(start, k - keep)
-            nows, syms = self.now[lo:k].tolist(), self.sym[lo:k].tolist()
-            near.append((nows, syms, ["capacity"] * (k - lo), list(range(lo, k)), values))
+            near.append((self.now[lo:k], self.sym[lo:k], "capacity", range(lo, k), values))
             if len(near) >= 4 * keep:
                 flush_near(bot, near, spread)  # bounded memory: only the latest can be kept
         return k
