@@ -182,6 +182,7 @@ def run_fast(
     cand_row = np.concatenate(rows)[order] if bars else np.zeros(0, np.int64)
     cand_now = d.ts[cand_bar] + s.timeframe_ms
     cands = Candidates(bot, len(d.ts), cand_bar, cand_sym, cand_row, cand_now)
+    cands.defer = True  # capacity counts added once, at the end (cands.settle)
     lo, hi, next_traded = _trigger_arrays(d)
     T = len(d.ts)
 
@@ -195,24 +196,26 @@ def run_fast(
             k = cands.screen(bot, start, stop, values, spread, queued)
             if k >= stop:
                 return
-            loop.close(b, int(cand_sym[k]))
+            loop.close(b, cand_sym.item(k))
             start = k + 1
 
     # per symbol: (position, its band, the first bar from which it can act): the search is
     # made once per position state, not once per event of the other symbols
     queued: list[NearBatch] = []  # screened near misses, in time order: the latest are kept
     ahead: dict[int, tuple[object, tuple[float, float, int | None], int]] = {}
+    index = {sym: i for i, sym in enumerate(d.symbols)}
+    positions, entry_orders = bot.positions, bot.entry_orders
     t, ci = 0, 0
     while t < T:
         nxt = T
         now = d.ts.item(t)
+        for sym in entry_orders:  # a waiting order fills at its symbol's next trade
+            first = next_traded[index[sym]].item(t)
+            if first < nxt:
+                nxt = first
         held: list[tuple[str, int]] = []  # (symbol, first bar its position can act)
-        for i, sym in enumerate(d.symbols):
-            if sym in bot.entry_orders:
-                nxt = min(nxt, next_traded[i].item(t))
-            pos = bot.positions.get(sym)
-            if pos is None:
-                continue
+        for sym, pos in positions.items():
+            i = index[sym]
             trig = bot.band(sym, now)  # the position's triggers now (kept by the bot)
             known = ahead.get(i)
             if known is None or known[0] is not pos or known[1] != trig or known[2] < t:
@@ -222,9 +225,11 @@ def run_fast(
                     at = int(d.ts.searchsorted(deadline - d.timeframe_ms + 1))
                     stop = max(at, t)
                 known = ahead[i] = (pos, trig, first_cross(lo[i], hi[i], t, stop, lower, upper))
-            nxt = min(nxt, known[2])
-            if sym not in bot.entry_orders:  # (else its prices are all played)
-                held.append((sym, known[2]))
+            first = known[2]
+            if first < nxt:
+                nxt = first
+            if sym not in entry_orders:  # (else its prices are all played)
+                held.append((sym, first))
         ce = cands.at.item(nxt)
         entered_at = cands.screen(bot, ci, ce, values, spread, queued)
         if entered_at < ce:
@@ -232,7 +237,7 @@ def run_fast(
             e = cands.at.item(b + 1)
             if loop.shadows is not None:  # else nothing acts before nxt: no price to play
                 loop.process_bar(b, [], skip_quiet=True)
-            loop.close(b, int(cand_sym[entered_at]))
+            loop.close(b, cand_sym.item(entered_at))
             closes(b, entered_at + 1, e)
             ci, t = e, b + 1
             continue
@@ -246,6 +251,7 @@ def run_fast(
         ci, t = e, nxt + 1
         if progress is not None:
             progress(nxt, T)
+    cands.settle(bot)
     flush_near(bot, queued, spread)
     return _finish(cfg, loop, s, arrays)
 

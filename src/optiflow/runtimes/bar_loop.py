@@ -242,7 +242,7 @@ class BarLoop:
     def close(self, t: int, i: int) -> None:
         """Close symbol ``i``'s candle of bar ``t`` (the engine decides on it), prices done."""
         d = self.data
-        ev = CandleClosed(d.symbols[i], self.features(i, int(d.rows[i][t])), self.spread_pct)
+        ev = CandleClosed(d.symbols[i], self.features(i, d.rows[i].item(t)), self.spread_pct)
         if self.shadows is not None:
             self.shadows.before(self.bot, t, i)
         self.dispatch(self.bot.handle(ev), t)
