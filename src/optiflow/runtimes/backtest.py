@@ -206,6 +206,14 @@ def run_fast(
     queued: list[NearBatch] = []  # screened near misses, in time order: the latest are kept
     ahead: dict[int, tuple[object, tuple[float, float, int | None], int]] = {}
     index = {sym: i for i, sym in enumerate(d.symbols)}
+    tf, ts0 = d.timeframe_ms, d.ts.item(0) if T else 0
+    regular = T > 1 and bool(np.all(np.diff(d.ts) == tf))  # bar k opens at ts0 + k * tf
+
+    def bar_at(x: int) -> int:
+        """The first bar opening at or after ``x`` (``T`` if none): ``searchsorted``."""
+        if regular:
+            return min(max(-((ts0 - x) // tf), 0), T)
+        return int(d.ts.searchsorted(x))
     positions, entry_orders = bot.positions, bot.entry_orders
     t, ci = 0, 0
     while t < T:
@@ -224,7 +232,7 @@ def run_fast(
                 lower, upper, deadline = trig
                 stop = T
                 if deadline is not None:
-                    at = int(d.ts.searchsorted(deadline - d.timeframe_ms + 1))
+                    at = bar_at(deadline - tf + 1)
                     stop = max(at, t)
                 known = ahead[i] = (pos, trig, first_cross(lo[i], hi[i], t, stop, lower, upper))
             first = known[2]
@@ -247,7 +255,7 @@ def run_fast(
         if nxt >= T:
             break
         e = cands.at.item(nxt + 1)
-        quiet = {sym for sym, first in held if first > nxt}  # their bands hold candle nxt
+        quiet = {sym: first > nxt for sym, first in held}  # True: the band holds candle nxt
         loop.process_bar(nxt, [], skip_quiet=True, quiet_known=quiet)
         closes(nxt, ci, e)
         ci, t = e, nxt + 1

@@ -14,7 +14,7 @@ With tick data (``ticks``), a candle inside a capture is played as its real trad
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -152,7 +152,7 @@ class BarLoop:
         close_syms: list[int],
         on_close: Callable[[int, int], None] | None = None,
         skip_quiet: bool = False,
-        quiet_known: frozenset[str] | set[str] = frozenset(),
+        quiet_known: Mapping[str, bool] | None = None,
     ) -> None:
         """Play bar ``t``: four prices per traded symbol, then the closes of ``close_syms``.
 
@@ -160,8 +160,8 @@ class BarLoop:
         whole candle gets no prices: the bot would have ignored every one of them; nor does
         one opened at the candle's open get the rest of the candle when its band holds it,
         nor any single price the bot says it ignores (``Bot.ignores_price``).
-        ``quiet_known``: symbols the caller already found quiet at ``t`` (their band's first
-        crossing is later), so not checked again.
+        ``quiet_known``: positions the caller already judged at ``t`` (True: their band
+        holds the candle; False: it may not), so not checked again.
         """
         if self.shadows is not None:
             self.shadows.before(self.bot, t, -1)
@@ -174,12 +174,15 @@ class BarLoop:
         offsets = (0, tf // 4, tf // 2, tf - 1)
         positions, entry_orders = bot.positions, bot.entry_orders
         quiet: set[str] = set()
+        loud: set[str] = set()  # positions found not quiet (their state unchanged since)
         if skip_quiet:
             for i, sym in enumerate(d.symbols):
-                if sym in quiet_known or (
-                    sym in positions and sym not in entry_orders and self._quiet(sym, i, t)
-                ):
-                    quiet.add(sym)
+                if sym not in positions or sym in entry_orders:
+                    continue
+                q = None if quiet_known is None else quiet_known.get(sym)
+                if q is None:
+                    q = self._quiet(sym, i, t)
+                (quiet if q else loud).add(sym)
         traded: dict[int, bool] = {}  # per symbol: did a trade happen in candle t
         last_price = self.sim.last_price
         for k in range(4):
@@ -195,8 +198,10 @@ class BarLoop:
                     continue  # no trade happened: nothing fills, nothing triggers
                 price = prices_k[i].item(t)  # a Python float
                 ts = ts0 + offsets[k]
-                if skip_quiet and sym not in entry_orders and bot.ignores_price(sym, ts, price):
-                    # the bot would return nothing, and only entries rest in the book
+                ignored = (
+                    skip_quiet and sym not in entry_orders and bot.ignores_price(sym, ts, price)
+                )
+                if ignored:  # the bot would return nothing, and only entries rest in the book
                     last_price[sym] = price
                 else:
                     # asked (and not ignored) above, and nothing filled since: ask no more
@@ -212,7 +217,13 @@ class BarLoop:
                     if known or not (skip_quiet and bot.ignores_price(sym, ts, price)):
                         swept = None if k == 0 else d.prices[k - 1][i].item(t)
                         self.play_price(sym, ts, price, swept, t)
-                if k == 0 and skip_quiet and sym not in entry_orders and self._quiet(sym, i, t):
+                if (
+                    k == 0
+                    and skip_quiet
+                    and sym not in entry_orders
+                    and not (ignored and sym in loud)  # nothing changed: still not quiet
+                    and self._quiet(sym, i, t)
+                ):
                     quiet.add(sym)  # e.g. filled at the open, the band holds the candle
         self._k = None
         for i in close_syms:
