@@ -206,14 +206,16 @@ def run_fast(
     queued: list[NearBatch] = []  # screened near misses, in time order: the latest are kept
     ahead: dict[int, tuple[object, tuple[float, float, int | None], int]] = {}
     index = {sym: i for i, sym in enumerate(d.symbols)}
-    tf, ts0 = d.timeframe_ms, d.ts.item(0) if T else 0
-    regular = T > 1 and bool(np.all(np.diff(d.ts) == tf))  # bar k opens at ts0 + k * tf
+    tf, ts_item = d.timeframe_ms, d.ts.item
 
-    def bar_at(x: int) -> int:
-        """The first bar opening at or after ``x`` (``T`` if none): ``searchsorted``."""
-        if regular:
-            return min(max(-((ts0 - x) // tf), 0), T)
-        return int(d.ts.searchsorted(x))
+    def bar_from(t: int, x: int) -> int:
+        """The first bar at or after ``t`` opening at or after ``x`` (``T`` if none);
+        guessed as if no candle were missing from ``t`` on, checked, else searched."""
+        opens: int = ts_item(t)
+        g = t + max(0, -((opens - x) // tf))
+        if g < T and ts_item(g) >= x and (g == t or ts_item(g - 1) < x):
+            return g
+        return max(int(d.ts.searchsorted(x)), t)
     positions, entry_orders = bot.positions, bot.entry_orders
     t, ci = 0, 0
     while t < T:
@@ -232,8 +234,7 @@ def run_fast(
                 lower, upper, deadline = trig
                 stop = T
                 if deadline is not None:
-                    at = bar_at(deadline - tf + 1)
-                    stop = max(at, t)
+                    stop = bar_from(t, deadline - tf + 1)
                 known = ahead[i] = (pos, trig, first_cross(lo[i], hi[i], t, stop, lower, upper))
             first = known[2]
             if first < nxt:

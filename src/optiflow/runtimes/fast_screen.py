@@ -122,11 +122,13 @@ class Candidates:
         when no slot is free) up to the first one of a free symbol."""
         s = bot.s
         k = stop
-        if bot.open_count() < s.max_positions:
-            positions, orders = bot.positions, bot.entry_orders
+        positions, orders = bot.positions, bot.entry_orders
+        if len(positions) + len(orders) < s.max_positions:  # bot.open_count()
             for i, sym in enumerate(s.symbols):
                 if sym not in positions and sym not in orders:
-                    k = min(k, self.first[i].item(start))
+                    first = self.first[i].item(start)
+                    if first < k:
+                        k = first
         if k == start:
             return k
         if self.defer:
