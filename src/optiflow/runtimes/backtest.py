@@ -168,8 +168,10 @@ def run_fast(
     if isinstance(loop.shadows, ShadowFeed):  # the engine never sees these: their shadows
         loop.shadows.market = market_signals(s, feats, d.ts, spread)
     bars, syms, rows = [], [], []
+    loop.rescan_rows = []
     for i, f in enumerate(feats):
         mask = candidate_mask(s, f, spread)
+        loop.rescan_rows.append(mask)
         counters, near = bulk_counters(s, d.symbols[i], f, spread, ~mask)
         bot.counters[d.symbols[i]].add(counters)
         for nm in near:

@@ -145,6 +145,10 @@ class BarLoop:
     _reentered_at: float | None = field(default=None, init=False)  # inside the current price
     _k: int | None = field(default=None, init=False)  # the candle path point being played
     shadows: ShadowHook | None = None  # plays the bot's shadow outcomes (shadow_feed.py)
+    # per symbol, per row: can a rescan of that candle act (1+1 passes, no market filter
+    # blocks)? A rescan of any other candle returns nothing and changes nothing, so the
+    # fast feed does not show it; None: every rescan is shown
+    rescan_rows: list[np.ndarray] | None = None
 
     def process_bar(
         self,
@@ -393,8 +397,8 @@ class BarLoop:
         self._rescanning = True
         try:
             for i, sym in enumerate(d.symbols):
-                row = int(d.prev_rows[i][t])
-                if row < 0:
+                row = d.prev_rows[i].item(t)
+                if row < 0 or self.rescan_rows is not None and not self.rescan_rows[i].item(row):
                     continue
                 spread = self.close_spread[i] if self.close_spread else self.spread_pct
                 ev: Event = CandleClosed(sym, self.features(i, row), spread, rescan=True)
