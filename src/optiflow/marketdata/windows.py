@@ -17,7 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from optiflow.marketdata.recurrence import FloatArray
 
-_MEDIAN_CHUNK = 4096  # windows sorted per numpy call (keeps the working set in cache)
+_MEDIAN_CHUNK = 1024  # windows sorted per numpy call (0.5 MB: the working set stays in cache)
 
 
 def _blocks(window: int) -> list[int]:
