@@ -210,7 +210,7 @@ class BarLoop:
                 else:
                     # asked (and not ignored) above, and nothing filled since: ask no more
                     known = skip_quiet and sym not in entry_orders
-                    if k == 0 or k == 3:
+                    if (k == 0 or k == 3) and self.sim.resting:  # (an empty book fills nothing)
                         for res in self.sim.on_price(sym, price, ts):
                             known = False
                             if self.on_result is not None:
