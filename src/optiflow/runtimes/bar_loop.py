@@ -145,9 +145,8 @@ class BarLoop:
     _reentered_at: float | None = field(default=None, init=False)  # inside the current price
     _k: int | None = field(default=None, init=False)  # the candle path point being played
     shadows: ShadowHook | None = None  # plays the bot's shadow outcomes (shadow_feed.py)
-    # per symbol, per row: can a rescan of that candle act (1+1 passes, no market filter
-    # blocks)? A rescan of any other candle returns nothing and changes nothing, so the
-    # fast feed does not show it; None: every rescan is shown
+    # per symbol and row: can a rescan of that candle act (1+1 and market filters pass)? The
+    # fast feed shows no other rescan (it returns nothing, changes nothing); None: all shown
     rescan_rows: list[np.ndarray] | None = None
 
     def process_bar(
@@ -164,8 +163,7 @@ class BarLoop:
         whole candle gets no prices: the bot would have ignored every one of them; nor does
         one opened at the candle's open get the rest of the candle when its band holds it,
         nor any single price the bot says it ignores (``Bot.ignores_price``).
-        ``quiet_known``: positions the caller already judged at ``t`` (True: their band
-        holds the candle; False: it may not), so not checked again.
+        ``quiet_known``: the caller's verdicts at ``t`` (True: the band holds the candle).
         """
         if self.shadows is not None:
             self.shadows.before(self.bot, t, -1)
@@ -179,37 +177,27 @@ class BarLoop:
         positions, entry_orders = bot.positions, bot.entry_orders
         quiet: set[str] = set()
         loud: set[str] = set()  # positions found not quiet (their state unchanged since)
-        if skip_quiet:
-            for i, sym in enumerate(d.symbols):
-                if sym not in positions or sym in entry_orders:
-                    continue
-                q = None if quiet_known is None else quiet_known.get(sym)
-                if q is None:
-                    q = self._quiet(sym, i, t)
-                (quiet if q else loud).add(sym)
-        traded: dict[int, bool] = {}  # per symbol: did a trade happen in candle t
-        last_price = self.sim.last_price
+        judged = quiet_known or {}
+        for i, sym in enumerate(d.symbols if skip_quiet else ()):
+            if sym in positions and sym not in entry_orders:
+                q = judged.get(sym)
+                (quiet if (self._quiet(sym, i, t) if q is None else q) else loud).add(sym)
         for k in range(4):
             self._k = k
             prices_k = d.prices[k]
             for i, sym in enumerate(d.symbols):
                 if sym not in positions and sym not in entry_orders or sym in quiet:
                     continue
-                ok = traded.get(i)
-                if ok is None:
-                    ok = traded[i] = d.rows[i].item(t) >= 0 and d.volume[i].item(t) > 0.0
-                if not ok:
+                if d.rows[i].item(t) < 0 or d.volume[i].item(t) <= 0.0:
                     continue  # no trade happened: nothing fills, nothing triggers
                 price = prices_k[i].item(t)  # a Python float
                 ts = ts0 + offsets[k]
-                ignored = (
-                    skip_quiet and sym not in entry_orders and bot.ignores_price(sym, ts, price)
-                )
+                fresh = skip_quiet and sym not in entry_orders  # (else every price is played)
+                ignored = fresh and bot.ignores_price(sym, ts, price)
                 if ignored:  # the bot would return nothing, and only entries rest in the book
-                    last_price[sym] = price
+                    self.sim.last_price[sym] = price
                 else:
-                    # asked (and not ignored) above, and nothing filled since: ask no more
-                    known = skip_quiet and sym not in entry_orders
+                    known = fresh  # not ignored above, and nothing filled since: ask no more
                     if (k == 0 or k == 3) and self.sim.resting:  # (an empty book fills nothing)
                         for res in self.sim.on_price(sym, price, ts):
                             known = False
@@ -217,17 +205,12 @@ class BarLoop:
                                 self.on_result(res)
                             self.dispatch(bot.handle(res), t)
                     else:
-                        last_price[sym] = price
+                        self.sim.last_price[sym] = price
                     if known or not (skip_quiet and bot.ignores_price(sym, ts, price)):
                         swept = None if k == 0 else d.prices[k - 1][i].item(t)
                         self.play_price(sym, ts, price, swept, t)
-                if (
-                    k == 0
-                    and skip_quiet
-                    and sym not in entry_orders
-                    and not (ignored and sym in loud)  # nothing changed: still not quiet
-                    and self._quiet(sym, i, t)
-                ):
+                settle = k == 0 and skip_quiet and sym not in entry_orders  # (loud: unchanged)
+                if settle and not (ignored and sym in loud) and self._quiet(sym, i, t):
                     quiet.add(sym)  # e.g. filled at the open, the band holds the candle
         self._k = None
         for i in close_syms:
