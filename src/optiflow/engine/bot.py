@@ -238,14 +238,13 @@ class Bot(ExitBook):
     ) -> list[Command]:
         sym, s = ev.symbol, self.s
         out: list[Command] = []
-        if self.blacklist.lifted(sym, now):
+        if self.blacklist.paused_until and self.blacklist.lifted(sym, now):
             out.append(Notify("blacklist_off", sym, f"{sym} blacklist lifted", now))
         blocked = self.account_blocks(sym, now)
         limits = self.limits[sym]
         floor = self._floors[sym]
         free = self.cash - self.reserved
-        qty = Decimal(0)
-        price = Decimal(0)
+        qty = price = _ZERO
         if not blocked:  # the order size exists only for an order that would be placed
             price = Decimal(repr(float(ev.features.close)))
             qty = order_qty(

@@ -171,7 +171,10 @@ class ExitBook:
             for cid in [c for c, o in self.orders.items() if o.position_id == pos.position_id]:
                 del self.orders[cid]  # exit orders of a closed position can fill no more
             self.last_trade[ev.symbol] = max(self.last_trade.get(ev.symbol, ev.ts), ev.ts)
-            if info.reason == "sl" and self.blacklist.record_stop_loss(ev.symbol, ev.ts):
+            bl = self.blacklist
+            if info.reason == "sl" and bl.stop_losses is not None and bl.record_stop_loss(
+                ev.symbol, ev.ts
+            ):
                 out.append(
                     Notify(
                         "blacklist_on",

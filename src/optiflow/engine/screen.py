@@ -9,7 +9,7 @@ that would not be blocked, which the caller then hands to ``Bot.handle`` as usua
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -20,8 +20,15 @@ from optiflow.filters.timing import MS_PER_MIN
 STATEFUL_REASONS = ("capacity", "cooldown", "rate", "blacklist", "balance", "notional")
 
 Values = tuple[tuple[str, float], ...]
-# near misses of one screen: close times, symbol indexes, reasons, candidate j, values(j)
-NearBatch = tuple[list[int], list[int], list[str], list[int], Callable[[int], Values]]
+# near misses of one screen: close times, symbol indexes, reasons (or one reason for all),
+# candidate j, values(j); times and indexes may stay int arrays until flushed (most never are)
+NearBatch = tuple[
+    Sequence[int] | np.ndarray,
+    Sequence[int] | np.ndarray,
+    Sequence[str] | str,
+    Sequence[int],
+    Callable[[int], Values],
+]
 
 
 def stateful_masks(
@@ -138,12 +145,11 @@ def screen_candidates(
         return k
     if nblocked is None:  # the last ones, all blocked by the one reason
         lo = max(0, k - keep)
-        batch = (nows[lo:k].tolist(), sym_idx[lo:k].tolist(), [head[0][0]] * (k - lo))
-        if near is not None:
-            near.append((*batch, list(range(lo, k)), values))
+        if near is not None:  # array views: only the latest batches are read (flush_near)
+            near.append((nows[lo:k], sym_idx[lo:k], head[0][0], range(lo, k), values))
             return k
         last = np.arange(lo, k)
-        reasons = batch[2]
+        reasons = [head[0][0]] * (k - lo)
     else:
         last = np.flatnonzero(nblocked == 1)[-keep:]
         which = np.stack([m[last] for _, m in full]).argmax(axis=0).tolist()
@@ -240,11 +246,16 @@ def flush_near(bot: Bot, near: list[NearBatch], spread_pct: float) -> None:
     extra = (("spread_pct", spread_pct),)
     items: list[tuple[int, str, str, str, Values | Callable[[], Values]]] = []
     for nows, sym_idx, reasons, js, values in reversed(near):
+        need = keep - len(items)
+        if need <= 0:
+            break
+        n = min(need, len(js))  # only the batch's last ones can be kept
+        nows_l = nows[-n:].tolist() if isinstance(nows, np.ndarray) else list(nows[-n:])
+        si_l = sym_idx[-n:].tolist() if isinstance(sym_idx, np.ndarray) else list(sym_idx[-n:])
+        why = [reasons] * n if isinstance(reasons, str) else list(reasons[-n:])
         for ts, si, reason, j in zip(
-            reversed(nows), reversed(sym_idx), reversed(reasons), reversed(js), strict=True
+            reversed(nows_l), reversed(si_l), reversed(why), reversed(js[-n:]), strict=True
         ):
-            if len(items) >= keep:
-                break
             items.append((ts, syms[si], "filter", reason, _later(values, j, extra)))
     near.clear()
     bot.near_misses.add_many_lazy(items[::-1])

@@ -11,7 +11,9 @@ With tick data the every-candle feed plays covered candles as their real trades.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import gc
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -166,8 +168,10 @@ def run_fast(
     if isinstance(loop.shadows, ShadowFeed):  # the engine never sees these: their shadows
         loop.shadows.market = market_signals(s, feats, d.ts, spread)
     bars, syms, rows = [], [], []
+    loop.rescan_rows = []
     for i, f in enumerate(feats):
         mask = candidate_mask(s, f, spread)
+        loop.rescan_rows.append(mask)
         counters, near = bulk_counters(s, d.symbols[i], f, spread, ~mask)
         bot.counters[d.symbols[i]].add(counters)
         for nm in near:
@@ -182,6 +186,7 @@ def run_fast(
     cand_row = np.concatenate(rows)[order] if bars else np.zeros(0, np.int64)
     cand_now = d.ts[cand_bar] + s.timeframe_ms
     cands = Candidates(bot, len(d.ts), cand_bar, cand_sym, cand_row, cand_now)
+    cands.defer = True  # capacity counts added once, at the end (cands.settle)
     lo, hi, next_traded = _trigger_arrays(d)
     T = len(d.ts)
 
@@ -195,33 +200,49 @@ def run_fast(
             k = cands.screen(bot, start, stop, values, spread, queued)
             if k >= stop:
                 return
-            loop.close(b, int(cand_sym[k]))
+            loop.close(b, cand_sym.item(k))
             start = k + 1
 
     # per symbol: (position, its band, the first bar from which it can act): the search is
     # made once per position state, not once per event of the other symbols
     queued: list[NearBatch] = []  # screened near misses, in time order: the latest are kept
     ahead: dict[int, tuple[object, tuple[float, float, int | None], int]] = {}
+    index = {sym: i for i, sym in enumerate(d.symbols)}
+    tf, ts_item = d.timeframe_ms, d.ts.item
+
+    def bar_from(t: int, x: int) -> int:
+        """The first bar at or after ``t`` opening at or after ``x`` (``T`` if none);
+        guessed as if no candle were missing from ``t`` on, checked, else searched."""
+        opens: int = ts_item(t)
+        g = t + max(0, -((opens - x) // tf))
+        if g < T and ts_item(g) >= x and (g == t or ts_item(g - 1) < x):
+            return g
+        return max(int(d.ts.searchsorted(x)), t)
+    positions, entry_orders = bot.positions, bot.entry_orders
     t, ci = 0, 0
     while t < T:
         nxt = T
         now = d.ts.item(t)
-        for i, sym in enumerate(d.symbols):
-            if sym in bot.entry_orders:
-                nxt = min(nxt, next_traded[i].item(t))
-            pos = bot.positions.get(sym)
-            if pos is None:
-                continue
+        for sym in entry_orders:  # a waiting order fills at its symbol's next trade
+            first = next_traded[index[sym]].item(t)
+            if first < nxt:
+                nxt = first
+        held: list[tuple[str, int]] = []  # (symbol, first bar its position can act)
+        for sym, pos in positions.items():
+            i = index[sym]
             trig = bot.band(sym, now)  # the position's triggers now (kept by the bot)
             known = ahead.get(i)
             if known is None or known[0] is not pos or known[1] != trig or known[2] < t:
                 lower, upper, deadline = trig
                 stop = T
                 if deadline is not None:
-                    at = int(d.ts.searchsorted(deadline - d.timeframe_ms + 1))
-                    stop = max(at, t)
+                    stop = bar_from(t, deadline - tf + 1)
                 known = ahead[i] = (pos, trig, first_cross(lo[i], hi[i], t, stop, lower, upper))
-            nxt = min(nxt, known[2])
+            first = known[2]
+            if first < nxt:
+                nxt = first
+            if sym not in entry_orders:  # (else its prices are all played)
+                held.append((sym, first))
         ce = cands.at.item(nxt)
         entered_at = cands.screen(bot, ci, ce, values, spread, queued)
         if entered_at < ce:
@@ -229,7 +250,7 @@ def run_fast(
             e = cands.at.item(b + 1)
             if loop.shadows is not None:  # else nothing acts before nxt: no price to play
                 loop.process_bar(b, [], skip_quiet=True)
-            loop.close(b, int(cand_sym[entered_at]))
+            loop.close(b, cand_sym.item(entered_at))
             closes(b, entered_at + 1, e)
             ci, t = e, b + 1
             continue
@@ -237,11 +258,13 @@ def run_fast(
         if nxt >= T:
             break
         e = cands.at.item(nxt + 1)
-        loop.process_bar(nxt, [], skip_quiet=True)
+        quiet = {sym: first > nxt for sym, first in held}  # True: the band holds candle nxt
+        loop.process_bar(nxt, [], skip_quiet=True, quiet_known=quiet)
         closes(nxt, ci, e)
         ci, t = e, nxt + 1
         if progress is not None:
             progress(nxt, T)
+    cands.settle(bot)
     flush_near(bot, queued, spread)
     return _finish(cfg, loop, s, arrays)
 
@@ -328,10 +351,28 @@ def run_backtest(
     if ticks and any(sym in ticks for sym in settings_from_config(cfg).symbols):
         run = run_every_candle(cfg, data, progress, ticks, entries_at_once)
     elif fast:
-        run = run_fast(cfg, data, progress, entries_at_once, feature_cache)
+        with gc_paused():
+            run = run_fast(cfg, data, progress, entries_at_once, feature_cache)
     else:
         run = run_every_candle(cfg, data, progress, entries_at_once=entries_at_once)
     return stored(run, store if store is not None else MemoryStore(cfg.name))
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the block (back on after, if it was on).
+
+    The fast feed allocates millions of short-lived objects but almost no reference
+    cycles (467 objects in cycles at 1.59 M candles, collected afterwards), while the
+    collector's passes over every live object took 15-25 % of its CPU time.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def stored(run: BotRun, store: Store) -> BotRun:

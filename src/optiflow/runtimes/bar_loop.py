@@ -14,7 +14,7 @@ With tick data (``ticks``), a candle inside a capture is played as its real trad
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -145,6 +145,9 @@ class BarLoop:
     _reentered_at: float | None = field(default=None, init=False)  # inside the current price
     _k: int | None = field(default=None, init=False)  # the candle path point being played
     shadows: ShadowHook | None = None  # plays the bot's shadow outcomes (shadow_feed.py)
+    # per symbol and row: can a rescan of that candle act (1+1 and market filters pass)? The
+    # fast feed shows no other rescan (it returns nothing, changes nothing); None: all shown
+    rescan_rows: list[np.ndarray] | None = None
 
     def process_bar(
         self,
@@ -152,6 +155,7 @@ class BarLoop:
         close_syms: list[int],
         on_close: Callable[[int, int], None] | None = None,
         skip_quiet: bool = False,
+        quiet_known: Mapping[str, bool] | None = None,
     ) -> None:
         """Play bar ``t``: four prices per traded symbol, then the closes of ``close_syms``.
 
@@ -159,6 +163,7 @@ class BarLoop:
         whole candle gets no prices: the bot would have ignored every one of them; nor does
         one opened at the candle's open get the rest of the candle when its band holds it,
         nor any single price the bot says it ignores (``Bot.ignores_price``).
+        ``quiet_known``: the caller's verdicts at ``t`` (True: the band holds the candle).
         """
         if self.shadows is not None:
             self.shadows.before(self.bot, t, -1)
@@ -171,10 +176,12 @@ class BarLoop:
         offsets = (0, tf // 4, tf // 2, tf - 1)
         positions, entry_orders = bot.positions, bot.entry_orders
         quiet: set[str] = set()
-        if skip_quiet:
-            for i, sym in enumerate(d.symbols):
-                if sym in positions and sym not in entry_orders and self._quiet(sym, i, t):
-                    quiet.add(sym)
+        loud: set[str] = set()  # positions found not quiet (their state unchanged since)
+        judged = quiet_known or {}
+        for i, sym in enumerate(d.symbols if skip_quiet else ()):
+            if sym in positions and sym not in entry_orders:
+                q = judged.get(sym)
+                (quiet if (self._quiet(sym, i, t) if q is None else q) else loud).add(sym)
         for k in range(4):
             self._k = k
             prices_k = d.prices[k]
@@ -185,21 +192,25 @@ class BarLoop:
                     continue  # no trade happened: nothing fills, nothing triggers
                 price = prices_k[i].item(t)  # a Python float
                 ts = ts0 + offsets[k]
-                if skip_quiet and sym not in entry_orders and bot.ignores_price(sym, ts, price):
-                    # the bot would return nothing, and only entries rest in the book
+                fresh = skip_quiet and sym not in entry_orders  # (else every price is played)
+                ignored = fresh and bot.ignores_price(sym, ts, price)
+                if ignored:  # the bot would return nothing, and only entries rest in the book
                     self.sim.last_price[sym] = price
                 else:
-                    if k == 0 or k == 3:
+                    known = fresh  # not ignored above, and nothing filled since: ask no more
+                    if (k == 0 or k == 3) and self.sim.resting:  # (an empty book fills nothing)
                         for res in self.sim.on_price(sym, price, ts):
+                            known = False
                             if self.on_result is not None:
                                 self.on_result(res)
                             self.dispatch(bot.handle(res), t)
                     else:
                         self.sim.last_price[sym] = price
-                    if not (skip_quiet and bot.ignores_price(sym, ts, price)):  # e.g. just filled
+                    if known or not (skip_quiet and bot.ignores_price(sym, ts, price)):
                         swept = None if k == 0 else d.prices[k - 1][i].item(t)
                         self.play_price(sym, ts, price, swept, t)
-                if k == 0 and skip_quiet and sym not in entry_orders and self._quiet(sym, i, t):
+                settle = k == 0 and skip_quiet and sym not in entry_orders  # (loud: unchanged)
+                if settle and not (ignored and sym in loud) and self._quiet(sym, i, t):
                     quiet.add(sym)  # e.g. filled at the open, the band holds the candle
         self._k = None
         for i in close_syms:
@@ -229,7 +240,7 @@ class BarLoop:
     def close(self, t: int, i: int) -> None:
         """Close symbol ``i``'s candle of bar ``t`` (the engine decides on it), prices done."""
         d = self.data
-        ev = CandleClosed(d.symbols[i], self.features(i, int(d.rows[i][t])), self.spread_pct)
+        ev = CandleClosed(d.symbols[i], self.features(i, d.rows[i].item(t)), self.spread_pct)
         if self.shadows is not None:
             self.shadows.before(self.bot, t, i)
         self.dispatch(self.bot.handle(ev), t)
@@ -369,8 +380,8 @@ class BarLoop:
         self._rescanning = True
         try:
             for i, sym in enumerate(d.symbols):
-                row = int(d.prev_rows[i][t])
-                if row < 0:
+                row = d.prev_rows[i].item(t)
+                if row < 0 or self.rescan_rows is not None and not self.rescan_rows[i].item(row):
                     continue
                 spread = self.close_spread[i] if self.close_spread else self.spread_pct
                 ev: Event = CandleClosed(sym, self.features(i, row), spread, rescan=True)

@@ -25,7 +25,9 @@ _FEW = 4  # up to this many candidates are screened one by one (numpy costs more
 class Candidates:
     """Candidates sorted by (bar, symbol): their bar, symbol index, row and close time."""
 
-    __slots__ = ("at", "bar", "count", "first", "floor", "now", "rich", "row", "sym")
+    __slots__ = (
+        "at", "bar", "count", "defer", "first", "floor", "now", "rich", "row", "spans", "sym"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -39,6 +41,10 @@ class Candidates:
         """Index the candidates of ``bot`` on a timeline of ``bars`` bars (arrays of equal
         length, in the engine's order)."""
         self.bar, self.sym, self.row, self.now = bar, sym, row, now
+        # with ``defer``, the capacity screen's counts are added by ``settle`` (run's end):
+        # the [start, stop) spans it blocked, two appends instead of per-symbol counting
+        self.defer = False
+        self.spans: tuple[list[int], list[int]] = ([], [])
         n = len(sym)
         kind = np.int32 if n < 2**31 - 1 else np.int64  # half the memory
         # at[b]: the first candidate of bar b or later (b = 0 .. bars)
@@ -116,37 +122,55 @@ class Candidates:
         when no slot is free) up to the first one of a free symbol."""
         s = bot.s
         k = stop
-        if bot.open_count() < s.max_positions:
-            positions, orders = bot.positions, bot.entry_orders
+        positions, orders = bot.positions, bot.entry_orders
+        if len(positions) + len(orders) < s.max_positions:  # bot.open_count()
             for i, sym in enumerate(s.symbols):
                 if sym not in positions and sym not in orders:
-                    k = min(k, self.first[i].item(start))
+                    first = self.first[i].item(start)
+                    if first < k:
+                        k = first
         if k == start:
             return k
-        for i, sym in enumerate(s.symbols):
-            count = self.count[i]
-            n = count.item(k) - count.item(start)
-            if n:
-                c = bot.counters[sym]
-                c.candles += n
-                c.primary += n
-                c.confirming += n
-                c.passes_1plus1 += n
-                c.reject("capacity", n)
-                c.near_miss_filter += n
+        if self.defer:
+            self.spans[0].append(start)
+            self.spans[1].append(k)
+        else:
+            for i in range(len(s.symbols)):
+                count = self.count[i]
+                _count_capacity(bot, i, count.item(k) - count.item(start))
         if bot.shadows is not None:  # price 0: the lazy feed reads the close
             stake = bot.shadow_stake()
             idx, nows = self.sym[start:k], self.now[start:k]
             batch = SignalBatch(s.symbols, idx, nows, ("capacity",), (None,), stake)
             bot.shadows.block_batch(batch)
         keep = s.near_miss_keep
-        if keep:
+        if keep:  # kept as array views: only the latest batches are ever read (flush_near)
             lo = max(start, k - keep)
-            nows, syms = self.now[lo:k].tolist(), self.sym[lo:k].tolist()
-            near.append((nows, syms, ["capacity"] * (k - lo), list(range(lo, k)), values))
+            near.append((self.now[lo:k], self.sym[lo:k], "capacity", range(lo, k), values))
             if len(near) >= 4 * keep:
                 flush_near(bot, near, spread)  # bounded memory: only the latest can be kept
         return k
+
+
+    def settle(self, bot: Bot) -> None:
+        """Add the deferred counts of the capacity screens to ``bot``'s counters."""
+        starts, stops = (np.array(x, dtype=np.int64) for x in self.spans)
+        self.spans = ([], [])
+        if len(starts):
+            for i, count in enumerate(self.count):
+                _count_capacity(bot, i, int(count[stops].sum() - count[starts].sum()))
+
+
+def _count_capacity(bot: Bot, i: int, n: int) -> None:
+    """Count ``n`` candidates of symbol ``i`` blocked by capacity alone (near misses)."""
+    if n:
+        c = bot.counters[bot.s.symbols[i]]
+        c.candles += n
+        c.primary += n
+        c.confirming += n
+        c.passes_1plus1 += n
+        c.reject("capacity", n)
+        c.near_miss_filter += n
 
 
 def _screen(
