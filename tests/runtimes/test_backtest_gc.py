@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import gc
-from pathlib import Path
 
-from optiflow.config.loader import load_config
-from optiflow.interfaces.cli.timeparse import parse_when
-from optiflow.marketdata.loaders import load_folder
 from optiflow.runtimes.backtest import gc_paused, run_backtest
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.runtimes.runs_support import bundled
 
 
 def test_gc_is_off_inside_and_back_on_after() -> None:
@@ -40,13 +35,7 @@ def test_gc_left_off_when_the_caller_had_it_off() -> None:
 
 def test_fast_backtest_restores_the_collector() -> None:
     """A real fast backtest (preset A, one day of bundled data) leaves the collector on."""
-    cfg = load_config(REPO / "configs" / "runtime_config_optiscalpA.json")
-    data = load_folder(
-        REPO / "data" / "binance_spot_1m",
-        list(cfg.pairs),
-        parse_when("from", "2023-04-03"),
-        parse_when("to", "2023-04-04"),
-    )
+    cfg, data = bundled("runtime_config_optiscalpA.json", "2023-04-03", "2023-04-04")
     assert gc.isenabled()
     run = run_backtest(cfg, data, fast=True)
     assert run.candles_processed > 0

@@ -9,14 +9,10 @@ from pathlib import Path
 from optiflow.adapters.files.exports import read_active_trades
 from optiflow.adapters.memory.store import MemoryStore
 from optiflow.adapters.sqlite.store import SqliteStore
-from optiflow.config.loader import load_config
 from optiflow.domain.events import Notify
-from optiflow.interfaces.cli.timeparse import parse_when
-from optiflow.marketdata.loaders import load_folder
 from optiflow.runtimes.backtest import run_backtest
 from optiflow.runtimes.replay import ReplayRuntime
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.runtimes.runs_support import bundled
 
 
 class Collect:
@@ -33,14 +29,7 @@ class Collect:
 
 def setup(start: str = "2023-04-03", end: str = "2023-04-05") -> tuple:  # type: ignore[type-arg]
     """Preset A and two days of bundled candles."""
-    cfg = load_config(REPO / "configs" / "runtime_config_optiscalpA.json")
-    data = load_folder(
-        REPO / "data" / "binance_spot_1m",
-        list(cfg.pairs),
-        parse_when("f", start),
-        parse_when("t", end),
-    )
-    return cfg, data
+    return bundled("runtime_config_optiscalpA.json", start, end)
 
 
 def test_replay_equals_backtest(tmp_path: Path) -> None:
