@@ -1,4 +1,4 @@
-"""Snapshot text that reuses unchanged parts: always the JSON a plain encoding gives."""
+"""Snapshot text (orjson, json where it would differ): read back as the value committed."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from optiflow.adapters.sqlite.rows import SnapshotText, dump_json
+from optiflow.adapters.sqlite.rows import dump_json
 from optiflow.adapters.sqlite.store import SqliteStore
 from optiflow.ports.store import StateBatch
 
@@ -22,42 +22,6 @@ def snap(top: list[Any], open_: list[Any], cash: str = "100") -> dict[str, Any]:
         },
         "stops": {},
     }
-
-
-def test_every_commit_text_equals_the_plain_encoding() -> None:
-    """Unchanged, changed, re-ordered and missing parts: each text equals dump_json's."""
-    enc = SnapshotText()
-    top = [{"symbol": "ETH/USDT", "net_pnl": "1.5", "exits": [["tp1", "1", "2"]]}]
-    seq = [
-        snap(top, []),
-        snap(top, [], cash="90"),  # only the rest changed: the parts' text reused
-        snap(top + [{"symbol": "ADA/USDT"}], [{"pos": {"stop": 0.3}}]),  # parts changed
-        snap(top, [{"pos": {"stop": 0.31}}]),
-        {"bot": {"cash": "1"}},  # no parts at all
-        snap(top, [{"pos": {"stop": 0.31}}]),
-        {"bot": {"shadows": {"top": "not a list"}}},
-    ]
-    for value in seq:
-        assert enc.dump(value) == dump_json(value)
-        assert json.loads(enc.dump(value)) == json.loads(dump_json(value))
-
-
-def test_a_part_changed_in_place_after_a_commit_is_encoded_anew() -> None:
-    """The reused text is not tied to the caller's objects: mutating them shows up."""
-    enc = SnapshotText()
-    value = snap([{"net_pnl": "1"}], [])
-    first = enc.dump(value)
-    value["bot"]["shadows"]["top"][0]["net_pnl"] = "2"
-    second = enc.dump(value)
-    assert first != second and second == dump_json(value)
-
-
-def test_placeholder_text_inside_the_data_falls_back_to_plain_encoding() -> None:
-    """A string that looks like the internal placeholder cannot corrupt the text."""
-    enc = SnapshotText()
-    value = snap([{"symbol": "\x000\x00"}], [{"note": "\x001\x00"}], cash="\x002\x00")
-    assert enc.dump(value) == dump_json(value)
-    assert enc.dump(value) == dump_json(value)
 
 
 def test_store_reads_back_each_committed_snapshot(tmp_path: Path) -> None:

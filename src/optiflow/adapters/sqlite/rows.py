@@ -85,18 +85,6 @@ _STRICT = (
 )
 
 
-class SnapshotText:
-    """The snapshot's JSON text, as ``dump_json`` writes it.
-
-    (It used to reuse the text of big parts unchanged since the last commit; ``orjson``
-    encodes the whole snapshot faster than comparing those parts.)
-    """
-
-    def dump(self, value: Any) -> str:
-        """The JSON text of ``value``, as ``dump_json`` writes it."""
-        return dump_json(value)
-
-
 def order_params(o: OrderRow) -> tuple[object, ...]:
     """SQL parameters of one order row."""
     return (

@@ -42,7 +42,6 @@ from optiflow.adapters.sqlite.rows import (
     ORDER_COLS,
     UPSERT_ORDER,
     UPSERT_SNAPSHOT,
-    SnapshotText,
     dump_json,
     exit_from,
     exit_params,
@@ -112,7 +111,6 @@ class SqliteStore:
             self._conn.close()
             raise
         self._since_checkpoint = 0
-        self._text = SnapshotText()  # reuses the text of parts unchanged since the last commit
         self._seq = SeqFile(seq_path, self.path) if seq_path is not None else None
         if self._seq is not None:
             try:
@@ -201,7 +199,7 @@ class SqliteStore:
         """Write the batch in ONE IMMEDIATE transaction; a cursor of None keeps the old one."""
         if self._since_checkpoint >= 1000:  # safety net if no runtime calls checkpoint()
             self.checkpoint()
-        state = self._text.dump(batch.snapshot)
+        state = dump_json(batch.snapshot)
         cursor = None if batch.cursor is None else dump_json(batch.cursor)
         with self._lock:
             conn = self._conn
