@@ -14,6 +14,7 @@ from optiflow.marketdata.features import (
     FeatureSpec,
     FeatureTracker,
     compute_features,
+    compute_features_many,
     features_at,
 )
 from optiflow.marketdata.loaders import CandleArrays, resample
@@ -124,3 +125,17 @@ def test_lazy_medians_give_the_same_rows(btc: CandleArrays, window: int, rows: i
         assert np.array_equal(np.array(a), np.array(b), equal_nan=True), i
     with pytest.raises(IndexError):
         features_at(lazy, len(part.ts))
+
+
+def test_many_series_at_once_equal_each_alone(real: Callable[[str], CandleArrays]) -> None:
+    """``compute_features_many`` (recurrences of all series advanced together, rows of
+    different lengths padded) gives each series' features bit for bit, short ones included."""
+    btc, sol = real("BTC-USDT"), real("SOL-USDT")
+    mix = [btc, sol.take(0, 30_000), btc.take(0, 20), sol.take(100, 140), btc.take(0, 1)]
+    for spec in (FeatureSpec(), FeatureSpec(ema_slow=50, rsi_period=7, atr_period=30)):
+        together = compute_features_many(mix, spec)
+        for arrays, batch in zip(mix, together, strict=True):
+            alone = compute_features(arrays, spec)
+            for k, name in enumerate(Features._fields):
+                assert np.array_equal(batch[k], alone[k], equal_nan=True), name
+                assert batch[k].dtype == alone[k].dtype, name

@@ -11,7 +11,7 @@ a zero-volume candle and for the first candle after a gap (and for the very firs
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -28,12 +28,14 @@ from optiflow.marketdata.indicators import (
     RollingMedian,
     RollingVwap,
     Rsi,
-    ema_series_many,
-    macd_hist_from_emas,
     rolling_max_prev_series,
     rolling_median_series,
     rolling_vwap_series,
-    rsi_atr_series,
+)
+from optiflow.marketdata.indicators_many import (
+    ema_series_multi,
+    macd_hist_multi,
+    rsi_atr_series_multi,
 )
 from optiflow.marketdata.recurrence import FloatArray
 from optiflow.marketdata.windows import MedianColumn
@@ -140,23 +142,59 @@ def compute_features(
     computed when read, by ``features_at``), for a caller whose signals and filters never
     read them as arrays; the values are the same.
     """
+    return compute_features_many([arrays], spec, lazy_medians)[0]
+
+
+def compute_features_many(
+    many: Sequence[CandleArrays], spec: FeatureSpec | None = None, lazy_medians: bool = False
+) -> list[Features]:
+    """:func:`compute_features` of each candle arrays of ``many`` (the same values), with the
+    recurrences of all of them advanced together (``indicators_many``)."""
     spec = spec or FeatureSpec()
-    if arrays.timeframe_ms != spec.timeframe_ms:
-        raise ValueError(
-            f"{arrays.symbol}: candles are {arrays.timeframe_ms} ms but "
-            f"FeatureSpec.timeframe_ms is {spec.timeframe_ms}"
+    cols: list[tuple[FloatArray, ...]] = []
+    for arrays in many:
+        if arrays.timeframe_ms != spec.timeframe_ms:
+            raise ValueError(
+                f"{arrays.symbol}: candles are {arrays.timeframe_ms} ms but "
+                f"FeatureSpec.timeframe_ms is {spec.timeframe_ms}"
+            )
+        cols.append(
+            (
+                np.array(arrays.ts, dtype=np.int64),
+                np.array(arrays.high, dtype=np.float64),
+                np.array(arrays.low, dtype=np.float64),
+                np.array(arrays.close, dtype=np.float64),
+                np.array(arrays.volume, dtype=np.float64),
+            )
         )
-    ts = np.array(arrays.ts, dtype=np.int64)
-    h = np.array(arrays.high, dtype=np.float64)
-    lo = np.array(arrays.low, dtype=np.float64)
-    c = np.array(arrays.close, dtype=np.float64)
-    v = np.array(arrays.volume, dtype=np.float64)
-    n = len(ts)
-    ema_fast, ema_slow, macd_fast, macd_slow = ema_series_many(
-        c, [spec.ema_fast, spec.ema_slow, spec.macd_fast, spec.macd_slow]
+    emas = ema_series_multi(
+        [c[3] for c in cols], [spec.ema_fast, spec.ema_slow, spec.macd_fast, spec.macd_slow]
     )
-    macd_hist = macd_hist_from_emas(macd_fast, macd_slow, spec.macd_signal)
-    rsi, atr = rsi_atr_series(h, lo, c, spec.rsi_period, spec.atr_period)
+    hists = macd_hist_multi([e[2] for e in emas], [e[3] for e in emas], spec.macd_signal)
+    rsi_atr = rsi_atr_series_multi(
+        [c[1] for c in cols], [c[2] for c in cols], [c[3] for c in cols],
+        spec.rsi_period, spec.atr_period,
+    )  # fmt: skip
+    return [
+        _assemble(spec, lazy_medians, col, ema[0], ema[1], hist, rsi, atr)
+        for col, ema, hist, (rsi, atr) in zip(cols, emas, hists, rsi_atr, strict=True)
+    ]
+
+
+def _assemble(
+    spec: FeatureSpec,
+    lazy_medians: bool,
+    col: tuple[FloatArray, ...],
+    ema_fast: FloatArray,
+    ema_slow: FloatArray,
+    macd_hist: FloatArray,
+    rsi: FloatArray,
+    atr: FloatArray,
+) -> Features:
+    """One symbol's Features from its columns (ts, high, low, close, volume) and the
+    indicators computed in batch."""
+    ts, h, lo, c, v = col
+    n = len(ts)
     atr_median: Any = np.full(n, NAN)
     start = spec.atr_period - 1
     if n > start and lazy_medians:

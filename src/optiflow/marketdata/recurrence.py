@@ -15,7 +15,7 @@ only the speed depends on the speculation succeeding.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar, overload
 
 import numpy as np
@@ -127,16 +127,45 @@ def run_recurrences(
         )
     )
     res = np.empty((block, m, nblocks), dtype=np.float64)
+    advance = _in_place(step, param, y)
     for j in range(warmup + block):
         g = base + j
         off = g // block
-        y = step(y, table[g % block, :, off : off + nblocks], param)
+        x = table[g % block, :, off : off + nblocks]
+        if advance is not None:
+            advance(x)  # y updated in place: the same operations, no temporaries
+        else:
+            y = step(y, x, param)
         if j >= warmup:
             res[j - warmup] = y
     out = np.ascontiguousarray(res.transpose(1, 2, 0)).reshape(m, -1)[:, :n]
     for i in range(m):
         _repair(step, y0s[i], rows[i], params[i], out[i], block)
     return out
+
+
+def _in_place(step: Step, param: FloatArray, y: FloatArray) -> Callable[[FloatArray], None] | None:
+    """For the known steps, a function doing ``y = step(y, x, param)`` in place (the same
+    IEEE-754 operations in the same order, without allocating); None for any other step."""
+    tmp = np.empty_like(y)
+    if step is ema_step:  # prev + alpha * (x - prev)
+
+        def ema(x: FloatArray) -> None:
+            np.subtract(x, y, out=tmp)
+            np.multiply(param, tmp, out=tmp)
+            np.add(y, tmp, out=y)
+
+        return ema
+    if step is wilder_step:  # (prev * (period - 1) + x) / period
+        less = param - 1.0
+
+        def wilder(x: FloatArray) -> None:
+            np.multiply(y, less, out=y)
+            np.add(y, x, out=y)
+            np.divide(y, param, out=y)
+
+        return wilder
+    return None
 
 
 def _bits_equal(a: FloatArray, b: FloatArray) -> npt.NDArray[np.bool_]:

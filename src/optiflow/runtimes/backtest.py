@@ -33,7 +33,7 @@ from optiflow.marketdata.features import (
     FeatureCache,
     FeatureSpec,
     FeatureTracker,
-    compute_features,
+    compute_features_many,
     row_reader,
 )
 from optiflow.marketdata.loaders import CandleArrays, resample
@@ -154,8 +154,11 @@ def run_fast(
     s = settings_from_config(cfg)
     spec = feature_spec(cfg, s.timeframe_ms)
     lazy = not _reads_medians(s)  # then only the kept near misses read them: a few rows
-    compute = compute_features if feature_cache is None else feature_cache.get
-    feats: list[Any] = [compute(a, spec, lazy) for a in arrays]  # Features of arrays
+    feats: list[Any]  # Features of arrays
+    if feature_cache is None:
+        feats = compute_features_many(arrays, spec, lazy)
+    else:
+        feats = [feature_cache.get(a, spec, lazy) for a in arrays]
 
     readers = [row_reader(f) for f in feats]
 

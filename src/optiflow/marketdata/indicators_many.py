@@ -1,0 +1,152 @@
+"""Batch indicators of several series at once (e.g. every symbol of a backtest).
+
+Each function equals its one-series twin in :mod:`optiflow.marketdata.indicators` for every
+series, bit for bit: the seeds and the sequential heads are computed per series exactly as
+there, and the recurrences of all series advance together in one
+:func:`~optiflow.marketdata.recurrence.run_recurrences` call (one numpy operation per step
+for all of them instead of one per series). Rows of different lengths are padded at the
+end; later inputs never change earlier states, and the padding is cut off again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from optiflow.marketdata.indicators import (
+    _check_period,
+    _nan_array,
+    ema_series_many,
+    rsi_atr_series,
+    true_range,
+)
+from optiflow.marketdata.recurrence import (
+    FloatArray,
+    Step,
+    ema_step,
+    run_recurrences,
+    run_sequential,
+    warmup_steps,
+    wilder_step,
+)
+
+
+def recurrences_of_rows(
+    step: Step,
+    seeds: Sequence[float],
+    rows: Sequence[FloatArray],
+    params: Sequence[float],
+    warmup: int,
+) -> list[FloatArray]:
+    """``run_recurrences`` over rows of any lengths: row i's states from ``seeds[i]``."""
+    n = max((len(r) for r in rows), default=0)
+    if n == 0:
+        return [np.empty(0, dtype=np.float64) for _ in rows]
+    xs = np.empty((len(rows), n), dtype=np.float64)
+    for i, r in enumerate(rows):
+        xs[i, : len(r)] = r
+        xs[i, len(r) :] = r[-1] if len(r) else 0.0  # padding: never read back
+    out = run_recurrences(step, seeds, xs, params, warmup=warmup)
+    return [out[i, : len(r)] for i, r in enumerate(rows)]
+
+
+def ema_series_multi(xs: Sequence[FloatArray], periods: Sequence[int]) -> list[list[FloatArray]]:
+    """``ema_series_many(x, periods)`` for every ``x`` of ``xs``, the recurrences together."""
+    for p in periods:
+        _check_period("EMA period", p)
+    outs: list[list[FloatArray]] = []
+    seeds: list[float] = []
+    rows: list[FloatArray] = []
+    params: list[float] = []
+    batched: list[int] = []
+    if not periods:
+        return [[] for _ in xs]
+    common = max(periods) - 1  # first index where every EMA has a value
+    alphas = [2.0 / (p + 1) for p in periods]
+    for k, x in enumerate(xs):
+        if len(x) < max(periods):  # some EMA never starts: the one-series path says how
+            outs.append(ema_series_many(x, periods))
+            continue
+        series = [_nan_array(len(x)) for _ in periods]
+        for out, p, alpha in zip(series, periods, alphas, strict=True):
+            seed = math.fsum(x[:p].tolist()) / p
+            out[p - 1] = seed
+            out[p : common + 1] = run_sequential(ema_step, seed, x[p : common + 1].tolist(), alpha)
+            seeds.append(float(out[common]))
+            rows.append(x[common + 1 :])
+            params.append(alpha)
+        outs.append(series)
+        batched.append(k)
+    if batched:
+        rest = recurrences_of_rows(
+            ema_step, seeds, rows, params, warmup_steps(1.0 - min(alphas))
+        )
+        for j, k in enumerate(batched):
+            for m, out in enumerate(outs[k]):
+                out[common + 1 :] = rest[j * len(periods) + m]
+    return outs
+
+
+def macd_hist_multi(
+    fasts: Sequence[FloatArray], slows: Sequence[FloatArray], signal: int
+) -> list[FloatArray]:
+    """``macd_hist_from_emas`` of every (fast, slow) pair, the signal EMAs together."""
+    outs: list[FloatArray] = []
+    parts: list[tuple[int, int, FloatArray]] = []  # (series, start, macd from start)
+    for k, (fast, slow) in enumerate(zip(fasts, slows, strict=True)):
+        macd = fast - slow
+        outs.append(_nan_array(len(macd)))
+        ready = np.flatnonzero(~np.isnan(macd))
+        if len(ready):
+            start = int(ready[0])
+            parts.append((k, start, macd[start:]))
+    emas = ema_series_multi([m for _, _, m in parts], [signal])
+    for (k, start, macd), (ema,) in zip(parts, emas, strict=True):
+        outs[k][start:] = macd - ema
+    return outs
+
+
+def rsi_atr_series_multi(
+    highs: Sequence[FloatArray],
+    lows: Sequence[FloatArray],
+    closes: Sequence[FloatArray],
+    rsi_period: int,
+    atr_period: int,
+) -> list[tuple[FloatArray, FloatArray]]:
+    """``rsi_atr_series`` of every (high, low, close), the Wilder recurrences together."""
+    _check_period("RSI period", rsi_period)
+    _check_period("ATR period", atr_period)
+    outs: list[tuple[FloatArray, FloatArray]] = []
+    seeds: list[float] = []
+    rows: list[FloatArray] = []
+    batched: list[int] = []
+    rp, ap = float(rsi_period), float(atr_period)
+    for k, (high, low, close) in enumerate(zip(highs, lows, closes, strict=True)):
+        if len(close) < max(rsi_period + 2, atr_period + 1):  # as the one-series path
+            outs.append(rsi_atr_series(high, low, close, rsi_period, atr_period))
+            continue
+        d = close[1:] - close[:-1]
+        moves = np.stack([np.where(d > 0.0, d, 0.0), np.where(d < 0.0, -d, 0.0)])
+        seeds += [math.fsum(row[:rsi_period].tolist()) / rsi_period for row in moves]
+        tr = true_range(high, low, close)
+        seeds.append(math.fsum(tr[:atr_period].tolist()) / atr_period)
+        rows += [moves[0, rsi_period:], moves[1, rsi_period:], tr[atr_period:]]
+        outs.append((_nan_array(len(close)), _nan_array(len(close))))
+        batched.append(k)
+    if not batched:
+        return outs
+    warmup = max(warmup_steps((rp - 1.0) / rp), warmup_steps((ap - 1.0) / ap))
+    rest = recurrences_of_rows(wilder_step, seeds, rows, [rp, rp, ap] * len(batched), warmup)
+    for j, k in enumerate(batched):
+        rsi, atr = outs[k]
+        gains, losses, ranges = rest[3 * j : 3 * j + 3]
+        ag = np.concatenate(([seeds[3 * j]], gains))
+        al = np.concatenate(([seeds[3 * j + 1]], losses))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = 100.0 - 100.0 / (1.0 + ag / al)
+        rsi[rsi_period:] = np.where(al == 0.0, 100.0, value)
+        atr[atr_period - 1] = seeds[3 * j + 2]
+        atr[atr_period:] = ranges
+    return outs
