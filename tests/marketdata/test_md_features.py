@@ -16,6 +16,7 @@ from optiflow.marketdata.features import (
     compute_features,
     compute_features_many,
     features_at,
+    with_medians_at,
 )
 from optiflow.marketdata.loaders import CandleArrays, resample
 
@@ -139,3 +140,23 @@ def test_many_series_at_once_equal_each_alone(real: Callable[[str], CandleArrays
             for k, name in enumerate(Features._fields):
                 assert np.array_equal(batch[k], alone[k], equal_nan=True), name
                 assert batch[k].dtype == alone[k].dtype, name
+
+
+@pytest.mark.parametrize("window", [60, 7])
+def test_medians_at_some_rows_equal_the_eager_ones(btc: CandleArrays, window: int) -> None:
+    """``with_medians_at``: the chosen rows' medians (NaN elsewhere) equal the eager ones bit
+    for bit, and its row reader still gives every row, chosen or not."""
+    spec = FeatureSpec(median_window=window)
+    part = btc.take(0, 5000)
+    eager = compute_features(part, spec)
+    chosen = np.flatnonzero(np.arange(5000) % 3 == 0)  # incl. rows before a full window
+    arrays, reads = with_medians_at(compute_features(part, spec, lazy_medians=True), chosen)
+    for name in ("atr_median", "vol_median"):
+        got, want = getattr(arrays, name), getattr(eager, name)
+        assert np.array_equal(got[chosen], want[chosen], equal_nan=True), name
+        others = np.setdiff1d(np.arange(5000), chosen)
+        assert np.isnan(got[others]).all(), name
+        assert np.count_nonzero(~np.isnan(got)) > 1000, name  # real values were computed
+    for i in range(0, 5000, 7):
+        a, b = features_at(eager, i), features_at(reads, i)
+        assert np.array_equal(np.array(a), np.array(b), equal_nan=True), i

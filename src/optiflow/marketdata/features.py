@@ -230,6 +230,21 @@ def _assemble(
     return Features(**cols)
 
 
+def with_medians_at(f: Features, rows: np.ndarray) -> tuple[Features, Features]:
+    """Lazy-median Features ``f`` (``compute_features(..., lazy_medians=True)``) with the
+    medians of the rows ``rows`` (sorted) computed at once: (arrays holding those rows and
+    NaN elsewhere, for array code reading only those rows; Features reading those rows
+    from the arrays and any other row as ``f`` does). The values are ``f``'s."""
+    arrays: dict[str, Any] = {}
+    reads: dict[str, Any] = {}
+    for name in ("atr_median", "vol_median"):
+        col = getattr(f, name)
+        if isinstance(col, MedianColumn):
+            arrays[name] = col.at(rows)
+            reads[name] = MedianColumn(col.x, col.window, col.offset, arrays[name])
+    return f._replace(**arrays), f._replace(**reads)
+
+
 def features_at(arrays_features: Features, i: int) -> Features:
     """Row ``i`` of batch Features as scalar Features (int ts, Python floats)."""
     f: Any = arrays_features

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from optiflow.marketdata.recurrence import FloatArray
@@ -95,11 +96,31 @@ class MedianColumn:
     on demand (``item``, as ``ndarray.item``): the same sort and the same arithmetic as
     :func:`window_median`, so the same values, for a column of which few rows are read."""
 
-    __slots__ = ("offset", "window", "x")
+    __slots__ = ("known", "offset", "window", "x")
 
-    def __init__(self, x: FloatArray, window: int, offset: int = 0) -> None:
-        """Column of ``len(x) + offset`` rows; rows before a full window are NaN."""
-        self.x, self.window, self.offset = x, window, offset
+    def __init__(
+        self, x: FloatArray, window: int, offset: int = 0, known: FloatArray | None = None
+    ) -> None:
+        """Column of ``len(x) + offset`` rows; rows before a full window are NaN.
+        ``known``: rows already computed (:meth:`at`), NaN where not: read from there."""
+        self.x, self.window, self.offset, self.known = x, window, offset, known
+
+    def at(self, rows: npt.NDArray[np.intp]) -> FloatArray:
+        """The whole column as an array holding the rows ``rows`` (sorted, in range) and NaN
+        elsewhere: :func:`window_median` of just those windows (the same sort per window)."""
+        w, k = self.window, self.window // 2
+        out = np.full(len(self), math.nan)
+        j = rows - self.offset
+        j = j[(j >= w - 1) & (j < len(self.x))]  # the rest: before a full window, NaN
+        view = sliding_window_view(self.x, w)
+        for s in range(0, len(j), _MEDIAN_CHUNK):
+            sel = j[s : s + _MEDIAN_CHUNK]
+            part = np.sort(view[sel - (w - 1)], axis=1)
+            if w % 2:
+                out[sel + self.offset] = part[:, k]
+            else:
+                out[sel + self.offset] = (part[:, k - 1] + part[:, k]) / 2.0
+        return out
 
     def __len__(self) -> int:
         """Number of rows."""
@@ -107,6 +128,10 @@ class MedianColumn:
 
     def item(self, i: int) -> float:
         """Row ``i`` as a Python float."""
+        if self.known is not None and i >= 0:
+            v: float = self.known.item(i)
+            if v == v:  # (NaN: not computed, or NaN indeed: computed again below)
+                return v
         x, j, w = self.x, i - self.offset, self.window
         if not 0 <= j < len(x):
             if 0 <= i < len(x) + self.offset:

@@ -33,17 +33,16 @@ from optiflow.marketdata.features import (
     FeatureCache,
     FeatureSpec,
     FeatureTracker,
-    compute_features_many,
     row_reader,
 )
 from optiflow.marketdata.loaders import CandleArrays, resample
 from optiflow.marketdata.ticks import TickData
 from optiflow.ports.store import StateBatch, Store
 from optiflow.runtimes.bar_loop import AlignedData, BarLoop, align
-from optiflow.runtimes.bulk_stats import bulk_counters, candidate_mask, first_cross
+from optiflow.runtimes.bulk_stats import bulk_counters, candidate_mask, fast_features, first_cross
 from optiflow.runtimes.fast_screen import Candidates
 from optiflow.runtimes.shadow_feed import ShadowFeed, market_signals, shadow_outcomes
-from optiflow.signals.catalogue import signal_values, volume_spike
+from optiflow.signals.catalogue import signal_values
 
 Progress = Callable[[int, int], None]
 
@@ -153,13 +152,7 @@ def run_fast(
     arrays = prepare(cfg, data)
     s = settings_from_config(cfg)
     spec = feature_spec(cfg, s.timeframe_ms)
-    lazy = not _reads_medians(s)  # then only the kept near misses read them: a few rows
-    feats: list[Any]  # Features of arrays
-    if feature_cache is None:
-        feats = compute_features_many(arrays, spec, lazy)
-    else:
-        feats = [feature_cache.get(a, spec, lazy) for a in arrays]
-
+    feats, looks = fast_features(s, arrays, spec, feature_cache)
     readers = [row_reader(f) for f in feats]
 
     def features(i: int, row: int) -> Features:
@@ -169,13 +162,13 @@ def run_fast(
     d, bot = loop.data, loop.bot
     spread = cfg.costs.assumed_spread_pct
     if isinstance(loop.shadows, ShadowFeed):  # the engine never sees these: their shadows
-        loop.shadows.market = market_signals(s, feats, d.ts, spread)
+        loop.shadows.market = market_signals(s, looks, d.ts, spread)  # (1+1 rows only)
     bars, syms, rows = [], [], []
     loop.rescan_rows = []
-    for i, f in enumerate(feats):
+    for i, f in enumerate(looks):
         mask = candidate_mask(s, f, spread)
         loop.rescan_rows.append(mask)
-        counters, near = bulk_counters(s, d.symbols[i], f, spread, ~mask)
+        counters, near = bulk_counters(s, d.symbols[i], f, spread, ~mask, feats[i])
         bot.counters[d.symbols[i]].add(counters)
         for nm in near:
             bot.near_misses.add(nm)
@@ -270,13 +263,6 @@ def run_fast(
     cands.settle(bot)
     flush_near(bot, queued, spread)
     return _finish(cfg, loop, s, arrays)
-
-
-def _reads_medians(s: EngineSettings) -> bool:
-    """Whether the bot's signals or market filters read ``vol_median``/``atr_median``."""
-    mf = s.market_filters
-    used = s.signals.primary + s.signals.confirming
-    return mf.volume_mult is not None or mf.atr_mult is not None or volume_spike in used
 
 
 def _trigger_arrays(d: AlignedData) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:

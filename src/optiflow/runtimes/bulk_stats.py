@@ -7,6 +7,7 @@ arrays, so the counts over skipped candles equal what the engine would have coun
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,9 +16,16 @@ from optiflow.domain.market import Features
 from optiflow.domain.results import NearMiss
 from optiflow.engine.settings import EngineSettings
 from optiflow.filters.market import MARKET_REASONS, market_blocks
-from optiflow.marketdata.features import features_at
+from optiflow.marketdata.candles import CandleArrays
+from optiflow.marketdata.features import (
+    FeatureCache,
+    FeatureSpec,
+    compute_features_many,
+    features_at,
+    with_medians_at,
+)
 from optiflow.portfolio.stats import SymbolCounters
-from optiflow.signals.catalogue import signal_values
+from optiflow.signals.catalogue import signal_values, volume_spike
 from optiflow.signals.oneplusone import groups
 
 
@@ -41,9 +49,16 @@ def candidate_mask(s: EngineSettings, f: Features, spread_pct: float) -> np.ndar
 
 
 def bulk_counters(
-    s: EngineSettings, symbol: str, f: Features, spread_pct: float, rows: np.ndarray
+    s: EngineSettings,
+    symbol: str,
+    f: Features,
+    spread_pct: float,
+    rows: np.ndarray,
+    reads: Features | None = None,
 ) -> tuple[SymbolCounters, list[NearMiss]]:
-    """Counters and the latest near misses (each kind) over the candles selected by ``rows``."""
+    """Counters and the latest near misses (each kind) over the candles selected by ``rows``;
+    the near misses' values read from ``reads`` (default ``f``)."""
+    reads = f if reads is None else reads
     prim, conf, blocks = _classify(s, f, spread_pct)
     passes = prim & conf & rows
     nblocked = np.sum(np.stack(blocks), axis=0) if blocks else np.zeros(len(rows), int)
@@ -62,7 +77,7 @@ def bulk_counters(
     c.near_miss_filter = len(near_rows)
     near: list[NearMiss] = []
     for row in near_rows[-s.near_miss_keep :].tolist() if s.near_miss_keep else []:
-        fr = features_at(f, row)
+        fr = features_at(reads, row)
         reason = next(r for r, b in zip(MARKET_REASONS, blocks, strict=True) if b[row])
         near.append(
             NearMiss(
@@ -75,7 +90,7 @@ def bulk_counters(
         )
     keep = s.near_miss_keep
     for row in np.flatnonzero((prim ^ conf) & rows)[-keep:].tolist() if keep else []:
-        fr = features_at(f, row)
+        fr = features_at(reads, row)
         near.append(
             NearMiss(
                 int(fr.ts) + s.timeframe_ms,
@@ -86,6 +101,37 @@ def bulk_counters(
             )
         )
     return c, near
+
+
+def fast_features(
+    s: EngineSettings,
+    arrays: Sequence[CandleArrays],
+    spec: FeatureSpec,
+    cache: FeatureCache | None = None,
+) -> tuple[list[Any], list[Any]]:
+    """The batch Features of each symbol, twice: as read row by row, and as the array
+    filters read them (only the rows where 1+1 passes count there).
+
+    Medians read by no signal are lazy: computed only for the rows read (the kept near
+    misses) and, when a market filter reads them, for the rows where 1+1 passes, at once.
+    """
+    lazy = volume_spike not in s.signals.primary + s.signals.confirming
+    feats: list[Any]
+    if cache is None:
+        feats = compute_features_many(arrays, spec, lazy)
+    else:
+        feats = [cache.get(a, spec, lazy) for a in arrays]
+    mf = s.market_filters
+    if not lazy or mf.volume_mult is None and mf.atr_mult is None:
+        return feats, feats
+    looks, reads = [], []
+    for f in feats:
+        prim, conf = groups(s.signals, f, float("nan"))
+        passing = np.flatnonzero(np.broadcast_to(prim & conf, (len(np.asarray(f.ts)),)))
+        look, read = with_medians_at(f, passing)
+        looks.append(look)
+        reads.append(read)
+    return reads, looks
 
 
 def first_cross(
