@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from optiflow.marketdata import indicators as ind
+from optiflow.marketdata.indicators_many import recurrences_of_rows
 from optiflow.marketdata.loaders import CandleArrays
 from optiflow.marketdata.recurrence import (
     ema_step,
@@ -233,3 +234,17 @@ def test_rsi_and_atr_together_equal_each_alone(
     assert np.array_equal(atr, ind.atr_series(h, lo, c, atr_p), equal_nan=True)
     assert np.array_equal(atr, np.array(feed(ind.Atr(atr_p), *(a.tolist() for a in (h, lo, c)))),
                           equal_nan=True)  # fmt: skip
+
+
+@pytest.mark.parametrize("cells", [1, 70_000, 1 << 21])
+def test_rows_of_any_lengths_together_equal_each_alone(btc: CandleArrays, cells: int) -> None:
+    """``recurrences_of_rows`` (rows padded to one length, grouped up to ``cells`` inputs
+    per call) gives each row's sequential states bit for bit, empty rows included."""
+    c = np.asarray(btc.close)
+    rows = [c, c[:5000], c[100:200], c[:0], c[7:40_000]]
+    seeds = [1.0, 2.0, 3.0, 4.0, 5.0]
+    for step, params in ((ema_step, [2 / 27, 2 / 10, 0.5, 0.1, 2 / 13]), (wilder_step, [14.0] * 5)):
+        got = recurrences_of_rows(step, seeds, rows, params, warmup=700, cells=cells)
+        for row, seed, param, states in zip(rows, seeds, params, got, strict=True):
+            want = run_sequential(step, seed, row.tolist(), param)
+            assert np.array_equal(states, np.array(want, dtype=np.float64))

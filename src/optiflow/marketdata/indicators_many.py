@@ -32,6 +32,8 @@ from optiflow.marketdata.recurrence import (
     wilder_step,
 )
 
+_BATCH_CELLS = 1 << 21  # inputs per batched call (16 MiB per working array)
+
 
 def recurrences_of_rows(
     step: Step,
@@ -39,17 +41,28 @@ def recurrences_of_rows(
     rows: Sequence[FloatArray],
     params: Sequence[float],
     warmup: int,
+    cells: int = _BATCH_CELLS,
 ) -> list[FloatArray]:
-    """``run_recurrences`` over rows of any lengths: row i's states from ``seeds[i]``."""
+    """``run_recurrences`` over rows of any lengths: row i's states from ``seeds[i]``.
+
+    Rows go together up to ``cells`` inputs per call: long series gain little from
+    batching (their steps are long already) and the working arrays stay bounded.
+    """
     n = max((len(r) for r in rows), default=0)
     if n == 0:
         return [np.empty(0, dtype=np.float64) for _ in rows]
-    xs = np.empty((len(rows), n), dtype=np.float64)
-    for i, r in enumerate(rows):
-        xs[i, : len(r)] = r
-        xs[i, len(r) :] = r[-1] if len(r) else 0.0  # padding: never read back
-    out = run_recurrences(step, seeds, xs, params, warmup=warmup)
-    return [out[i, : len(r)] for i, r in enumerate(rows)]
+    per = max(1, cells // n)
+    out: list[FloatArray] = []
+    for g in range(0, len(rows), per):
+        group = rows[g : g + per]
+        width = max(len(r) for r in group)
+        xs = np.empty((len(group), width), dtype=np.float64)
+        for i, r in enumerate(group):
+            xs[i, : len(r)] = r
+            xs[i, len(r) :] = r[-1] if len(r) else 0.0  # padding: never read back
+        res = run_recurrences(step, seeds[g : g + per], xs, params[g : g + per], warmup=warmup)
+        out += [res[i, : len(r)] for i, r in enumerate(group)]
+    return out
 
 
 def ema_series_multi(xs: Sequence[FloatArray], periods: Sequence[int]) -> list[list[FloatArray]]:
