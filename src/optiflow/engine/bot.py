@@ -110,6 +110,16 @@ class Bot(ExitBook):
         """Positions open or being opened."""
         return len(self.positions) + len(self.entry_orders)
 
+    def rescan_idle(self, symbol: str) -> bool:
+        """True when a rescan of ``symbol``'s candle would return nothing and change nothing:
+        capacity blocks it, no pause can lift (announced), no decision is traced."""
+        busy = symbol in self.positions or symbol in self.entry_orders
+        return (
+            (busy or len(self.positions) + len(self.entry_orders) >= self.s.max_positions)
+            and not self.blacklist.paused_until
+            and self.trace is None
+        )
+
     def triggers(self, symbol: str, now: int) -> tuple[float, float, int | None] | None:
         """Price band and deadline outside of which the exit ladder may act (None: flat)."""
         pos = self.positions.get(symbol)

@@ -380,7 +380,7 @@ class BarLoop:
         self._rescanning = True
         try:
             for i, sym in enumerate(d.symbols):
-                row = d.prev_rows[i].item(t)
+                row = -1 if self.bot.rescan_idle(sym) else d.prev_rows[i].item(t)  # -1: skip
                 if row < 0 or self.rescan_rows is not None and not self.rescan_rows[i].item(row):
                     continue
                 spread = self.close_spread[i] if self.close_spread else self.spread_pct
