@@ -291,3 +291,25 @@ def test_a_fall_after_tp1_stops_at_break_even_rounded_up_to_the_tick(
     open_position(gap, T0)
     (jump,) = orders(gap.handle(PriceTicked(SYM, T0 + 2 * MIN, 99.0)))
     assert (jump.reason, jump.ref_price) == ("sl", 99.0)
+
+
+def test_a_rescan_blocked_by_capacity_is_idle(make_config: Callable[..., BotConfig]) -> None:
+    """``rescan_idle``: while capacity blocks a symbol its rescan returns nothing and changes
+    nothing (what lets a feed skip it); not idle once a slot frees, nor when traced or paused."""
+    cfg = make_config(pairs=["BTC/USDT", "ETH/USDT"], max_positions=1)
+    bot = make_bot(cfg)
+    assert not bot.rescan_idle("ETH/USDT")
+    open_position(bot, T0)
+    assert bot.rescan_idle(SYM) and bot.rescan_idle("ETH/USDT")
+    before = (repr(bot.counters), bot.near_misses.latest(), dict(bot.orders))
+    for sym in (SYM, "ETH/USDT"):
+        assert bot.handle(CandleClosed(sym, feats(T0 + MIN), 0.01, rescan=True)) == []
+    assert (repr(bot.counters), bot.near_misses.latest(), dict(bot.orders)) == before
+    bot.trace = []
+    assert not bot.rescan_idle("ETH/USDT")
+    bot.trace = None
+    bot.blacklist.paused_until["ETH/USDT"] = T0  # a pause that may lift: announced
+    assert not bot.rescan_idle("ETH/USDT")
+    del bot.blacklist.paused_until["ETH/USDT"]
+    stop_out(bot, T0 + 3 * MIN)
+    assert not bot.rescan_idle("ETH/USDT")
