@@ -117,28 +117,29 @@ def run_recurrences(
         ],
         axis=1,
     )
-    # table[r, i, k] = padded[i, k * block + r]: block c reads input c * block - warmup + j
-    table = np.ascontiguousarray(padded.reshape(len(x2), -1, block).transpose(2, 0, 1))
+    # table[i, r, k] = padded[i, k * block + r]: block c reads input c * block - warmup + j
+    # (each row transposed on its own: a cache-sized transpose per row)
+    table = np.ascontiguousarray(padded.reshape(len(x2), -1, block).transpose(0, 2, 1))
     base = extra * block - warmup
     param = np.array(params, dtype=np.float64).reshape(m, 1)
     y: FloatArray = np.array(
         np.broadcast_to(
-            table[base % block, :, base // block : base // block + nblocks], (m, nblocks)
+            table[:, base % block, base // block : base // block + nblocks], (m, nblocks)
         )
     )
-    res = np.empty((block, m, nblocks), dtype=np.float64)
+    res = np.empty((m, block, nblocks), dtype=np.float64)
     advance = _in_place(step, param, y)
     for j in range(warmup + block):
         g = base + j
         off = g // block
-        x = table[g % block, :, off : off + nblocks]
+        x = table[:, g % block, off : off + nblocks]
         if advance is not None:
             advance(x)  # y updated in place: the same operations, no temporaries
         else:
             y = step(y, x, param)
         if j >= warmup:
-            res[j - warmup] = y
-    out = np.ascontiguousarray(res.transpose(1, 2, 0)).reshape(m, -1)[:, :n]
+            res[:, j - warmup] = y
+    out = np.ascontiguousarray(res.transpose(0, 2, 1)).reshape(m, -1)[:, :n]
     for i in range(m):
         _repair(step, y0s[i], rows[i], params[i], out[i], block)
     return out
