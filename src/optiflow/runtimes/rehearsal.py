@@ -168,17 +168,31 @@ class RehearsalRuntime(CarryingRuntime):
             or self.guard.pending_fills
             or (p is not None and (p.pending_rows or p.pending_fills))
         )  # fmt: skip
+        now = time.monotonic()
+        if not loud and now - self._committed_at < 1.0 and self._quiet(self._mark):
+            return
         mark = (  # frozen values, compared by value: nothing serialised for a quiet cycle
             dict(bot.positions), dict(bot.entry_orders), bot.cash, bot.reserved,
             (dict(p.stops), dict(p.seq), dict(p.failed)) if p is not None else None,
             {s: list(cmds) for s, cmds in self.guard.deferred.items()},
         )  # fmt: skip
-        now = time.monotonic()
-        if not loud and mark == self._mark and now - self._committed_at < 1.0:
-            return
         super().commit(rows, fills)
         self._mark, self._committed_at = mark, now
         self.kill.wrote()
+
+    def _quiet(self, mark: tuple[Any, ...]) -> bool:
+        """Whether nothing the mark of the last commit holds moved (compared, not copied)."""
+        if not mark:
+            return False
+        bot, p = self._bot(), self.protector
+        positions, entries, cash, reserved, stops, deferred = mark
+        return (
+            bot.positions == positions and bot.entry_orders == entries and bot.cash == cash
+            and bot.reserved == reserved
+            and (stops is None if p is None else stops == (p.stops, p.seq, p.failed))
+            and len(self.guard.deferred) == len(deferred)
+            and all(deferred.get(s) == list(c) for s, c in self.guard.deferred.items())
+        )  # fmt: skip
 
     async def _resend(self, cmds: list[SubmitOrder]) -> None:
         """Waiting exits go out through the outbox (a kill meanwhile loses none of them)."""
