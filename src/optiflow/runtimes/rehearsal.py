@@ -49,7 +49,7 @@ from optiflow.runtimes.backtest import feature_spec
 from optiflow.runtimes.bar_loop import AlignedData, align
 from optiflow.runtimes.live.runtime import Tracker
 from optiflow.runtimes.live.starting import start_when_reachable
-from optiflow.runtimes.rehearsal_clock import Lookup, Points, RehearsalClock
+from optiflow.runtimes.rehearsal_clock import Bands, Lookup, Points, RehearsalClock
 from optiflow.runtimes.rehearsal_resume import CarryingRuntime, KillSwitch, load_items
 from optiflow.runtimes.replay import Pacer
 
@@ -126,6 +126,7 @@ class RehearsalRuntime(CarryingRuntime):
         self.at_ts = -1  # the point being played
         self._seen: dict[str, str | None] = {}  # pair -> position shown this point's sweep
         self._skip_tick: set[str] = set()  # resumed cycle: pairs already shown the open
+        self._bands = Bands()  # each position's trigger band, kept while it holds
         self.points = Points(d, self.traded)
 
     async def _sleep(self, seconds: float) -> None:
@@ -340,7 +341,7 @@ class RehearsalRuntime(CarryingRuntime):
     def _show(self, t: int, k: int) -> None:
         """The market moves to point (t, k): every pair traded in candle t shows its price."""
         ts, (moving, prices, names) = self.point_ts(t, k), self.points.candle(t)
-        self.market.trading = set(names)
+        self.market.trading = names  # the candle's own set (replaced, never changed in place)
         sy = self.al.symbols
         self.market.show_all([(sy[i], px[k]) for i, px in zip(moving, prices, strict=True)], ts)
 
@@ -389,7 +390,7 @@ class RehearsalRuntime(CarryingRuntime):
                 quote = PriceQuote(sym, self.market.quotes[sym], swept_from=pxs[k - 1])
                 await self._rest_of_sweep(quote, self._seen[sym])
                 continue
-            band = bot.triggers(sym, ts)
+            band = self._bands.get(bot, sym, ts)
             px = pxs[k]
             if band is not None and band[0] < px < band[1] and (band[2] is None or ts < band[2]):
                 self.books[sym] = self.market.quotes[sym]  # inside its band: nothing can act

@@ -152,11 +152,15 @@ class RehearsalExchange(SimBooks):
             cols = (a.open, a.high, a.low, a.close, a.volume)  # one row: one ``tolist``
             self._ohlcv[symbol] = np.column_stack(cols).astype(np.float64, copy=False)
         end = bisect_right(ts, self.now_ms() - a.timeframe_ms)
-        start = 0 if since_ms is None else bisect_left(ts, since_ms)
+        start = 0 if since_ms is None else bisect_left(ts, since_ms, 0, end)
         if since_ms is None:
             start = max(0, end - limit)
         end = min(end, start + limit)
+        if end <= start:
+            return []
         rows = self._ohlcv[symbol]
+        if end == start + 1:  # the usual ask: the one candle that closed since the last
+            return [Candle(ts[start], *rows[start].tolist())]
         return [Candle(ts[r], *rows[r].tolist()) for r in range(start, end)]
 
     # ---- ExchangeGateway: orders --------------------------------------------------------
