@@ -49,7 +49,8 @@ from optiflow.runtimes.backtest import feature_spec
 from optiflow.runtimes.bar_loop import AlignedData, align
 from optiflow.runtimes.live.runtime import Tracker
 from optiflow.runtimes.live.starting import start_when_reachable
-from optiflow.runtimes.rehearsal_clock import Lookup, Points, RehearsalClock
+from optiflow.runtimes.rehearsal_clock import Bands, Lookup, Points, RehearsalClock
+from optiflow.runtimes.rehearsal_quiet import state_mark, unchanged
 from optiflow.runtimes.rehearsal_resume import CarryingRuntime, KillSwitch, load_items
 from optiflow.runtimes.replay import Pacer
 
@@ -126,6 +127,7 @@ class RehearsalRuntime(CarryingRuntime):
         self.at_ts = -1  # the point being played
         self._seen: dict[str, str | None] = {}  # pair -> position shown this point's sweep
         self._skip_tick: set[str] = set()  # resumed cycle: pairs already shown the open
+        self._bands = Bands()  # each position's trigger band, kept while it holds
         self.points = Points(d, self.traded)
 
     async def _sleep(self, seconds: float) -> None:
@@ -168,14 +170,10 @@ class RehearsalRuntime(CarryingRuntime):
             or self.guard.pending_fills
             or (p is not None and (p.pending_rows or p.pending_fills))
         )  # fmt: skip
-        mark = (  # frozen values, compared by value: nothing serialised for a quiet cycle
-            dict(bot.positions), dict(bot.entry_orders), bot.cash, bot.reserved,
-            (dict(p.stops), dict(p.seq), dict(p.failed)) if p is not None else None,
-            {s: list(cmds) for s, cmds in self.guard.deferred.items()},
-        )  # fmt: skip
-        now = time.monotonic()
-        if not loud and mark == self._mark and now - self._committed_at < 1.0:
+        now, guard = time.monotonic(), self.guard
+        if not loud and now - self._committed_at < 1.0 and unchanged(self._mark, bot, p, guard):
             return
+        mark = state_mark(bot, p, self.guard)  # before the commit, as it saves them
         super().commit(rows, fills)
         self._mark, self._committed_at = mark, now
         self.kill.wrote()
@@ -287,7 +285,10 @@ class RehearsalRuntime(CarryingRuntime):
             if self.speed > 0 or n % 64 == 0:  # flat out: let signals in now and then
                 await self.pacer.wait(ts)
             fresh = not (mid and n == 1)
-            await (self._cycle_point(t, fresh) if k == 0 else self._sweep_point(t, k, fresh))
+            if k == 0:
+                await self._cycle_point(t, fresh, ts)
+            else:
+                await self._sweep_point(t, k, fresh, ts)
             self.done_ts = ts
             t, k = (t, k + 1) if k < 3 else (t + 1, 0)
         if t >= T and not self.stop_requested:
@@ -323,25 +324,26 @@ class RehearsalRuntime(CarryingRuntime):
             sym for i, sym in enumerate(d.symbols) if k > 0 and t < len(d.ts) and self.traded[i][t]
         }
 
-    def _show(self, t: int, k: int) -> None:
-        """The market moves to point (t, k): every pair traded in candle t shows its price."""
-        ts, (moving, prices, names) = self.point_ts(t, k), self.points.candle(t)
-        self.market.trading = set(names)
+    def _show(self, t: int, k: int, ts: int = -1) -> None:
+        """The market moves to point (t, k) (its time ``ts``): candle t's traded pairs show it."""
+        ts = self.point_ts(t, k) if ts < 0 else ts
+        moving, prices, names = self.points.candle(t)
+        self.market.trading = names  # the candle's own set (replaced, never changed in place)
         sy = self.al.symbols
         self.market.show_all([(sy[i], px[k]) for i, px in zip(moving, prices, strict=True)], ts)
 
-    async def _cycle_point(self, t: int, fresh: bool = True) -> None:
+    async def _cycle_point(self, t: int, fresh: bool = True, ts: int = -1) -> None:
         """The candle before ``t`` closes: the market opens candle ``t``, then the cycle runs.
 
         ``fresh=False``: resumed inside this point (the pairs already shown the open are not
         shown it again).
         """
-        ts = self.point_ts(t, 0)
+        ts = self.point_ts(t, 0) if ts < 0 else ts
         self.sim_clock.t = self.at_ts = ts
         if fresh:
             self.market.last_exit = None
             self._ticked = {}
-            self._show(t, 0)
+            self._show(t, 0, ts)
         self._skip_tick = set() if fresh else set(self._ticked)
         async with self.engine_lock:
             await self.cycle()
@@ -353,14 +355,14 @@ class RehearsalRuntime(CarryingRuntime):
                 self._ticked[sym] = pos.position_id
                 await self.on_price(PriceQuote(sym, self.market.quotes[sym]))
 
-    async def _sweep_point(self, t: int, k: int, fresh: bool = True) -> None:
+    async def _sweep_point(self, t: int, k: int, fresh: bool = True, ts: int = -1) -> None:
         """Every traded pair sweeps to its low (k=1), high (2) or close (3)."""
-        ts = self.point_ts(t, k)
+        ts = self.point_ts(t, k) if ts < 0 else ts
         self.sim_clock.t = self.at_ts = ts
         if fresh:
             self.market.last_exit = None
             self._seen = {}
-            self._show(t, k)
+            self._show(t, k, ts)
         bot = self._bot()
         if not bot.positions and not self._seen:
             return  # no position to show the sweep to (the quotes moved above)
@@ -375,7 +377,7 @@ class RehearsalRuntime(CarryingRuntime):
                 quote = PriceQuote(sym, self.market.quotes[sym], swept_from=pxs[k - 1])
                 await self._rest_of_sweep(quote, self._seen[sym])
                 continue
-            band = bot.triggers(sym, ts)
+            band = self._bands.get(bot, sym, ts)
             px = pxs[k]
             if band is not None and band[0] < px < band[1] and (band[2] is None or ts < band[2]):
                 self.books[sym] = self.market.quotes[sym]  # inside its band: nothing can act

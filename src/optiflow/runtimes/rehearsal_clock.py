@@ -10,10 +10,12 @@ from typing import Any
 import numpy as np
 
 from optiflow.domain.market import Candle, Features
+from optiflow.engine.bot import Bot
 from optiflow.marketdata.features import features_at
 from optiflow.runtimes.bar_loop import AlignedData
 
 Prices = tuple[float, float, float, float]
+Band = tuple[float, float, int | None]
 
 
 class RehearsalClock:
@@ -93,3 +95,28 @@ class Points:
             prices = [(p[i][0][t], p[i][1][t], p[i][2][t], p[i][3][t]) for i in moving]
             self._candle, self._t = (moving, prices, {d.symbols[i] for i in moving}), t
         return self._candle
+
+
+class Bands:
+    """``bot.triggers(symbol, ts)`` per pair, kept while its (frozen) position and deadline hold.
+
+    A band is a function of the position and of whether ``ts`` passed the position's
+    timeout; before the band's deadline (which comes no later than that timeout) it is the
+    same at every time, so it is recomputed only for a new position or once the deadline is
+    reached (times only grow within a run).
+    """
+
+    def __init__(self) -> None:
+        """No band known yet."""
+        self._kept: dict[str, tuple[object, Band]] = {}
+
+    def get(self, bot: Bot, symbol: str, ts: int) -> Band | None:
+        """The band of ``symbol``'s position at ``ts`` (None: no position)."""
+        pos = bot.positions.get(symbol)
+        hit = self._kept.get(symbol)
+        if hit is not None and hit[0] is pos and (hit[1][2] is None or ts < hit[1][2]):
+            return hit[1]
+        band = bot.triggers(symbol, ts)
+        if band is not None:
+            self._kept[symbol] = (pos, band)
+        return band

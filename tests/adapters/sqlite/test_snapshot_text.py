@@ -64,3 +64,14 @@ def test_fast_text_reads_back_as_the_same_value() -> None:
     assert "\\u" not in text  # the fast path was taken
     plain = json.dumps(value, separators=(",", ":"), default=str)
     assert json.loads(text) == json.loads(plain)
+
+
+def test_none_beside_nan_still_goes_through_json() -> None:
+    """A None (null in both) keeps the fast text; a NaN anywhere beside it is json's NaN."""
+    plain = lambda v: json.dumps(v, separators=(",", ":"), default=str)  # noqa: E731
+    cursor = {"ts": 5, "ticked": {"BTC/USDT": None, "ETH/USDT": "p1"}, "px": [1.5, 2.0]}
+    assert dump_json(cursor) == plain(cursor)
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        value = {"seen": {"ADA/USDT": None}, "deep": [{"x": (1.0, bad)}]}
+        text = dump_json(value)
+        assert text == plain(value) and "null" in text and "null," not in text.split("deep")[1]

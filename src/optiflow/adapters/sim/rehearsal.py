@@ -18,6 +18,7 @@ it on restart, with the market standing where it stood.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 from bisect import bisect_left, bisect_right
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from optiflow.adapters.sim.books import OPEN, SimBooks, settled
 from optiflow.adapters.sim.exchange import SimExchange, SimResult
@@ -150,11 +152,15 @@ class RehearsalExchange(SimBooks):
             cols = (a.open, a.high, a.low, a.close, a.volume)  # one row: one ``tolist``
             self._ohlcv[symbol] = np.column_stack(cols).astype(np.float64, copy=False)
         end = bisect_right(ts, self.now_ms() - a.timeframe_ms)
-        start = 0 if since_ms is None else bisect_left(ts, since_ms)
+        start = 0 if since_ms is None else bisect_left(ts, since_ms, 0, end)
         if since_ms is None:
             start = max(0, end - limit)
         end = min(end, start + limit)
+        if end <= start:
+            return []
         rows = self._ohlcv[symbol]
+        if end == start + 1:  # the usual ask: the one candle that closed since the last
+            return [Candle(ts[start], *rows[start].tolist())]
         return [Candle(ts[r], *rows[r].tolist()) for r in range(start, end)]
 
     # ---- ExchangeGateway: orders --------------------------------------------------------
@@ -298,16 +304,17 @@ class RehearsalExchange(SimBooks):
             ]
         # each order's JSON is kept while the order is unchanged (most are, at every write)
         orders = ",".join(self._order_text(o) for o in self.orders.values())
-        text = f'{json.dumps(state)[:-1]}, "orders": [{orders}]}}'
+        text = f'{_dumps(state)[:-1]},"orders":[{orders}]}}'
         db = self._db
         db.execute("BEGIN")
         db.execute("INSERT OR REPLACE INTO state VALUES ('books', ?)", (text,))
-        db.executemany(
-            "INSERT INTO ledger (client_id, symbol, side, qty, price, fee, ts) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(f.client_id, f.symbol, f.side, str(f.qty), str(f.price), str(f.fee), f.ts)
-             for f in fills],  # fmt: skip
-        )
+        if fills:
+            db.executemany(
+                "INSERT INTO ledger (client_id, symbol, side, qty, price, fee, ts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(f.client_id, f.symbol, f.side, str(f.qty), str(f.price), str(f.fee), f.ts)
+                 for f in fills],  # fmt: skip
+            )
         db.execute("COMMIT")
         if self.after_write is not None:
             self.after_write()
@@ -319,7 +326,7 @@ class RehearsalExchange(SimBooks):
             return hit[1]
         if len(self._texts) > 2 * len(self.orders) + 64:
             self._texts = {k: v for k, v in self._texts.items() if k in self.orders}
-        text = json.dumps(_up_json(o))
+        text = _dumps(_up_json(o))
         self._texts[o.client_id] = (o, text)
         return text
 
@@ -351,6 +358,32 @@ class RehearsalExchange(SimBooks):
         self.last_exit = None if ex is None else (str(ex[0]), float(ex[1]))
         for f in self.ledger()[-500:]:
             self._trade(f, f"rh-{f.client_id}")
+
+
+def _dumps(value: Any) -> str:
+    """JSON text of the books (``orjson``: 5x ``json``; ``json.loads`` reads it back the same).
+
+    The books hold strings, integers, finite prices, lists, string-keyed dicts and ``None``
+    only; anything else (a NaN ``orjson`` would write as ``null``) goes through ``json``.
+    """
+    try:
+        out = orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value)
+    if b"null" in out and not _finite(value):  # a None is ``null`` in both: kept
+        return json.dumps(value)
+    return out.decode()
+
+
+def _finite(value: Any) -> bool:
+    """Whether no float in ``value`` is NaN or infinite (``orjson`` would write ``null``)."""
+    if type(value) is float:
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def _tables(db: sqlite3.Connection) -> None:

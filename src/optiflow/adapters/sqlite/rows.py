@@ -49,9 +49,10 @@ def dump_json(value: Any) -> str:
     Encoded with ``orjson`` (5x faster than ``json``); anything it would spell differently
     from ``json.dumps(default=str)`` goes through ``json`` instead: a type other than the
     JSON ones and ``Decimal`` (a dataclass, a datetime, a subclass of str/int/dict/list), a
-    non-string key or an integer beyond 64 bits (``orjson`` refuses them), and a text
-    holding ``null`` (``orjson`` writes NaN and infinities as ``null``; a snapshot has no
-    ``None`` in it, so this check costs nothing in practice). The texts differ only in
+    non-string key or an integer beyond 64 bits (``orjson`` refuses them), and a value
+    holding a NaN or an infinity (``orjson`` writes them as ``null``; only a text holding
+    ``null`` is searched for them: a ``None``, as in the rehearsal's cursor, is ``null`` in
+    both). The texts differ only in
     spelling (non-ASCII as UTF-8, not ``\\u`` escapes; a float's exponent), which
     ``json.loads`` reads to the same value; and a plain ``Enum`` member becomes its value
     (``json`` wrote ``str(member)``; the snapshot stores ``.value`` itself).
@@ -60,9 +61,20 @@ def dump_json(value: Any) -> str:
         out = orjson.dumps(value, default=_decimal, option=_STRICT)
     except TypeError:
         return _json_text(value)
-    if b"null" in out:
+    if b"null" in out and not _finite(value):  # a None is ``null`` in both: kept
         return _json_text(value)
     return out.decode()
+
+
+def _finite(value: Any) -> bool:
+    """Whether no float in ``value`` is NaN or infinite (``orjson`` writes those ``null``)."""
+    if type(value) is float:
+        return value - value == 0.0  # NaN and infinities give NaN
+    if type(value) is dict:
+        return all(_finite(v) for v in value.values())
+    if type(value) is list or type(value) is tuple:
+        return all(_finite(v) for v in value)
+    return True
 
 
 _JSON_TEXT = json.JSONEncoder(separators=(",", ":"), default=str).encode  # built once

@@ -211,31 +211,35 @@ class LiveRuntime:
         pair is shown to its position: a candle's close is decided before the price after it,
         as the backtest plays it.
         """
-        now = self.clock.now_ms()
+        clock, data, last_ts, tf = self.clock, self.data, self.last_ts, self.tf
+        timeframe = self.cfg.timeframe
+        now = clock.now_ms()
+        sim = self.orders if isinstance(self.orders, SimGateway) else None
         fetched: list[tuple[str, BookTop, list[Candle], int]] = []
         for sym in self.cfg.pairs:
-            t0 = self.clock.now_ms()
+            t0 = clock.now_ms()
             try:
-                book = await self.data.fetch_book_top(sym)
-                candles = await self.data.fetch_closed_candles(
-                    sym, self.cfg.timeframe, self.last_ts.get(sym, now - 10 * self.tf) + 1, 100
+                book = await data.fetch_book_top(sym)
+                candles = await data.fetch_closed_candles(
+                    sym, timeframe, last_ts.get(sym, now - 10 * tf) + 1, 100
                 )
             except (RetryableError, SkipError) as exc:
                 self.cycle_info[sym]["errors"] += 1
                 log.warning("%s: market data unavailable this cycle: %s", sym, exc)
                 continue
             self.books[sym] = book
-            if isinstance(self.orders, SimGateway):
-                self.orders.set_quote(sym, book)
+            if sim is not None:
+                sim.set_quote(sym, book)
             fetched.append((sym, book, candles, t0))
         for sym, book, candles, _ in fetched:
+            tracker = self.trackers[sym]
             for c in candles:
-                if c.ts <= self.last_ts.get(sym, -1):
+                if c.ts <= last_ts.get(sym, -1):
                     continue
-                f = self.trackers[sym].update(c)
-                self.latest[sym], self.last_ts[sym] = f, c.ts
+                f = tracker.update(c)
+                self.latest[sym], last_ts[sym] = f, c.ts
                 if (shadows := self._bot().shadows) is not None and c.volume > 0:
-                    shadows.play_candle(sym, c.ts, self.tf, c.open, c.high, c.low, c.close)
+                    shadows.play_candle(sym, c.ts, tf, c.open, c.high, c.low, c.close)
                 if self.saver.failed is None:  # no new position while nothing can be saved
                     await self.feed(
                         CandleClosed(sym, f, self._spread(book), ob_imbalance=book.imbalance)
@@ -243,11 +247,12 @@ class LiveRuntime:
         for sym, book, _, t0 in fetched:
             if self._fresh(sym, book):
                 await self.feed(PriceTicked(sym, now, book.bid))
-            self.cycle_info[sym]["last_cycle_ts"] = now
-            if stale := self.staleness.check(sym, self.last_ts.get(sym), now, self.cycle_info[sym]):
+            info = self.cycle_info[sym]
+            info["last_cycle_ts"] = now
+            if stale := self.staleness.check(sym, last_ts.get(sym), now, info):
                 log.warning("%s", stale)
                 self._note("stale_data", sym, stale)
-            self.cycle_info[sym]["last_cycle_ms"] = self.clock.now_ms() - t0
+            info["last_cycle_ms"] = clock.now_ms() - t0
         for ev in await self.executor.poll():  # late and partial fills, late answers
             await self.feed(ev)
         # stops that filled or whose state was unknown, exits that waited, stops that follow
@@ -262,7 +267,9 @@ class LiveRuntime:
 
     async def feed(self, ev: Event) -> None:
         """Hand one event to the engine and carry out what it decides."""
-        await self.run_commands(self._bot().handle(ev))
+        commands = self._bot().handle(ev)
+        if commands:  # most events decide nothing: no frame to open and drain
+            await self.run_commands(commands)
 
     async def run_commands(self, commands: list[Command]) -> None:
         """Carry out the engine's commands in order (fills are fed back at once)."""
