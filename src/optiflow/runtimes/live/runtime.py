@@ -21,12 +21,10 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from optiflow.adapters.files.exposure import ExposureLedger
-from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
+from optiflow.adapters.sim.exchange import sim_to_snapshot
 from optiflow.adapters.sim.gateway import SimGateway
-from optiflow.config.markets import market_limits
 from optiflow.config.models import BotConfig
-from optiflow.config.renames import unlisted_message
-from optiflow.domain.errors import RetryableError, SkipError, UserInputError
+from optiflow.domain.errors import RetryableError, SkipError
 from optiflow.domain.events import (
     CancelOrder,
     CandleClosed,
@@ -38,11 +36,11 @@ from optiflow.domain.events import (
     RequestScan,
     SubmitOrder,
 )
-from optiflow.domain.market import BookTop, Candle, Features, MarketLimits
+from optiflow.domain.market import BookTop, Candle, Features
 from optiflow.domain.results import ExitRow
 from optiflow.engine.bot import Bot
 from optiflow.engine.settings import settings_from_config
-from optiflow.engine.snapshot import TopMemo, from_snapshot, to_snapshot
+from optiflow.engine.snapshot import TopMemo, to_snapshot
 from optiflow.marketdata.features import FeatureTracker
 from optiflow.ports.clock import Clock
 from optiflow.ports.exchange import ExchangeGateway
@@ -54,6 +52,7 @@ from optiflow.runtimes.live.executor import Executor
 from optiflow.runtimes.live.exit_guard import ExitGuard
 from optiflow.runtimes.live.protection import Protector
 from optiflow.runtimes.live.reconcile import reconcile
+from optiflow.runtimes.live.restoring import load_limits, restore_bot
 from optiflow.runtimes.live.saving import Saver
 from optiflow.runtimes.live.staleness import StaleWatch
 from optiflow.runtimes.live.starting import run_cycles, write_live_files
@@ -157,32 +156,8 @@ class LiveRuntime:
         """Load markets, restore or create the bot, warm the indicators, reconcile."""
         self.trackers = {s: self._tracker(s) for s in self.cfg.pairs}
         self.last_ts, self.latest = {}, {}
-        markets = await self.data.load_markets()
-        missing = [p for p in self.cfg.pairs if p not in markets and p not in self.cfg.markets]
-        if missing:
-            name, ex = self.cfg.name, self.cfg.exchange.id
-            raise UserInputError(unlisted_message(name, ex, missing, markets))
-        limits: dict[str, MarketLimits] = {
-            p: market_limits(self.cfg, p) if p in self.cfg.markets else markets[p]
-            for p in self.cfg.pairs
-        }
-        if isinstance(self.orders, SimGateway):
-            self.orders.sim.limits = limits
-        loaded = self.store.load()
-        if loaded is None:
-            self.bot = Bot(self.settings, limits)
-        else:
-            if isinstance(self.orders, SimGateway) and "sim" in loaded.snapshot:
-                seen = {o.client_id for o in self.store.orders()}
-                sim_restore(self.orders.sim, loaded.snapshot["sim"], seen)
-            self.bot = from_snapshot(self.settings, limits, loaded.snapshot["bot"])
-            if self.protector is not None:
-                self.protector.restore(
-                    loaded.snapshot.get("stops", {}), self.store.orders(("intent", "open"))
-                )
-            self.guard.restore(loaded.snapshot.get("exits", {}))
-            self.exits = self.store.exits()
-        self.bot.trace = []
+        loaded = restore_bot(self, await load_limits(self))
+        self._bot().trace = []
         now = self.clock.now_ms()
         # a rehearsal resumes exactly after the last candle its saved state decided on
         upto = loaded.snapshot.get("last_ts", {}) if loaded and self.resume_candles else {}
