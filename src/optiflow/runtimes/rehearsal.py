@@ -252,7 +252,7 @@ class RehearsalRuntime(CarryingRuntime):
         cursor = (loaded.cursor or {}) if loaded is not None else {}
         self.done_ts = int(cursor.get("done", -1))
         self.ending = bool(cursor.get("ending", False))
-        t, k = self._resume_point(self.done_ts)
+        t, k = self.points.after(self.done_ts)
         T = len(self.al.ts)
         self._restore_quotes(t, k)
         self.sim_clock.t = self.point_ts(t, k) if t < T else self._end_ts()
@@ -296,33 +296,10 @@ class RehearsalRuntime(CarryingRuntime):
         self.commit()
         self.write_files(force=True)
 
-    def _resume_point(self, done: int) -> tuple[int, int]:
-        """The first point after ``done``."""
-        d = self.al
-        if done < 0 or not len(d.ts):
-            return 0, 0
-        t = max(0, int(np.searchsorted(d.ts, done, side="right")) - 1)
-        for k in range(4):
-            if self.point_ts(t, k) > done:
-                return t, k
-        return t + 1, 0
-
     def _restore_quotes(self, t: int, k: int) -> None:
         """The market as it stood just before point (t, k)."""
-        d = self.al
-        for i, sym in enumerate(d.symbols):
-            if k > 0 and self.traded[i][t]:
-                px = float(d.prices[k - 1][i][t])
-                self.market.quotes[sym] = BookTop(self.point_ts(t, k - 1), px, px)
-                continue
-            hit = np.flatnonzero(self.traded[i][:t])
-            if len(hit):
-                b = int(hit[-1])
-                px = float(d.prices[3][i][b])
-                self.market.quotes[sym] = BookTop(self.point_ts(b, 3), px, px)
-        self.market.trading = {
-            sym for i, sym in enumerate(d.symbols) if k > 0 and t < len(d.ts) and self.traded[i][t]
-        }
+        quotes, self.market.trading = self.points.quotes_before(t, k)
+        self.market.quotes.update(quotes)
 
     def _show(self, t: int, k: int, ts: int = -1) -> None:
         """The market moves to point (t, k) (its time ``ts``): candle t's traded pairs show it."""
@@ -385,8 +362,7 @@ class RehearsalRuntime(CarryingRuntime):
             await self.on_price(PriceQuote(sym, self.market.quotes[sym], swept_from=pxs[k - 1]))
 
     def _end_ts(self) -> int:
-        d = self.al
-        return int(d.ts[-1]) + d.timeframe_ms - 1 if len(d.ts) else 0
+        return self.points.end_ts()
 
     def _show_end(self) -> None:
         """The end of the data: every pair stands at its last close."""

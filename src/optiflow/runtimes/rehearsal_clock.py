@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from optiflow.domain.market import Candle, Features
+from optiflow.domain.market import BookTop, Candle, Features
 from optiflow.engine.bot import Bot
 from optiflow.marketdata.features import features_at
 from optiflow.runtimes.bar_loop import AlignedData
@@ -95,6 +95,40 @@ class Points:
             prices = [(p[i][0][t], p[i][1][t], p[i][2][t], p[i][3][t]) for i in moving]
             self._candle, self._t = (moving, prices, {d.symbols[i] for i in moving}), t
         return self._candle
+
+    def after(self, done: int) -> tuple[int, int]:
+        """The first point (candle, k) after the point at time ``done``."""
+        d = self.al
+        if done < 0 or not len(d.ts):
+            return 0, 0
+        t = max(0, int(np.searchsorted(d.ts, done, side="right")) - 1)
+        for k in range(4):
+            if self.ts(t, k) > done:
+                return t, k
+        return t + 1, 0
+
+    def end_ts(self) -> int:
+        """The end of the data: the last candle's close time."""
+        d = self.al
+        return int(d.ts[-1]) + d.timeframe_ms - 1 if len(d.ts) else 0
+
+    def quotes_before(self, t: int, k: int) -> tuple[dict[str, BookTop], set[str]]:
+        """The market just before point (t, k): each pair's last price, and who trades now."""
+        d, quotes = self.al, {}
+        for i, sym in enumerate(d.symbols):
+            if k > 0 and self.traded[i][t]:
+                px = float(d.prices[k - 1][i][t])
+                quotes[sym] = BookTop(self.ts(t, k - 1), px, px)
+                continue
+            hit = np.flatnonzero(self.traded[i][:t])
+            if len(hit):
+                b = int(hit[-1])
+                px = float(d.prices[3][i][b])
+                quotes[sym] = BookTop(self.ts(b, 3), px, px)
+        trading = {
+            sym for i, sym in enumerate(d.symbols) if k > 0 and t < len(d.ts) and self.traded[i][t]
+        }
+        return quotes, trading
 
 
 class Bands:
