@@ -134,10 +134,18 @@ FAULTED_KILL_POINTS = (13, 172, 490)
 # carried out an entry (and its stop) before replaying that lookup, whose fault then filled
 # the new stop too; 2023-04-20, 666, killed while closing at the end of the data after the
 # exchange refused an exit: the restart told the engine to stop again, and the new exit
-# went through
+# went through; 2023-04-25, 603, a partial fill's rest had grown a position whose stop still
+# covered the first third, killed while another pair's waiting exits went out (the restart
+# resized the stop at once, the run only after those exits, when a fault had filled it);
+# 606, killed as those exits began: the resumed cycle checked the stops again after carrying
+# them on, and learned the stop's fill before the run did; 2023-04-12, 298, killed between
+# committing a stop's cancel and sending it: the restart cancelled it at start-up without the
+# fault the run's cancel met there, so the exits the run held back went out at once
 REPLAYED_FAULTS = [
     (("2023-04-10", "2023-04-11"), "seed=11,rate=0.03", (85, 288)),
     (("2023-04-20", "2023-04-21"), "seed=5,rate=0.04", (666,)),
+    (("2023-04-25", "2023-04-26"), "seed=99,rate=0.03", (603, 606)),
+    (("2023-04-12", "2023-04-13"), "seed=7,rate=0.05", (298,)),
 ]
 DAY = ("2023-04-03", "2023-04-04")
 

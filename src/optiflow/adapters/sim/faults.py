@@ -16,7 +16,8 @@ of it filled; the rest comes with later lookups), ``stop_fill`` (open exchange s
 their trigger between two cycles). Failures raise the domain's ``RetryableError`` as the ccxt
 gateway does.
 
-A restart (the start-up reconciliation) meets no faults: the market stands still then. Nor
+A restart (the start-up reconciliation) meets no faults, except a stop's cancel, which meets
+the fault of its market moment as the run's cancel there did: the market stands still. Nor
 does it learn what an uninterrupted run had not been told yet at that moment: an order whose
 latest change reached the bot only as a fault (a stop filled by ``stop_fill``, the rest of
 a ``partial_fill``, an answer lost to ``timeout_after_accept``) is answered at start-up as
@@ -126,9 +127,9 @@ class FaultyGateway:
     # the causes (request key, market time) of ``inner.causes`` this process has met
     replayed: set[tuple[str, int]] = field(default_factory=set)
 
-    def _active(self, kinds: tuple[str, ...], key: str) -> str | None:
+    def _active(self, kinds: tuple[str, ...], key: str, always: bool = False) -> str | None:
         """The fault this request meets now, if any (scheduled first, then random)."""
-        if not self.enabled:
+        if not self.enabled and not always:
             return None
         now = self.now_ms()
         for kind, start, end in self.spec.windows:
@@ -271,7 +272,9 @@ class FaultyGateway:
             raise RetryableError(f"simulated network down (restart: {client_id} not told yet)")
         key = f"cancel|{client_id}"
         kinds = ("network_down", "server_error", "rate_limited")
-        kind = self._active(kinds, key)
+        # at start-up too: a stop is cancelled then only where the run cancels it at this
+        # moment (the cancel a kill cut off, a resize), so it meets this moment's fault
+        kind = self._active(kinds, key, always=True)
         if kind is not None and client_id in self.inner.orders:
             self._no_answer(client_id, self.inner.orders[client_id])  # still as it saw it
         self._fail(kind, f"cancel {client_id}")

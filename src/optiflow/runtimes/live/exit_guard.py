@@ -188,11 +188,23 @@ class ExitGuard:
         self.flush()
 
     async def cycle(self) -> None:
-        """Each cycle: settle/check every stop, send exits that may go now, protect all."""
-        if self.protector is not None:
-            for symbol in list(self.protector.stops):
-                for ev in await self.protector.check(self.bot(), symbol):
+        """Each cycle: settle/check every stop, protect all, send exits that may go now.
+
+        Every stop follows its position before any waiting exit goes out: a position that
+        grew (the rest of a partial fill found by a lookup) is never left less protected
+        while other exits are carried out, as a restart's start-up protects it at once.
+        The cycle a restart resumes (at the same time) does not check the stops again when
+        their checks were saved: the exits it carried on came after them.
+        """
+        p = self.protector
+        if p is not None and not p.checks_done(now := self.now_ms()):
+            for symbol in list(p.stops):
+                for ev in await p.check(self.bot(), symbol):
                     await self.feed(ev)
+            p.checked = now
+        if p is not None and self.deferred:  # without, the protection below comes next
+            for symbol in sorted(self.bot().positions):
+                await self.protect(symbol)
         for symbol in list(self.deferred):
             cmds = self.deferred.get(symbol, [])
             if not cmds:

@@ -73,6 +73,8 @@ class Protector:
         self._rows: dict[str, OrderRow] = {}  # the stops' store rows, to update them in place
         self._told: set[str] = set()
         self._same: dict[str, tuple[StopState, tuple[Any, ...]]] = {}  # stops found in step
+        self.checked = -1  # time of the cycle whose stop checks are done (saved with them)
+        self._resumed = -1  # the saved ``checked`` of a restart, until its first cycle
 
     def drain(self) -> tuple[list[OrderRow], list[FillRow]]:
         """Rows and fills gathered since the last call (committed with the engine state)."""
@@ -89,6 +91,7 @@ class Protector:
             },
             "seq": dict(self.seq),
             "failed": {k: list(v) for k, v in self.failed.items()},
+            "checked": self.checked,
         }
 
     def restore(self, snap: dict[str, Any], rows: list[OrderRow] | None = None) -> None:
@@ -106,7 +109,13 @@ class Protector:
         }
         self.seq = {k: int(v) for k, v in snap.get("seq", {}).items()}
         self.failed = {k: (int(v[0]), int(v[1])) for k, v in snap.get("failed", {}).items()}
+        self.checked = self._resumed = int(snap.get("checked", -1))
         self._rows = {r.client_id: r for r in rows or [] if r.reason == "protective_stop"}
+
+    def checks_done(self, now: int) -> bool:
+        """True (once) in a cycle resumed after a restart whose stop checks were saved."""
+        done, self._resumed = self._resumed == now, -1
+        return done
 
     def uncertain(self, symbol: str) -> bool:
         """True while the stop of ``symbol`` was sent or cancelled without an answer yet."""
