@@ -222,20 +222,29 @@ def ema_series_many(x: FloatArray, periods: Sequence[int]) -> list[FloatArray]:
         return outs
     common = max(p for _, p in live) - 1  # first index where every EMA has a value
     alphas = [2.0 / (p + 1) for _, p in live]
-    for (i, p), alpha in zip(live, alphas, strict=True):
-        seed = math.fsum(x[:p].tolist()) / p
-        outs[i][p - 1] = seed
-        outs[i][p : common + 1] = run_sequential(ema_step, seed, x[p : common + 1].tolist(), alpha)
+    seeds = ema_heads(x, [outs[i] for i, _ in live], [p for _, p in live], alphas, common)
     rest = run_recurrences(
-        ema_step,
-        [float(outs[i][common]) for i, _ in live],
-        x[common + 1 :],
-        alphas,
-        warmup=warmup_steps(1.0 - min(alphas)),
+        ema_step, seeds, x[common + 1 :], alphas, warmup=warmup_steps(1.0 - min(alphas))
     )
     for row, (i, _) in enumerate(live):
         outs[i][common + 1 :] = rest[row]
     return outs
+
+
+def ema_heads(
+    x: FloatArray,
+    outs: Sequence[FloatArray],
+    periods: Sequence[int],
+    alphas: Sequence[float],
+    common: int,
+) -> list[float]:
+    """Each EMA's seed and its sequential steps up to index ``common`` written into its
+    ``outs`` row; returns the states at ``common``, where the batched recurrence starts."""
+    for out, p, alpha in zip(outs, periods, alphas, strict=True):
+        seed = math.fsum(x[:p].tolist()) / p
+        out[p - 1] = seed
+        out[p : common + 1] = run_sequential(ema_step, seed, x[p : common + 1].tolist(), alpha)
+    return [float(out[common]) for out in outs]
 
 
 def ema_series(x: FloatArray, period: int) -> FloatArray:
@@ -317,28 +326,45 @@ def rsi_atr_series(
     _check_period("ATR period", atr_period)
     if len(close) < max(rsi_period + 2, atr_period + 1):
         return rsi_series(close, rsi_period), atr_series(high, low, close, atr_period)
+    seeds, rows = wilder_inputs(high, low, close, rsi_period, atr_period)
+    na, nb = len(rows[0]), len(rows[2])
+    xs = np.empty((3, max(na, nb)), dtype=np.float64)  # the shorter rows padded at the end:
+    for r, row in enumerate(rows):  # later inputs never change earlier states
+        xs[r, : len(row)], xs[r, len(row) :] = row, row[-1]
+    rp, ap = float(rsi_period), float(atr_period)
+    warmup = max(warmup_steps((rp - 1.0) / rp), warmup_steps((ap - 1.0) / ap))
+    rest = run_recurrences(wilder_step, seeds, xs, [rp, rp, ap], warmup=warmup)
+    states = (rest[0, :na], rest[1, :na], rest[2, :nb])
+    return rsi_atr_from(len(close), rsi_period, atr_period, seeds, states)
+
+
+def wilder_inputs(
+    high: FloatArray, low: FloatArray, close: FloatArray, rsi_period: int, atr_period: int
+) -> tuple[list[float], list[FloatArray]]:
+    """The seeds (gains, losses, true range) and the inputs after them of the RSI's and the
+    ATR's three Wilder recurrences."""
     d = close[1:] - close[:-1]
     moves = np.stack([np.where(d > 0.0, d, 0.0), np.where(d < 0.0, -d, 0.0)])
     seeds = [math.fsum(row[:rsi_period].tolist()) / rsi_period for row in moves]
     tr = true_range(high, low, close)
-    atr_seed = math.fsum(tr[:atr_period].tolist()) / atr_period
-    ra, rb = moves[:, rsi_period:], tr[atr_period:]
-    na, nb = ra.shape[1], len(rb)
-    xs = np.empty((3, max(na, nb)), dtype=np.float64)  # the shorter rows padded at the end:
-    xs[:2, :na], xs[:2, na:] = ra, ra[:, -1:]  # later inputs never change earlier states
-    xs[2, :nb], xs[2, nb:] = rb, rb[-1]
-    rp, ap = float(rsi_period), float(atr_period)
-    warmup = max(warmup_steps((rp - 1.0) / rp), warmup_steps((ap - 1.0) / ap))
-    rest = run_recurrences(wilder_step, [*seeds, atr_seed], xs, [rp, rp, ap], warmup=warmup)
-    rsi = _nan_array(len(close))
-    ag = np.concatenate(([seeds[0]], rest[0, :na]))
-    al = np.concatenate(([seeds[1]], rest[1, :na]))
+    seeds.append(math.fsum(tr[:atr_period].tolist()) / atr_period)
+    return seeds, [moves[0, rsi_period:], moves[1, rsi_period:], tr[atr_period:]]
+
+
+def rsi_atr_from(
+    n: int, rsi_period: int, atr_period: int, seeds: Sequence[float], states: Sequence[FloatArray]
+) -> tuple[FloatArray, FloatArray]:
+    """RSI and ATR series (length ``n``) from the seeds and states of ``wilder_inputs``'s
+    three recurrences."""
+    rsi = _nan_array(n)
+    ag = np.concatenate(([seeds[0]], states[0]))
+    al = np.concatenate(([seeds[1]], states[1]))
     with np.errstate(divide="ignore", invalid="ignore"):
         value = 100.0 - 100.0 / (1.0 + ag / al)
     rsi[rsi_period:] = np.where(al == 0.0, 100.0, value)
-    atr = _nan_array(len(close))
-    atr[atr_period - 1] = atr_seed
-    atr[atr_period:] = rest[2, :nb]
+    atr = _nan_array(n)
+    atr[atr_period - 1] = seeds[2]
+    atr[atr_period:] = states[2]
     return rsi, atr
 
 

@@ -10,7 +10,6 @@ end; later inputs never change earlier states, and the padding is cut off again.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,16 +17,17 @@ import numpy as np
 from optiflow.marketdata.indicators import (
     _check_period,
     _nan_array,
+    ema_heads,
     ema_series_many,
+    rsi_atr_from,
     rsi_atr_series,
-    true_range,
+    wilder_inputs,
 )
 from optiflow.marketdata.recurrence import (
     FloatArray,
     Step,
     ema_step,
     run_recurrences,
-    run_sequential,
     warmup_steps,
     wilder_step,
 )
@@ -83,13 +83,9 @@ def ema_series_multi(xs: Sequence[FloatArray], periods: Sequence[int]) -> list[l
             outs.append(ema_series_many(x, periods))
             continue
         series = [_nan_array(len(x)) for _ in periods]
-        for out, p, alpha in zip(series, periods, alphas, strict=True):
-            seed = math.fsum(x[:p].tolist()) / p
-            out[p - 1] = seed
-            out[p : common + 1] = run_sequential(ema_step, seed, x[p : common + 1].tolist(), alpha)
-            seeds.append(float(out[common]))
-            rows.append(x[common + 1 :])
-            params.append(alpha)
+        seeds += ema_heads(x, series, periods, alphas, common)
+        rows += [x[common + 1 :]] * len(periods)
+        params += alphas
         outs.append(series)
         batched.append(k)
     if batched:
@@ -131,35 +127,25 @@ def rsi_atr_series_multi(
     """``rsi_atr_series`` of every (high, low, close), the Wilder recurrences together."""
     _check_period("RSI period", rsi_period)
     _check_period("ATR period", atr_period)
-    outs: list[tuple[FloatArray, FloatArray]] = []
+    outs: dict[int, tuple[FloatArray, FloatArray]] = {}
     seeds: list[float] = []
     rows: list[FloatArray] = []
     batched: list[int] = []
     rp, ap = float(rsi_period), float(atr_period)
     for k, (high, low, close) in enumerate(zip(highs, lows, closes, strict=True)):
         if len(close) < max(rsi_period + 2, atr_period + 1):  # as the one-series path
-            outs.append(rsi_atr_series(high, low, close, rsi_period, atr_period))
+            outs[k] = rsi_atr_series(high, low, close, rsi_period, atr_period)
             continue
-        d = close[1:] - close[:-1]
-        moves = np.stack([np.where(d > 0.0, d, 0.0), np.where(d < 0.0, -d, 0.0)])
-        seeds += [math.fsum(row[:rsi_period].tolist()) / rsi_period for row in moves]
-        tr = true_range(high, low, close)
-        seeds.append(math.fsum(tr[:atr_period].tolist()) / atr_period)
-        rows += [moves[0, rsi_period:], moves[1, rsi_period:], tr[atr_period:]]
-        outs.append((_nan_array(len(close)), _nan_array(len(close))))
+        s3, r3 = wilder_inputs(high, low, close, rsi_period, atr_period)
+        seeds += s3
+        rows += r3
         batched.append(k)
     if not batched:
-        return outs
+        return [outs[k] for k in range(len(closes))]
     warmup = max(warmup_steps((rp - 1.0) / rp), warmup_steps((ap - 1.0) / ap))
     rest = recurrences_of_rows(wilder_step, seeds, rows, [rp, rp, ap] * len(batched), warmup)
     for j, k in enumerate(batched):
-        rsi, atr = outs[k]
-        gains, losses, ranges = rest[3 * j : 3 * j + 3]
-        ag = np.concatenate(([seeds[3 * j]], gains))
-        al = np.concatenate(([seeds[3 * j + 1]], losses))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = 100.0 - 100.0 / (1.0 + ag / al)
-        rsi[rsi_period:] = np.where(al == 0.0, 100.0, value)
-        atr[atr_period - 1] = seeds[3 * j + 2]
-        atr[atr_period:] = ranges
-    return outs
+        n = len(closes[k])
+        part = slice(3 * j, 3 * j + 3)
+        outs[k] = rsi_atr_from(n, rsi_period, atr_period, seeds[part], rest[part])
+    return [outs[k] for k in range(len(closes))]
