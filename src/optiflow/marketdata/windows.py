@@ -81,14 +81,16 @@ def window_median(x: FloatArray, window: int) -> FloatArray:
     """Median of every window ``x[i : i + window]`` with ``np.median`` semantics."""
     view = sliding_window_view(x, window)
     out = np.empty(len(view), dtype=np.float64)
-    k = window // 2
     for s in range(0, len(view), _MEDIAN_CHUNK):
-        part = np.sort(view[s : s + _MEDIAN_CHUNK], axis=1)
-        if window % 2:
-            out[s : s + _MEDIAN_CHUNK] = part[:, k]
-        else:
-            out[s : s + _MEDIAN_CHUNK] = (part[:, k - 1] + part[:, k]) / 2.0
+        out[s : s + _MEDIAN_CHUNK] = _middles(np.sort(view[s : s + _MEDIAN_CHUNK], axis=1))
     return out
+
+
+def _middles(part: FloatArray) -> FloatArray:
+    """The median of each row of ``part`` (rows sorted): its middle, or its two middles' mean."""
+    w = part.shape[1]
+    k = w // 2
+    return part[:, k] if w % 2 else (part[:, k - 1] + part[:, k]) / 2.0
 
 
 class MedianColumn:
@@ -108,7 +110,7 @@ class MedianColumn:
     def at(self, rows: npt.NDArray[np.intp]) -> FloatArray:
         """The whole column as an array holding the rows ``rows`` (sorted, in range) and NaN
         elsewhere: :func:`window_median` of just those windows (the same sort per window)."""
-        w, k = self.window, self.window // 2
+        w = self.window
         out = np.full(len(self), math.nan)
         j = rows - self.offset
         j = j[(j >= w - 1) & (j < len(self.x))]  # the rest: before a full window, NaN
@@ -117,10 +119,7 @@ class MedianColumn:
             sel = j[s : s + _MEDIAN_CHUNK]
             part = view[sel - (w - 1)]  # (a copy: fancy indexing)
             part.sort(axis=1)  # what np.sort does, without a second copy
-            if w % 2:
-                out[sel + self.offset] = part[:, k]
-            else:
-                out[sel + self.offset] = (part[:, k - 1] + part[:, k]) / 2.0
+            out[sel + self.offset] = _middles(part)
         return out
 
     def __len__(self) -> int:
