@@ -22,13 +22,14 @@ STATEFUL_REASONS = ("capacity", "cooldown", "rate", "blacklist", "balance", "not
 Values = tuple[tuple[str, float], ...]
 # near misses of one screen: close times, symbol indexes, reasons (or one reason for all),
 # candidate j, values(j); times and indexes may stay int arrays until flushed (most never are)
-NearBatch = tuple[
+NearRows = tuple[
     Sequence[int] | np.ndarray,
     Sequence[int] | np.ndarray,
     Sequence[str] | str,
     Sequence[int],
     Callable[[int], Values],
 ]
+NearBatch = NearRows | Callable[[], NearRows]  # or built when read (only the latest are)
 
 
 def stateful_masks(
@@ -245,10 +246,11 @@ def flush_near(bot: Bot, near: list[NearBatch], spread_pct: float) -> None:
     keep, syms = bot.s.near_miss_keep, bot.s.symbols
     extra = (("spread_pct", spread_pct),)
     items: list[tuple[int, str, str, str, Values | Callable[[], Values]]] = []
-    for nows, sym_idx, reasons, js, values in reversed(near):
+    for batch in reversed(near):
         need = keep - len(items)
         if need <= 0:
             break
+        nows, sym_idx, reasons, js, values = batch() if callable(batch) else batch
         n = min(need, len(js))  # only the batch's last ones can be kept
         nows_l = nows[-n:].tolist() if isinstance(nows, np.ndarray) else list(nows[-n:])
         si_l = sym_idx[-n:].tolist() if isinstance(sym_idx, np.ndarray) else list(sym_idx[-n:])

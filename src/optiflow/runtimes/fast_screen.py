@@ -18,6 +18,7 @@ import numpy as np
 from optiflow.engine.bot import Bot
 from optiflow.engine.screen import NearBatch, Values, flush_near, screen_candidates, screen_few
 from optiflow.engine.shadows import SignalBatch
+from optiflow.runtimes.threshold_screen import screen_thresholds
 
 _FEW = 4  # up to this many candidates are screened one by one (numpy costs more)
 
@@ -87,6 +88,11 @@ class Candidates:
             return stop
         if self._capacity_only(bot, start):
             return self._screen_capacity(bot, start, stop, values, spread, near)
+        if bot.shadows is None:  # (the shadow book reads every blocked one: the general way)
+            k = screen_thresholds(self, bot, start, stop, values, near)
+            if len(near) >= 4 * bot.s.near_miss_keep:
+                flush_near(bot, near, spread)  # bounded memory: only the latest can be kept
+            return k
         return _screen(bot, start, stop, self.sym, self.now, values, spread, near)
 
     def _capacity_only(self, bot: Bot, start: int) -> bool:
