@@ -33,7 +33,7 @@ from optiflow.engine.entry_note import entry_text
 from optiflow.engine.exit_book import ExitBook
 from optiflow.engine.settings import EngineSettings
 from optiflow.engine.shadows import ShadowBook
-from optiflow.execution.orders import OrderRecord, OrderStatus
+from optiflow.execution.orders import TERMINAL, OrderRecord, OrderStatus
 from optiflow.filters import account, timing
 from optiflow.filters.market import MARKET_REASONS, market_blocks
 from optiflow.portfolio.position import Position, build_position, evolve
@@ -118,6 +118,15 @@ class Bot(ExitBook):
             (busy or len(self.positions) + len(self.entry_orders) >= self.s.max_positions)
             and not self.blacklist.paused_until
             and self.trace is None
+        )
+
+    def rescan_blocked(self, symbol: str, now: int) -> bool:
+        """True when a rescan of ``symbol``'s candle closing at ``now`` would return nothing
+        and change nothing: an account filter blocks it, no pause can lift, none is traced."""
+        return (
+            not self.blacklist.paused_until
+            and self.trace is None
+            and bool(self.account_blocks(symbol, now))
         )
 
     def triggers(self, symbol: str, now: int) -> tuple[float, float, int | None] | None:
@@ -296,12 +305,16 @@ class Bot(ExitBook):
             return [
                 Notify("unknown_fill", ev.symbol, f"fill of unknown order {ev.client_id}", ev.ts)
             ]
-        info = info.fill(min(ev.qty, info.remaining))
-        done = info.done or ev.last
-        if done:
-            del self.orders[ev.client_id]
+        if ev.qty >= info.qty - info.filled > 0 and info.status not in TERMINAL:
+            done = True  # filled in full (what ``info.fill`` would say): the order is gone;
+            del self.orders[ev.client_id]  # what is read of it below is unchanged by a fill
         else:
-            self.orders[ev.client_id] = info
+            info = info.fill(min(ev.qty, info.remaining))
+            done = info.done or ev.last
+            if done:
+                del self.orders[ev.client_id]
+            else:
+                self.orders[ev.client_id] = info
         if info.side == "buy":
             return self._entry_filled(info, ev, done)
         return self._exit_filled(info, ev)

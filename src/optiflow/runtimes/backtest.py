@@ -165,6 +165,7 @@ def run_fast(
         loop.shadows.market = market_signals(s, looks, d.ts, spread)  # (1+1 rows only)
     bars, syms, rows = [], [], []
     loop.rescan_rows = []
+    loop.row_ts = [np.asarray(f.ts) for f in feats]
     for i, f in enumerate(looks):
         mask = candidate_mask(s, f, spread)
         loop.rescan_rows.append(mask)

@@ -148,6 +148,7 @@ class BarLoop:
     # per symbol and row: can a rescan of that candle act (1+1 and market filters pass)? The
     # fast feed shows no other rescan (it returns nothing, changes nothing); None: all shown
     rescan_rows: list[np.ndarray] | None = None
+    row_ts: list[np.ndarray] | None = None  # per symbol, its rows' open times (see rescan)
 
     def process_bar(
         self,
@@ -265,13 +266,8 @@ class BarLoop:
             if tick is not None:
                 sim.clear_quote(sym)
             if d.volume[i][t] > 0.0:  # no trade happened: nothing fills, nothing triggers
-                ohlc = (
-                    float(d.prices[0][i][t]),
-                    float(d.prices[1][i][t]),
-                    float(d.prices[2][i][t]),
-                    float(d.prices[3][i][t]),
-                )
-                path += candle_path(i, ts0, tf, ohlc)
+                o, lo, hi, c = (float(d.prices[k][i][t]) for k in range(4))
+                path += candle_path(i, ts0, tf, (o, lo, hi, c))
         path.sort(key=lambda p: (p.ts, p.symbol_index))
         for pt in path:
             sym = d.symbols[pt.symbol_index]
@@ -382,6 +378,10 @@ class BarLoop:
             for i, sym in enumerate(d.symbols):
                 row = -1 if self.bot.rescan_idle(sym) else d.prev_rows[i].item(t)  # -1: skip
                 if row < 0 or self.rescan_rows is not None and not self.rescan_rows[i].item(row):
+                    continue
+                if self.row_ts is not None and self.bot.rescan_blocked(
+                    sym, self.row_ts[i].item(row) + self.bot.s.timeframe_ms
+                ):  # blocked by an account filter: nothing returned, nothing changed
                     continue
                 spread = self.close_spread[i] if self.close_spread else self.spread_pct
                 ev: Event = CandleClosed(sym, self.features(i, row), spread, rescan=True)

@@ -75,9 +75,9 @@ def screen_thresholds(
         until = paused.get(sym)
         if until is not None:
             thr[i][2] = math.ceil(until)
-    flat = [t for row in thr for t in row]
-    first_free = np.searchsorted(cands.now, flat, side="left").tolist()
-    edge = [first_free[3 * i : 3 * i + 3] for i in range(nsym)]  # blocked below these
+    # blocked below these candidates (a threshold not after the first one blocks none)
+    now0, find = cands.now.item(start), cands.now.searchsorted
+    edge = [[start if t <= now0 else int(find(t)) for t in row] for row in thr]
     n = len(cands.now)
     k = stop
     if not full:
