@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import random
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -110,3 +111,94 @@ def test_fast_feed_equals_every_candle_feed_without_shadows(
         cfg = cfg.model_copy(update={"capital": capital})
     data = load_folder(DATA, list(cfg.pairs), parse_when("from", start), parse_when("to", end))
     assert_feeds_equal(cfg, data)
+
+
+@pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
+@pytest.mark.parametrize("seed", range(60))
+def test_threshold_screens_in_a_row_count_like_the_general_screen(name: str, seed: int) -> None:
+    """Runs of candidates screened one after another, the state changing between them (an
+    entry, an exit, a pause), few or no near misses kept: the threshold screen finds the
+    same candidates and keeps the same counters and near misses as the general screen."""
+    rng = random.Random(1000 + seed)
+    bot = random_bot(rng, name)
+    keep = rng.choice([0, 1, 3, 50])
+    bot.s = replace(bot.s, near_miss_keep=keep)
+    bot.near_misses.keep = keep
+    n = rng.randint(50, 600)
+    syms = len(bot.s.symbols)
+    sym = np.array([rng.randrange(syms) for _ in range(n)], dtype=np.int64)
+    bar = np.array(np.cumsum([rng.randint(0, 2) for _ in range(n)]), dtype=np.int64)
+    order = np.lexsort((sym, bar))
+    sym, bar = sym[order], bar[order]
+    now = T0 + bar * MIN
+    cands = Candidates(bot, int(bar[-1]) + 1, bar, sym, np.arange(n, dtype=np.int64), now)
+
+    def values(j: int) -> tuple[tuple[str, float], ...]:
+        return signal_values(features(int(now[j]) - MIN))
+
+    general = copy.deepcopy(bot)
+    near_fast: list[NearBatch] = []
+    near_general: list[NearBatch] = []
+    start = 0
+    while start < n:
+        stop = min(n, start + rng.choice([rng.randint(1, 20), rng.randint(1, n)]))
+        k = cands.screen(bot, start, stop, values, SPREAD, near_fast)
+        assert _screen(general, start, stop, sym, now, values, SPREAD, near_general) == k
+        at = int(now[min(k, n - 1)])
+        s = bot.s.symbols[rng.randrange(syms) if k >= stop else int(sym[k])]
+        move, pause = rng.random(), rng.randint(1, 30)
+        for b in (bot, general):  # the same state change in both
+            if move < 0.4 and s not in b.entry_orders:  # an entry (on the unblocked one)
+                b.entry_orders[s] = f"{s}-e"
+                b.rate.record(at)
+                b.last_trade[s] = at
+            elif move < 0.8 and b.entry_orders:  # a position closes
+                gone = sorted(b.entry_orders)[0]
+                del b.entry_orders[gone]
+                b.last_trade[gone] = at
+            elif move < 0.9:  # a pause
+                b.blacklist.paused_until[s] = at + pause * MIN
+        start = max(k + 1, stop) if k < stop else stop
+    flush_near(bot, near_fast, SPREAD)
+    flush_near(general, near_general, SPREAD)
+    assert {s: c.frozen() for s, c in bot.counters.items()} == {
+        s: c.frozen() for s, c in general.counters.items()
+    }
+    assert bot.near_misses.latest() == general.near_misses.latest()
+
+
+def test_threshold_screen_keeps_a_near_miss_far_behind_the_last_candidates() -> None:
+    """The kept near miss lies far before the run's end (every later candidate is blocked
+    twice: no free slot and a cooldown): found as the general screen finds it."""
+    rng = random.Random(7)
+    bot = random_bot(rng, "runtime_config_optiscalpA.json")
+    bot.s = replace(bot.s, near_miss_keep=1)
+    bot.near_misses.keep = 1
+    bot.cash = Decimal("1000000000")
+    bot.blacklist.paused_until.clear()
+    bot.rate.entries.clear()
+    bot.last_trade.clear()
+    first, second, third = bot.s.symbols
+    bot.entry_orders.clear()
+    bot.entry_orders.update({second: "b-e", third: "c-e"})  # no free slot
+    n = 300
+    sym = np.array([0, 0, 0] + [1] * (n - 3), dtype=np.int64)
+    bar = np.arange(n, dtype=np.int64)
+    now = T0 + bar * MIN
+    bot.last_trade[second] = int(now[-1])  # its cooldown blocks all its candidates
+    cands = Candidates(bot, n, bar, sym, np.arange(n, dtype=np.int64), now)
+
+    def values(j: int) -> tuple[tuple[str, float], ...]:
+        return signal_values(features(int(now[j]) - MIN))
+
+    general = copy.deepcopy(bot)
+    near_fast: list[NearBatch] = []
+    near_general: list[NearBatch] = []
+    assert cands.screen(bot, 0, n, values, SPREAD, near_fast) == n
+    assert _screen(general, 0, n, sym, now, values, SPREAD, near_general) == n
+    flush_near(bot, near_fast, SPREAD)
+    flush_near(general, near_general, SPREAD)
+    kept = bot.near_misses.latest()
+    assert [(m.ts, m.symbol, m.reason) for m in kept] == [(int(now[2]), first, "capacity")]
+    assert kept == general.near_misses.latest()
+    assert bot.counters[second].frozen() == general.counters[second].frozen()
