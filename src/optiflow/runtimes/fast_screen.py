@@ -27,7 +27,8 @@ class Candidates:
     """Candidates sorted by (bar, symbol): their bar, symbol index, row and close time."""
 
     __slots__ = (
-        "at", "bar", "count", "defer", "first", "floor", "now", "rich", "row", "spans", "sym"
+        "at", "bar", "count", "defer", "first", "floor", "floors", "now", "rich", "row", "spans",
+        "sym",
     )  # fmt: skip
 
     def __init__(
@@ -61,8 +62,9 @@ class Candidates:
             first = np.full(n + 1, n, kind)
             first[:n] = np.where(mine, idx, n)
             self.first.append(np.minimum.accumulate(first[::-1])[::-1].copy())
+        self.floors = [bot.order_floor(s) for s in bot.s.symbols]  # (fixed for a bot's life)
         # the largest order floor: at or above it, neither balance nor notional can block
-        self.floor = max((bot.order_floor(s) for s in bot.s.symbols), default=None)
+        self.floor = max(self.floors, default=None)
         # a free balance from which the largest order surely reaches that floor (the exact
         # sizing is computed only below it): the stake is fixed and at least the floor
         stake = bot.s.stake_usdt

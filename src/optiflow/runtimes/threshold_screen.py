@@ -41,82 +41,80 @@ def screen_thresholds(
     Counts the blocked ones and queues their near misses (lazily) as the general screen.
     """
     s, syms = bot.s, bot.s.symbols
-    nsym = len(syms)
     positions, orders = bot.positions, bot.entry_orders
     full = len(positions) + len(orders) >= s.max_positions
     free = bot.cash - bot.reserved
-    cap = bot.max_order_value()
-    # per symbol: the filters blocking all its candidates, in the engine's order
-    const: list[tuple[str, ...]] = []
-    small: list[bool] = []  # notional's sure case (judged only when nothing else blocks)
-    for sym in syms:
-        floor = bot.order_floor(sym)
-        busy = full or sym in positions or sym in orders
-        bal = free < floor
-        const.append(("capacity", "balance") if busy and bal else
-                     ("capacity",) if busy else ("balance",) if bal else ())  # fmt: skip
-        small.append(not full and cap < floor)
-    # per symbol and time filter: block while now < threshold
-    thr = [[_NONE] * 3 for _ in range(nsym)]
-    if s.cooldown_s is not None and bot.last_trade:
-        gap = math.ceil(s.cooldown_s * 1000)  # now - last < seconds * 1000 (now, last: ints)
-        for i, sym in enumerate(syms):
-            last = bot.last_trade.get(sym)
-            if last is not None:
-                thr[i][0] = last + gap
+    cap = None if full else bot.max_order_value()  # (notional is judged only with a slot)
+    now0, find, first = cands.now.item(start), cands.now.searchsorted, cands.first
+    # the time filters block while now < threshold (now, thresholds: int ms); a threshold
+    # not after the first candidate's time blocks none of them
+    last_trade = bot.last_trade if s.cooldown_s is not None else {}
+    gap = 0 if s.cooldown_s is None else math.ceil(s.cooldown_s * 1000)  # now - last < gap
+    rate = _NONE
     entries = bot.rate.entries
     if s.rate_per_hour is not None and len(entries) >= s.rate_per_hour:
         # at least rate_per_hour entries later than now - 1 h
-        at = sorted(entries)[len(entries) - s.rate_per_hour] + 60 * MS_PER_MIN
-        for row in thr:
-            row[1] = at
+        rate = sorted(entries)[len(entries) - s.rate_per_hour] + 60 * MS_PER_MIN
+    rate_edge = start if rate <= now0 else int(find(rate))
     paused = bot.blacklist.paused_until
+    n, k = len(cands.now), stop
+    # per symbol: the filters blocking all its candidates (in the engine's order), the
+    # notional's sure case (only when nothing else blocks), thresholds, first candidates free
+    plans: list[tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int]]] = []
     for i, sym in enumerate(syms):
+        floor = cands.floors[i]
+        busy = full or sym in positions or sym in orders
+        bal = free < floor
+        const: tuple[str, ...] = ("capacity", "balance") if busy and bal else \
+            ("capacity",) if busy else ("balance",) if bal else ()  # fmt: skip
+        small = cap is not None and cap < floor
+        last = last_trade.get(sym)
+        cool = _NONE if last is None else last + gap
         until = paused.get(sym)
-        if until is not None:
-            thr[i][2] = math.ceil(until)
-    # blocked below these candidates (a threshold not after the first one blocks none)
-    now0, find = cands.now.item(start), cands.now.searchsorted
-    edge = [[start if t <= now0 else int(find(t)) for t in row] for row in thr]
-    n = len(cands.now)
-    k = stop
-    if not full:
-        for i in range(nsym):
-            if not const[i] and not small[i]:
-                f = cands.first[i].item(min(n, max(start, *edge[i])))
-                if f < k:
-                    k = f
+        pause = _NONE if until is None else math.ceil(until)
+        edge = (
+            start if cool <= now0 else int(find(cool)),
+            rate_edge,
+            start if pause <= now0 else int(find(pause)),
+        )
+        if not const and not small:
+            f = first[i].item(min(n, max(edge)))
+            if f < k:
+                k = f
+        plans.append((const, small, (cool, rate, pause), edge))
     if k <= start:
         return start
     counters = bot.counters
     singles_any = False
-    for i, sym in enumerate(syms):
+    for i, (const, small, _, edge) in enumerate(plans):
         count = cands.count[i]
         c0 = count.item(start)
         tot = count.item(k) - c0
         if not tot:
             continue
-        cut = [min(max(p, start), k) for p in edge[i]]
-        c = counters[sym]
+        c = counters[syms[i]]
         c.candles += tot
         c.primary += tot
         c.confirming += tot
         c.passes_1plus1 += tot
-        if "capacity" in const[i]:
+        if const and const[0] == "capacity":
             c.reject("capacity", tot)
-        for reason, p in zip(_TIMED, cut, strict=True):
-            if p > start and count.item(p) > c0:
-                c.reject(reason, count.item(p) - c0)
-        if "balance" in const[i]:
+        cut = sorted(p if p < k else k for p in edge)  # each at least start
+        if cut[2] > start:
+            for reason, p in zip(_TIMED, edge, strict=True):
+                if p > start:
+                    blocked = count.item(p if p < k else k) - c0
+                    if blocked:
+                        c.reject(reason, blocked)
+        if const and const[-1] == "balance":
             c.reject("balance", tot)
-        top = max(cut)
+        top = cut[2]
         singles = 0
-        if len(const[i]) == 1:
+        if len(const) == 1:
             singles = count.item(k) - count.item(top)
-        elif not const[i]:
-            second = sorted(cut)[1]
-            singles = count.item(top) - count.item(second)
-            if small[i]:
+        elif not const:
+            singles = count.item(top) - count.item(cut[1])
+            if small:
                 free_of_others = count.item(k) - count.item(top)
                 if free_of_others:
                     c.reject("notional", free_of_others)
@@ -126,7 +124,7 @@ def screen_thresholds(
             singles_any = True
     keep = s.near_miss_keep
     if keep and singles_any:
-        near.append(_tail(cands, start, k, keep, const, small, thr, values))
+        near.append(_tail(cands, start, k, keep, plans, values))
     return k
 
 
@@ -135,17 +133,16 @@ def _tail(
     start: int,
     k: int,
     keep: int,
-    const: list[tuple[str, ...]],
-    small: list[bool],
-    thr: list[list[int]],
+    plans: list[tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int]]],
     values: Callable[[int], Values],
 ) -> Callable[[], NearRows]:
     """The last ``keep`` single-filter near misses of candidates [start, k), built when read."""
 
     def build() -> NearRows:
+        const = [p[0] for p in plans]
         nconst = np.array([len(c) for c in const], dtype=np.int64)
-        notional = np.array([small[i] and not const[i] for i in range(len(const))])
-        limits = np.array(thr, dtype=np.int64)  # (symbol, cooldown/rate/blacklist)
+        notional = np.array([p[1] and not p[0] for p in plans])
+        limits = np.array([p[2] for p in plans], dtype=np.int64)  # cooldown, rate, blacklist
         width = 4 * keep
         while True:
             a = max(start, k - width)
