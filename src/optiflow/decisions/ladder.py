@@ -131,23 +131,27 @@ def evaluate(
     if price >= lv.tp2:
         return _close_all(pos, "tp2", rest, _up(lv.tp2, price, swept_from))
     exits: list[ExitDecision] = []
-    if lv.tp1 is not None and not pos.tp1_hit and price >= lv.tp1:
+    # what changes, built into one new position at the end (the same fields as one evolve
+    # per change would give)
+    changed, tp1_hit, stop, at_breakeven = False, pos.tp1_hit, pos.stop, pos.stop_is_breakeven
+    steps_fired = pos.steps_fired
+    if lv.tp1 is not None and not tp1_hit and price >= lv.tp1:
         qty = min(rest, round_step(pos.qty0 * p.tp1_share, amount_step))
         if qty > 0:
             exits.append(ExitDecision("tp1", qty, _up(lv.tp1, price, swept_from)))
             rest -= qty
-        pos = evolve(pos, tp1_hit=True)
-        if p.breakeven_after_tp1 and lv.breakeven > pos.stop:
-            pos = evolve(pos, stop=lv.breakeven, stop_is_breakeven=True)
+        changed = tp1_hit = True
+        if p.breakeven_after_tp1 and lv.breakeven > stop:
+            stop, at_breakeven = lv.breakeven, True
     if (
         lv.steps
         and rest > 0
         and any(
             not done and price >= level
-            for done, level in zip(pos.steps_fired, lv.steps, strict=True)
+            for done, level in zip(steps_fired, lv.steps, strict=True)
         )
     ):
-        fired = list(pos.steps_fired)
+        fired = list(steps_fired)
         for i, level in enumerate(lv.steps):
             if fired[i] or price < level:
                 continue
@@ -162,7 +166,7 @@ def evaluate(
                 rest -= qty
             if rest <= 0:
                 break
-        pos = evolve(pos, steps_fired=tuple(fired))
+        changed, steps_fired = True, tuple(fired)
     if (
         rest > 0
         and lv.timeout_at is not None
@@ -172,8 +176,19 @@ def evaluate(
         exits.append(ExitDecision("timeout", rest, price))
         rest = Decimal(0)
     if not exits:
-        return pos, []
-    return evolve(pos, pending_exit=pos.qty - rest), exits
+        if not changed:
+            return pos, []
+        return evolve(
+            pos, tp1_hit=tp1_hit, steps_fired=steps_fired, stop=stop, stop_is_breakeven=at_breakeven
+        ), []
+    return evolve(
+        pos,
+        pending_exit=pos.qty - rest,
+        tp1_hit=tp1_hit,
+        steps_fired=steps_fired,
+        stop=stop,
+        stop_is_breakeven=at_breakeven,
+    ), exits
 
 
 def evaluate_sweep(
