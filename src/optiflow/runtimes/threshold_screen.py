@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import Protocol
 
 import numpy as np
 
@@ -21,8 +22,15 @@ from optiflow.engine.bot import Bot
 from optiflow.engine.screen import NearBatch, NearRows, Values
 from optiflow.filters.timing import MS_PER_MIN
 
-if TYPE_CHECKING:
-    from optiflow.runtimes.fast_screen import Candidates
+
+class Candidates(Protocol):
+    """What is read of ``fast_screen.Candidates`` (sorted by close time)."""
+
+    sym: np.ndarray  # symbol index of each candidate
+    now: np.ndarray  # close time of each candidate (int64 ms)
+    count: list[np.ndarray]  # per symbol: its candidates before index j
+    first: list[np.ndarray]  # per symbol: its first candidate at or after j
+    floors: list[Decimal]  # per symbol: the smallest order allowed
 
 _NONE = np.iinfo(np.int64).min  # a threshold that blocks nothing
 _TIMED = ("cooldown", "rate", "blacklist")
