@@ -231,6 +231,8 @@ class ExitGuard:
         pos = self.bot().positions.get(symbol)
         if pos is None or self.blocked(symbol, pos.position_id):
             return
+        if self.protector is not None:
+            self.protector.save_pending()  # before the lookups below
         await reconcile_position(
             bot=self.bot(),
             symbol=symbol,
