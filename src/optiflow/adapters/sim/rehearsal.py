@@ -104,14 +104,15 @@ class RehearsalExchange(SimBooks):
                 self._settle(res)
             self._save()
 
-    def show_all(self, moves: list[tuple[str, float]], ts: int) -> None:
-        """``show`` for several pairs at once (the rehearsal's points: one call per point)."""
+    def show_all(self, symbols: list[str], prices: list[Any], k: int, ts: int) -> None:
+        """``show`` of price ``k`` of each pair's ``prices`` (a rehearsal's point: one call)."""
         quotes, last = self.quotes, self.sim.last_price
         if self.sim.resting:
-            for symbol, price in moves:
-                self.show(symbol, price, ts)
+            for symbol, px in zip(symbols, prices, strict=True):
+                self.show(symbol, px[k], ts)
             return
-        for symbol, price in moves:  # nothing waits to fill: only the quotes move
+        for symbol, px in zip(symbols, prices, strict=True):  # nothing waits: quotes move
+            price = px[k]
             quotes[symbol] = BookTop(ts, price, price)
             last[symbol] = price
 
