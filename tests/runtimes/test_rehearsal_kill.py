@@ -115,37 +115,37 @@ def test_sigkill_campaign_with_faults_ends_like_an_uninterrupted_run(tmp_path: P
 # writes (store commits and exchange saves) after which a killed run used to resume on a
 # different path: inside a list of exits, between a stop's cancel and the exit, between an
 # intent and its request, after a fill before the reactive re-entry, while closing at the end
-KILL_POINTS = (7, 31, 34, 43, 52, 67, 82, 94, 103, 1135)
+KILL_POINTS = (6, 30, 33, 41, 49, 64, 79, 91, 99, 1067)
 
 
 # the same with random faults on (``DAY_FAULTS``), one point of each way a restart used to
-# diverge: 13, a fault filled both stops inside a lookup that then failed (the restart
-# learned both fills at once; the uninterrupted run one then, one a cycle later); 172, a
-# pair's waiting exits were being sent (the rest of the list was lost); 490, a fault filled
+# diverge: 12, a fault filled both stops inside a lookup that then failed (the restart
+# learned both fills at once; the uninterrupted run one then, one a cycle later); 169, a
+# pair's waiting exits were being sent (the rest of the list was lost); 473, a fault filled
 # a stop during an exit at a sweep, then the next stop placement was cut off by the kill
 # (the restart learned the fill before the next cycle, and placed that stop after the exit)
 DAY_FAULTS = "seed=7,rate=0.02"
-FAULTED_KILL_POINTS = (13, 172, 490)
+FAULTED_KILL_POINTS = (12, 169, 473)
 
 
 # other days and seeds, kill points that used to diverge: 2023-04-10, 85, a fault filled two
 # stops at the lookup of the second one, and the restart, replaying that cycle, looked the
-# first one up again before it (the run had been told "open" there); 288, the restart
+# first one up again before it (the run had been told "open" there); 284, the restart
 # carried out an entry (and its stop) before replaying that lookup, whose fault then filled
-# the new stop too; 2023-04-20, 666, killed while closing at the end of the data after the
+# the new stop too; 2023-04-20, 640, killed while closing at the end of the data after the
 # exchange refused an exit: the restart told the engine to stop again, and the new exit
-# went through; 2023-04-25, 603, a partial fill's rest had grown a position whose stop still
+# went through; 2023-04-25, 581, a partial fill's rest had grown a position whose stop still
 # covered the first third, killed while another pair's waiting exits went out (the restart
 # resized the stop at once, the run only after those exits, when a fault had filled it);
-# 606, killed as those exits began: the resumed cycle checked the stops again after carrying
-# them on, and learned the stop's fill before the run did; 2023-04-12, 298, killed between
+# 583, killed as those exits began: the resumed cycle checked the stops again after carrying
+# them on, and learned the stop's fill before the run did; 2023-04-12, 295, killed between
 # committing a stop's cancel and sending it: the restart cancelled it at start-up without the
 # fault the run's cancel met there, so the exits the run held back went out at once
 REPLAYED_FAULTS = [
-    (("2023-04-10", "2023-04-11"), "seed=11,rate=0.03", (85, 288)),
-    (("2023-04-20", "2023-04-21"), "seed=5,rate=0.04", (666,)),
-    (("2023-04-25", "2023-04-26"), "seed=99,rate=0.03", (603, 606)),
-    (("2023-04-12", "2023-04-13"), "seed=7,rate=0.05", (298,)),
+    (("2023-04-10", "2023-04-11"), "seed=11,rate=0.03", (85, 284)),
+    (("2023-04-20", "2023-04-21"), "seed=5,rate=0.04", (640,)),
+    (("2023-04-25", "2023-04-26"), "seed=99,rate=0.03", (581, 583)),
+    (("2023-04-12", "2023-04-13"), "seed=7,rate=0.05", (295,)),
 ]
 DAY = ("2023-04-03", "2023-04-04")
 
@@ -191,7 +191,7 @@ def test_kill_after_chosen_writes_resumes_to_exactly_the_clean_trades(tmp_path: 
     for n in KILL_POINTS:
         state = tmp_path / f"k{n}"
         assert run_day(state, n) == -signal.SIGKILL, f"no kill at write {n}"
-        if n in (31, 52):  # killed again while carrying on what the first run left
+        if n in (30, 49):  # killed again while carrying on what the first run left
             assert run_day(state, 3) == -signal.SIGKILL
         run_day(state)
         assert day_trades(state) == expected, f"killed after write {n}"

@@ -120,14 +120,14 @@ def to_snapshot(bot: Bot, memo: TopMemo | None = None) -> dict[str, Any]:
 
     ``memo`` (the caller's, kept from one snapshot to the next): see ``shadows_to_dict``.
     """
-    return {
+    snap = {
         "version": SNAPSHOT_VERSION,
         "bot": bot.s.name,
         "cash": str(bot.cash),
         "reserved": str(bot.reserved),
         "seq": bot.seq,
         "positions_opened": bot.positions_opened,
-        "positions": [position_to_dict(p) for p in bot.positions.values()],
+        "positions": [_pos_dict(p, memo) for p in bot.positions.values()],
         "entry_orders": dict(bot.entry_orders),
         "orders": [order_to_dict(o) for o in bot.orders.values()],
         "exit_seq": dict(bot.exit_seq),
@@ -151,6 +151,13 @@ def to_snapshot(bot: Bot, memo: TopMemo | None = None) -> dict[str, Any]:
         },
         **({} if bot.shadows is None else {"shadows": shadows_to_dict(bot.shadows, memo)}),
     }
+    if memo is not None:
+        memo.rotate()
+    return snap
+
+
+def _pos_dict(p: Position, memo: TopMemo | None) -> dict[str, Any]:
+    return position_to_dict(p) if memo is None else memo.position(p)
 
 
 def open_exit_seq(bot: Bot) -> dict[str, int]:
@@ -236,16 +243,31 @@ def result_from_dict(d: Mapping[str, Any]) -> ShadowResult:
 
 
 class TopMemo:
-    """The top winners' data of the last snapshot, reused while they are the same objects.
+    """The top winners' and positions' data of the last snapshot, reused while the same objects.
 
     A caller taking many snapshots of one bot (the live runtime commits several times per
-    order) keeps one; the results are frozen, so the same objects give the same data.
+    order) keeps one; results and positions (real and shadow) are frozen, so the same
+    objects give the same data (treat it as read-only).
     """
 
     def __init__(self) -> None:
         """Nothing remembered yet."""
         self.results: list[ShadowResult] = []
         self.data: list[dict[str, Any]] = []
+        self._pos: dict[int, tuple[Position, dict[str, Any]]] = {}  # id -> (position, data)
+        self._used: dict[int, tuple[Position, dict[str, Any]]] = {}
+
+    def position(self, p: Position) -> dict[str, Any]:
+        """``position_to_dict(p)``, the last snapshot's when ``p`` is the same object."""
+        hit = self._pos.get(id(p))
+        if hit is None or hit[0] is not p:
+            hit = (p, position_to_dict(p))
+        self._used[id(p)] = hit
+        return hit[1]
+
+    def rotate(self) -> None:
+        """A snapshot is done: remember only the positions it held (no stale ids)."""
+        self._pos, self._used = self._used, {}
 
     def top(self, results: list[ShadowResult]) -> list[dict[str, Any]]:
         """``result_to_dict`` of each result (fresh dicts for a list that changed)."""
@@ -265,7 +287,7 @@ def shadows_to_dict(book: ShadowBook, memo: TopMemo | None = None) -> dict[str, 
         "seq": book.seq,
         "open": [
             {
-                "pos": position_to_dict(sh.pos),
+                "pos": _pos_dict(sh.pos, memo),
                 "reasons": list(sh.reasons),
                 "pnl": str(sh.pnl),
                 "exits": [[x, str(q), str(px)] for x, q, px in sh.exits],

@@ -304,10 +304,9 @@ class RehearsalRuntime(CarryingRuntime):
     def _show(self, t: int, k: int, ts: int = -1) -> None:
         """The market moves to point (t, k) (its time ``ts``): candle t's traded pairs show it."""
         ts = self.point_ts(t, k) if ts < 0 else ts
-        moving, prices, names = self.points.candle(t)
+        _, prices, names = self.points.candle(t)
         self.market.trading = names  # the candle's own set (replaced, never changed in place)
-        sy = self.al.symbols
-        self.market.show_all([(sy[i], px[k]) for i, px in zip(moving, prices, strict=True)], ts)
+        self.market.show_all(self.points.named, prices, k, ts)
 
     async def _cycle_point(self, t: int, fresh: bool = True, ts: int = -1) -> None:
         """The candle before ``t`` closes: the market opens candle ``t``, then the cycle runs.

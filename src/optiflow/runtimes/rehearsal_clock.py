@@ -75,6 +75,7 @@ class Points:
         self._candle: tuple[list[int], list[Prices], set[str]] = ([], [], set())
         self._traded: list[list[bool]] | None = None
         self._prices: list[list[list[float]]] = []  # pair -> point -> candle
+        self.named: list[str] = []  # the last ``candle``'s traded pairs by name, in order
 
     def ts(self, t: int, k: int) -> int:
         """The time of point ``k`` (open, low, high, close) of candle ``t``."""
@@ -93,7 +94,8 @@ class Points:
             moving = [i for i, tr in enumerate(self._traded) if tr[t]]
             p = self._prices
             prices = [(p[i][0][t], p[i][1][t], p[i][2][t], p[i][3][t]) for i in moving]
-            self._candle, self._t = (moving, prices, {d.symbols[i] for i in moving}), t
+            self.named = [d.symbols[i] for i in moving]
+            self._candle, self._t = (moving, prices, set(self.named)), t
         return self._candle
 
     def after(self, done: int) -> tuple[int, int]:

@@ -40,6 +40,7 @@ from optiflow.marketdata.loaders import CandleArrays
 from optiflow.ports.exchange import OrderRequest, OrderUpdate, TradeFill
 
 SIM_FILE = "sim_exchange.sqlite"
+CHUNK = 1024  # closed candles built at once
 KEEP_DONE = 16  # terminal orders kept for lookups (the last ones: what a restart asks for)
 PARTIAL = "partial"  # unseen: the bot was told a part of the fill (computed from the order)
 
@@ -59,6 +60,7 @@ class RehearsalExchange(SimBooks):
         self.arrays, self.now_ms = dict(arrays), now_ms
         self._ts: dict[str, list[int]] = {}  # candle open times per pair, as a list
         self._ohlcv: dict[str, Any] = {}  # per pair: open, high, low, close, volume side by side
+        self._chunks: dict[str, tuple[int, list[Candle]]] = {}  # per pair: first row, candles
         self._texts: dict[str, tuple[OrderUpdate, str]] = {}  # see ``_order_text``
         self.trading: set[str] = set()  # pairs with a trade in the current candle
         self.last_exit: tuple[str, float] | None = None  # (symbol, price) of the latest sell
@@ -102,14 +104,15 @@ class RehearsalExchange(SimBooks):
                 self._settle(res)
             self._save()
 
-    def show_all(self, moves: list[tuple[str, float]], ts: int) -> None:
-        """``show`` for several pairs at once (the rehearsal's points: one call per point)."""
+    def show_all(self, symbols: list[str], prices: list[Any], k: int, ts: int) -> None:
+        """``show`` of price ``k`` of each pair's ``prices`` (a rehearsal's point: one call)."""
         quotes, last = self.quotes, self.sim.last_price
         if self.sim.resting:
-            for symbol, price in moves:
-                self.show(symbol, price, ts)
+            for symbol, px in zip(symbols, prices, strict=True):
+                self.show(symbol, px[k], ts)
             return
-        for symbol, price in moves:  # nothing waits to fill: only the quotes move
+        for symbol, px in zip(symbols, prices, strict=True):  # nothing waits: quotes move
+            price = px[k]
             quotes[symbol] = BookTop(ts, price, price)
             last[symbol] = price
 
@@ -159,9 +162,16 @@ class RehearsalExchange(SimBooks):
         if end <= start:
             return []
         rows = self._ohlcv[symbol]
-        if end == start + 1:  # the usual ask: the one candle that closed since the last
-            return [Candle(ts[start], *rows[start].tolist())]
-        return [Candle(ts[r], *rows[r].tolist()) for r in range(start, end)]
+        if end - start > CHUNK:  # the warm-up: every candle so far, once
+            every = zip(ts[start:end], rows[start:end].tolist(), strict=True)
+            return [Candle(t, *r) for t, r in every]
+        chunk = self._chunks.get(symbol)
+        if chunk is None or not chunk[0] <= start < end <= chunk[0] + len(chunk[1]):
+            # the usual ask is the one candle that closed since the last: built by the
+            # thousand (one ``tolist``), handed out as slices
+            part = zip(ts[start : start + CHUNK], rows[start : start + CHUNK].tolist(), strict=True)
+            chunk = self._chunks[symbol] = (start, [Candle(t, *r) for t, r in part])
+        return chunk[1][start - chunk[0] : end - chunk[0]]
 
     # ---- ExchangeGateway: orders --------------------------------------------------------
     async def submit_order(self, order: OrderRequest) -> OrderUpdate:
@@ -306,16 +316,18 @@ class RehearsalExchange(SimBooks):
         orders = ",".join(self._order_text(o) for o in self.orders.values())
         text = f'{_dumps(state)[:-1]},"orders":[{orders}]}}'
         db = self._db
-        db.execute("BEGIN")
-        db.execute("INSERT OR REPLACE INTO state VALUES ('books', ?)", (text,))
-        if fills:
+        if not fills:  # one statement: its own transaction (autocommit), as atomic
+            db.execute("INSERT OR REPLACE INTO state VALUES ('books', ?)", (text,))
+        else:
+            db.execute("BEGIN")
+            db.execute("INSERT OR REPLACE INTO state VALUES ('books', ?)", (text,))
             db.executemany(
                 "INSERT INTO ledger (client_id, symbol, side, qty, price, fee, ts) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(f.client_id, f.symbol, f.side, str(f.qty), str(f.price), str(f.fee), f.ts)
                  for f in fills],  # fmt: skip
             )
-        db.execute("COMMIT")
+            db.execute("COMMIT")
         if self.after_write is not None:
             self.after_write()
 

@@ -68,12 +68,24 @@ def dump_json(value: Any) -> str:
 
 def _finite(value: Any) -> bool:
     """Whether no float in ``value`` is NaN or infinite (``orjson`` writes those ``null``)."""
-    if type(value) is float:
-        return value - value == 0.0  # NaN and infinities give NaN
-    if type(value) is dict:
-        return all(_finite(v) for v in value.values())
-    if type(value) is list or type(value) is tuple:
-        return all(_finite(v) for v in value)
+    kind = type(value)
+    if kind is float:
+        return bool(value - value == 0.0)  # NaN and infinities give NaN
+    if kind is dict:
+        items = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return True
+    for v in items:  # leaves checked here: no call per string or number
+        kind = type(v)
+        if kind is str or kind is int or v is None or kind is bool:
+            continue
+        if kind is float:
+            if v - v != 0.0:
+                return False
+        elif not _finite(v):
+            return False
     return True
 
 

@@ -29,6 +29,7 @@ from optiflow.runtimes.live.executor import Executor
 from optiflow.runtimes.live.protection import Protector
 
 log = logging.getLogger("optiflow.exits")
+D0 = Decimal(0)
 Feed = Callable[[Event], Awaitable[None]]
 
 
@@ -173,14 +174,17 @@ class ExitGuard:
         """Place or refresh the position's exchange stop unless an exit of it is unsure."""
         if self.protector is None:
             return
+        executor, bot = self.executor, self.bot()
         for _ in range(3):  # a fill found on the way is booked, then the stop follows
-            pos = self.bot().positions.get(symbol)
+            pos = bot.positions.get(symbol)
+            busy = bool(executor.inflight)  # without orders in flight: none unknown, none held
             if pos is not None and (
-                pos.position_id in self.executor.unknown_positions() or self.deferred.get(symbol)
+                (busy and pos.position_id in executor.unknown_positions())
+                or self.deferred.get(symbol)
             ):
                 return
-            hold = self.executor.open_sells(pos.position_id) if pos is not None else Decimal(0)
-            events = await self.protector.protect(self.bot(), symbol, hold)
+            hold = executor.open_sells(pos.position_id) if pos is not None and busy else D0
+            events = await self.protector.protect(bot, symbol, hold)
             if not events:
                 break
             for ev in events:
@@ -231,6 +235,8 @@ class ExitGuard:
         pos = self.bot().positions.get(symbol)
         if pos is None or self.blocked(symbol, pos.position_id):
             return
+        if self.protector is not None:
+            self.protector.save_pending()  # before the lookups below
         await reconcile_position(
             bot=self.bot(),
             symbol=symbol,

@@ -74,13 +74,23 @@ class Protector:
         self._told: set[str] = set()
         self._same: dict[str, tuple[StopState, tuple[Any, ...]]] = {}  # stops found in step
         self.checked = -1  # time of the cycle whose stop checks are done (saved with them)
+        # a placement's answer not committed yet: it rides on the next commit, which comes
+        # before any other request (``save_pending``); a kill before it is resolved by the
+        # start-up's lookup of the ``placing`` stop, as a kill before the answer itself
+        self.unsaved = False
         self._resumed = -1  # the saved ``checked`` of a restart, until its first cycle
 
     def drain(self) -> tuple[list[OrderRow], list[FillRow]]:
         """Rows and fills gathered since the last call (committed with the engine state)."""
         rows, fills = self.pending_rows, self.pending_fills
         self.pending_rows, self.pending_fills = [], []
+        self.unsaved = False
         return rows, fills
+
+    def save_pending(self) -> None:
+        """Commit a placement's answer still pending (before any further request)."""
+        if self.unsaved:
+            self.commit([], [])
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-able state for the store."""
@@ -206,7 +216,8 @@ class Protector:
             return []
         self.failed.pop(pos.position_id, None)
         self.stops[symbol] = StopState(cid, pos.position_id, qty, stop, "open")
-        self.commit([self._row(cid, up, "open")], [])
+        self.pending_rows.append(self._row(cid, up, "open"))  # rides on the next commit
+        self.unsaved = True
         return []
 
     def _refused(self, position_id: str, symbol: str, why: str, now: int) -> None:
@@ -238,6 +249,8 @@ class Protector:
         if current.status != "cancelling":
             self.stops[symbol] = replace(current, status="cancelling")
             self.commit([], [])  # the intent to cancel is durable before the request
+        else:
+            self.save_pending()
         try:
             up = await self.gateway.cancel_order(symbol, current.client_id)
             if up is None:
@@ -253,6 +266,7 @@ class Protector:
         if st.status == "cancelling":
             settled, events = await self.release(bot, symbol)
             return events, settled
+        self.save_pending()
         try:
             up = await self.gateway.fetch_order(symbol, st.client_id)
         except (RetryableError, SkipError):
@@ -317,6 +331,7 @@ class Protector:
             if not settled:
                 self._tell_unsure(st, symbol)
             return events
+        self.save_pending()
         try:
             up = await self.gateway.fetch_order(symbol, st.client_id)
         except (RetryableError, SkipError):

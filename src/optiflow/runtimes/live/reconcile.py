@@ -74,6 +74,7 @@ async def reconcile(rt: Recovering, recovering: bool) -> None:
             if symbol not in going_on:
                 await rt.guard.protect(symbol)
         rt.guard.flush()
+        protector.save_pending()  # before the lookups below
     await _adopt(rt)
     if recovering:
         rt._note(

@@ -228,6 +228,8 @@ class LiveRuntime:
                 log.warning("%s", stale)
                 self._note("stale_data", sym, stale)
             info["last_cycle_ms"] = clock.now_ms() - t0
+        if self.executor.inflight:
+            self.save_pending()  # a stop's answer is committed before the lookups
         for ev in await self.executor.poll():  # late and partial fills, late answers
             await self.feed(ev)
         # stops that filled or whose state was unknown, exits that waited, stops that follow
@@ -261,6 +263,7 @@ class LiveRuntime:
                     await self.feed(ev)
                 await self.guard.protect(cmd.symbol)
             elif isinstance(cmd, CancelOrder):
+                self.save_pending()
                 try:
                     await self.orders.cancel_order(cmd.symbol, cmd.client_id)
                 except (RetryableError, SkipError) as exc:
@@ -307,6 +310,11 @@ class LiveRuntime:
         snap["exits"] = self.guard.snapshot()
         snap["last_ts"] = dict(self.last_ts)
         return snap
+
+    def save_pending(self) -> None:
+        """Commit an answer still pending (a stop placement's) before a further request."""
+        if self.protector is not None:
+            self.protector.save_pending()
 
     def _commit_intent(self, rows: list[OrderRow], fills: list[FillRow]) -> None:
         """Commit an order intent with the engine state that decided it (before the request)."""
