@@ -18,21 +18,27 @@ it on restart, with the market standing where it stood.
 from __future__ import annotations
 
 import json
-import math
-import os
 import sqlite3
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
-from dataclasses import fields, replace
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 from optiflow.adapters.sim.books import OPEN, SimBooks, settled
 from optiflow.adapters.sim.exchange import SimExchange, SimResult
+from optiflow.adapters.sim.rehearsal_file import (
+    create_file,
+    req_from,
+    req_json,
+    tables,
+    up_from,
+    up_json,
+)
+from optiflow.adapters.sqlite.rows import dump_json
 from optiflow.domain.errors import SkipError
 from optiflow.domain.events import OrderFilled
 from optiflow.domain.market import BookTop, Candle
@@ -81,11 +87,11 @@ class RehearsalExchange(SimBooks):
         self._db: sqlite3.Connection | None = None
         if path is not None:
             if not path.exists():
-                _create(path)  # the file appears with its tables (a kill cannot split them)
+                create_file(path)  # the file appears with its tables (a kill cannot split them)
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=OFF")  # a kill loses nothing; power is moot
-            _tables(self._db)
+            tables(self._db)
             self._load()
         self._new_fills: list[OrderFilled] = []
 
@@ -301,20 +307,20 @@ class RehearsalExchange(SimBooks):
             "balances": {k: str(v) for k, v in self.sim.balances.items()},
             "resting": [[o.client_id, o.symbol, o.side, str(o.qty), str(o.filled)]
                         for o in self.sim.resting.values() if o.limit is None],  # fmt: skip
-            "stops": [_req_json(r) for r in self.stops.values()],
+            "stops": [req_json(r) for r in self.stops.values()],
             "at": self.now_ms(),
             "last_exit": self.last_exit,
-            "unseen": {c: _up_json(u) if isinstance(u, OrderUpdate) else u
+            "unseen": {c: up_json(u) if isinstance(u, OrderUpdate) else u
                        for c, u in self.unseen.items()},  # fmt: skip
         }
         if self.causes:
             state["causes"] = [
-                [key, at, {c: _up_json(u) for c, u in before.items()}]
+                [key, at, {c: up_json(u) for c, u in before.items()}]
                 for key, at, before in self.causes
             ]
         # each order's JSON is kept while the order is unchanged (most are, at every write)
         orders = ",".join(self._order_text(o) for o in self.orders.values())
-        text = f'{_dumps(state)[:-1]},"orders":[{orders}]}}'
+        text = f'{dump_json(state)[:-1]},"orders":[{orders}]}}'
         db = self._db
         if not fills:  # one statement: its own transaction (autocommit), as atomic
             db.execute("INSERT OR REPLACE INTO state VALUES ('books', ?)", (text,))
@@ -338,7 +344,7 @@ class RehearsalExchange(SimBooks):
             return hit[1]
         if len(self._texts) > 2 * len(self.orders) + 64:
             self._texts = {k: v for k, v in self._texts.items() if k in self.orders}
-        text = _dumps(_up_json(o))
+        text = dump_json(up_json(o))
         self._texts[o.client_id] = (o, text)
         return text
 
@@ -354,16 +360,16 @@ class RehearsalExchange(SimBooks):
         for cid, sym, side, qty, filled in state["resting"]:
             self.sim.submit_market(cid, sym, side, Decimal(qty))
             self.sim.resting[cid].filled = Decimal(filled)
-        self.orders = {o["client_id"]: _up_from(o) for o in state["orders"]}
-        self.stops = {r["client_id"]: _req_from(r) for r in state["stops"]}
+        self.orders = {o["client_id"]: up_from(o) for o in state["orders"]}
+        self.stops = {r["client_id"]: req_from(r) for r in state["stops"]}
         self.sim.seen_client_ids |= set(self.orders) | set(self.stops)
         self.saved_at = int(state.get("at", -1))
         self.unseen = {
-            c: _up_from(u) if isinstance(u, dict) else u
+            c: up_from(u) if isinstance(u, dict) else u
             for c, u in state.get("unseen", {}).items()
         }
         self.causes = [
-            (str(key), int(at), {c: _up_from(u) for c, u in before.items()})
+            (str(key), int(at), {c: up_from(u) for c, u in before.items()})
             for key, at, before in state.get("causes", [])
         ]
         ex = state.get("last_exit")
@@ -372,82 +378,7 @@ class RehearsalExchange(SimBooks):
             self._trade(f, f"rh-{f.client_id}")
 
 
-def _dumps(value: Any) -> str:
-    """JSON text of the books (``orjson``: 5x ``json``; ``json.loads`` reads it back the same).
-
-    The books hold strings, integers, finite prices, lists, string-keyed dicts and ``None``
-    only; anything else (a NaN ``orjson`` would write as ``null``) goes through ``json``.
-    """
-    try:
-        out = orjson.dumps(value)
-    except TypeError:
-        return json.dumps(value)
-    if b"null" in out and not _finite(value):  # a None is ``null`` in both: kept
-        return json.dumps(value)
-    return out.decode()
-
-
-def _finite(value: Any) -> bool:
-    """Whether no float in ``value`` is NaN or infinite (``orjson`` would write ``null``)."""
-    if type(value) is float:
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return all(_finite(v) for v in value)
-    return True
-
-
-def _tables(db: sqlite3.Connection) -> None:
-    db.execute("CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT)")
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY, client_id TEXT, "
-        "symbol TEXT, side TEXT, qty TEXT, price TEXT, fee TEXT, ts INTEGER)"
-    )
-
-
-def _create(path: Path) -> None:
-    """A new exchange file, built aside and renamed into place with its tables."""
-    tmp = path.with_name(path.name + ".new")
-    for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
-        leftover.unlink(missing_ok=True)  # a start-up killed while creating it
-    db = sqlite3.connect(tmp, isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        _tables(db)
-    finally:
-        db.close()
-    os.replace(tmp, path)
-
-
 def _resting(req: OrderRequest) -> Any:
     from optiflow.adapters.sim.exchange import RestingOrder
 
     return RestingOrder(req.client_id, req.symbol, req.side, req.qty, None)
-
-
-def _up_json(o: OrderUpdate) -> dict[str, Any]:
-    return {
-        "client_id": o.client_id, "exchange_id": o.exchange_id, "symbol": o.symbol,
-        "side": o.side, "type": o.type, "state": o.state, "qty": str(o.qty),
-        "filled": str(o.filled), "avg_price": None if o.avg_price is None else str(o.avg_price),
-        "fee_quote": str(o.fee_quote), "ts": o.ts, "fee_base": str(o.fee_base),
-    }  # fmt: skip
-
-
-def _up_from(d: dict[str, Any]) -> OrderUpdate:
-    dec = {k: Decimal(d[k]) for k in ("qty", "filled", "fee_quote", "fee_base")}
-    avg = None if d["avg_price"] is None else Decimal(d["avg_price"])
-    return OrderUpdate(**{**d, **dec, "avg_price": avg})
-
-
-def _req_json(r: OrderRequest) -> dict[str, Any]:
-    d = {f.name: getattr(r, f.name) for f in fields(r)}  # flat: no deep copy
-    for k in ("qty", "price", "stop_price"):
-        d[k] = None if d[k] is None else str(d[k])
-    return d
-
-
-def _req_from(d: dict[str, Any]) -> OrderRequest:
-    dec = {k: None if d[k] is None else Decimal(d[k]) for k in ("qty", "price", "stop_price")}
-    return OrderRequest(**{**d, **dec})

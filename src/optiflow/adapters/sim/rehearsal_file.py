@@ -1,0 +1,70 @@
+"""The rehearsal exchange's file: its tables, its creation, and its orders as JSON.
+
+Split from ``adapters/sim/rehearsal.py`` (the simulated exchange that writes and reads it);
+SQLite and JSON only.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import fields
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from optiflow.ports.exchange import OrderRequest, OrderUpdate
+
+
+def tables(db: sqlite3.Connection) -> None:
+    """The state and ledger tables, where missing."""
+    db.execute("CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY, client_id TEXT, "
+        "symbol TEXT, side TEXT, qty TEXT, price TEXT, fee TEXT, ts INTEGER)"
+    )
+
+
+def create_file(path: Path) -> None:
+    """A new exchange file, built aside and renamed into place with its tables."""
+    tmp = path.with_name(path.name + ".new")
+    for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+        leftover.unlink(missing_ok=True)  # a start-up killed while creating it
+    db = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        tables(db)
+    finally:
+        db.close()
+    os.replace(tmp, path)
+
+
+def up_json(o: OrderUpdate) -> dict[str, Any]:
+    """An order's update as JSON-ready values (Decimals as text)."""
+    return {
+        "client_id": o.client_id, "exchange_id": o.exchange_id, "symbol": o.symbol,
+        "side": o.side, "type": o.type, "state": o.state, "qty": str(o.qty),
+        "filled": str(o.filled), "avg_price": None if o.avg_price is None else str(o.avg_price),
+        "fee_quote": str(o.fee_quote), "ts": o.ts, "fee_base": str(o.fee_base),
+    }  # fmt: skip
+
+
+def up_from(d: dict[str, Any]) -> OrderUpdate:
+    """An order's update read back from ``up_json``'s values."""
+    dec = {k: Decimal(d[k]) for k in ("qty", "filled", "fee_quote", "fee_base")}
+    avg = None if d["avg_price"] is None else Decimal(d["avg_price"])
+    return OrderUpdate(**{**d, **dec, "avg_price": avg})
+
+
+def req_json(r: OrderRequest) -> dict[str, Any]:
+    """An order request as JSON-ready values (Decimals as text)."""
+    d = {f.name: getattr(r, f.name) for f in fields(r)}  # flat: no deep copy
+    for k in ("qty", "price", "stop_price"):
+        d[k] = None if d[k] is None else str(d[k])
+    return d
+
+
+def req_from(d: dict[str, Any]) -> OrderRequest:
+    """An order request read back from ``req_json``'s values."""
+    dec = {k: None if d[k] is None else Decimal(d[k]) for k in ("qty", "price", "stop_price")}
+    return OrderRequest(**{**d, **dec})
