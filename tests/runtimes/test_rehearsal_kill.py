@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -188,34 +189,53 @@ def day_trades(state: Path) -> list[tuple[object, ...]]:
         store.close()
 
 
+def resumed_after_kill(
+    state: Path, n: int, faults: str | None = None, day: tuple[str, str] = DAY, again: bool = False
+) -> list[tuple[object, ...]]:
+    """Kill the run right after write ``n`` (the restart too after its write 3 if ``again``),
+    then run it to the end: its trade list."""
+    assert run_day(state, n, faults, day) == -signal.SIGKILL, f"no kill at write {n}"
+    if again:  # killed again while carrying on what the first run left
+        assert run_day(state, 3, faults, day) == -signal.SIGKILL
+    run_day(state, faults=faults, day=day)
+    return day_trades(state)
+
+
+def clean_day(
+    state: Path, faults: str | None = None, day: tuple[str, str] = DAY
+) -> list[tuple[object, ...]]:
+    """The uninterrupted run's trade list."""
+    run_day(state, faults=faults, day=day)
+    return day_trades(state)
+
+
+def compare_kills(
+    tmp_path: Path, points: tuple[int, ...], least: int, faults: str | None = None,
+    day: tuple[str, str] = DAY, again: tuple[int, ...] = (),
+) -> None:  # fmt: skip
+    """The clean run and each killed-and-resumed run, two processes at a time: same trades."""
+    with ThreadPoolExecutor(2) as pool:  # independent state folders: the machine's two cores
+        clean = pool.submit(clean_day, tmp_path / "clean", faults, day)
+        killed = {
+            n: pool.submit(resumed_after_kill, tmp_path / f"k{n}", n, faults, day, n in again)
+            for n in points
+        }
+        expected = clean.result()
+        assert len(expected) > least
+        for n, trades in killed.items():
+            assert trades.result() == expected, f"killed after write {n}"
+
+
 def test_kill_after_chosen_writes_resumes_to_exactly_the_clean_trades(tmp_path: Path) -> None:
     """SIGKILL right after the Nth durable write (and again inside the restart): same trades."""
-    clean = tmp_path / "clean"
-    run_day(clean)
-    expected = day_trades(clean)
-    assert len(expected) > 100
-    for n in KILL_POINTS:
-        state = tmp_path / f"k{n}"
-        assert run_day(state, n) == -signal.SIGKILL, f"no kill at write {n}"
-        if n in (31, 52):  # killed again while carrying on what the first run left
-            assert run_day(state, 3) == -signal.SIGKILL
-        run_day(state)
-        assert day_trades(state) == expected, f"killed after write {n}"
+    compare_kills(tmp_path, KILL_POINTS, 100, again=(31, 52))
 
 
 def test_kill_with_faults_after_chosen_writes_resumes_to_exactly_the_clean_trades(
     tmp_path: Path,
 ) -> None:
     """With random faults, SIGKILL after the writes that used to diverge: the same trades."""
-    clean = tmp_path / "clean"
-    run_day(clean, faults=DAY_FAULTS)
-    expected = day_trades(clean)
-    assert len(expected) > 80
-    for n in FAULTED_KILL_POINTS:
-        state = tmp_path / f"k{n}"
-        assert run_day(state, n, DAY_FAULTS) == -signal.SIGKILL, f"no kill at write {n}"
-        run_day(state, faults=DAY_FAULTS)
-        assert day_trades(state) == expected, f"killed after write {n}"
+    compare_kills(tmp_path, FAULTED_KILL_POINTS, 80, DAY_FAULTS)
 
 
 @pytest.mark.parametrize(("day", "faults", "points"), REPLAYED_FAULTS)
@@ -223,12 +243,4 @@ def test_kill_inside_a_point_a_fault_changed_resumes_to_exactly_the_clean_trades
     tmp_path: Path, day: tuple[str, str], faults: str, points: tuple[int, ...]
 ) -> None:
     """A restart replaying a point where a fault acted: same answers, same trades."""
-    clean = tmp_path / "clean"
-    run_day(clean, faults=faults, day=day)
-    expected = day_trades(clean)
-    assert len(expected) > 40
-    for n in points:
-        state = tmp_path / f"k{n}"
-        assert run_day(state, n, faults, day) == -signal.SIGKILL, f"no kill at {n}"
-        run_day(state, faults=faults, day=day)
-        assert day_trades(state) == expected, f"killed after write {n}"
+    compare_kills(tmp_path, points, 40, faults, day)
