@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,22 +57,22 @@ def read_exchange(state: Path) -> tuple[list[tuple[str, str, str]], list[tuple[s
     return ledger, stops
 
 
-def run_to_end(state: Path) -> None:
-    """One uninterrupted rehearsal."""
-    proc = subprocess.run(rehearsal_cmd(state), capture_output=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-
-
 def test_sigkill_campaign_with_faults_ends_like_an_uninterrupted_run(tmp_path: Path) -> None:
     """22 SIGKILLs at random moments: no order twice, ledger = store, same final trades."""
     rng = random.Random(int(os.environ.get("OPTIFLOW_KILL_SEED", "8")))
-    state = tmp_path / "killed"
+    state, clean = tmp_path / "killed", tmp_path / "clean"
+    # the uninterrupted run meanwhile, in its own process and state folder
+    uninterrupted = subprocess.Popen(
+        rehearsal_cmd(clean), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     kills, t0 = 0, time.monotonic()
     while True:
         assert time.monotonic() - t0 < 400, "the rehearsal did not finish in time"
-        # paced (4 days in ~45 s) so the kills land all along the run, not in start-ups only
+        # paced (4 days in ~45 s) so the kills land all along the run, not in start-ups only;
+        # after the last kill the rest runs flat out (pacing only spreads the kills)
+        speed = "8000" if kills < 22 else "0"
         proc = subprocess.Popen(
-            rehearsal_cmd(state, "8000"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            rehearsal_cmd(state, speed), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         if kills < 22:
             time.sleep(rng.uniform(1.9, 3.2))
@@ -88,8 +89,8 @@ def test_sigkill_campaign_with_faults_ends_like_an_uninterrupted_run(tmp_path: P
         assert proc.returncode == 0, err.decode()[-2000:]
         break
     assert kills >= 20
-    clean = tmp_path / "clean"
-    run_to_end(clean)
+    _, err = uninterrupted.communicate(timeout=300)
+    assert uninterrupted.returncode == 0, err.decode()[-2000:]
     stores = {p: SqliteStore(p / "bot.sqlite", "OptiScalp_A") for p in (state, clean)}
     try:
         killed_exits, clean_exits = stores[state].exits(), stores[clean].exits()
@@ -182,34 +183,53 @@ def day_trades(state: Path) -> list[tuple[object, ...]]:
         store.close()
 
 
+def resumed_after_kill(
+    state: Path, n: int, faults: str | None = None, day: tuple[str, str] = DAY, again: bool = False
+) -> list[tuple[object, ...]]:
+    """Kill the run right after write ``n`` (the restart too after its write 3 if ``again``),
+    then run it to the end: its trade list."""
+    assert run_day(state, n, faults, day) == -signal.SIGKILL, f"no kill at write {n}"
+    if again:  # killed again while carrying on what the first run left
+        assert run_day(state, 3, faults, day) == -signal.SIGKILL
+    run_day(state, faults=faults, day=day)
+    return day_trades(state)
+
+
+def clean_day(
+    state: Path, faults: str | None = None, day: tuple[str, str] = DAY
+) -> list[tuple[object, ...]]:
+    """The uninterrupted run's trade list."""
+    run_day(state, faults=faults, day=day)
+    return day_trades(state)
+
+
+def compare_kills(
+    tmp_path: Path, points: tuple[int, ...], least: int, faults: str | None = None,
+    day: tuple[str, str] = DAY, again: tuple[int, ...] = (),
+) -> None:  # fmt: skip
+    """The clean run and each killed-and-resumed run, two processes at a time: same trades."""
+    with ThreadPoolExecutor(2) as pool:  # independent state folders: the machine's two cores
+        clean = pool.submit(clean_day, tmp_path / "clean", faults, day)
+        killed = {
+            n: pool.submit(resumed_after_kill, tmp_path / f"k{n}", n, faults, day, n in again)
+            for n in points
+        }
+        expected = clean.result()
+        assert len(expected) > least
+        for n, trades in killed.items():
+            assert trades.result() == expected, f"killed after write {n}"
+
+
 def test_kill_after_chosen_writes_resumes_to_exactly_the_clean_trades(tmp_path: Path) -> None:
     """SIGKILL right after the Nth durable write (and again inside the restart): same trades."""
-    clean = tmp_path / "clean"
-    run_day(clean)
-    expected = day_trades(clean)
-    assert len(expected) > 100
-    for n in KILL_POINTS:
-        state = tmp_path / f"k{n}"
-        assert run_day(state, n) == -signal.SIGKILL, f"no kill at write {n}"
-        if n in (30, 49):  # killed again while carrying on what the first run left
-            assert run_day(state, 3) == -signal.SIGKILL
-        run_day(state)
-        assert day_trades(state) == expected, f"killed after write {n}"
+    compare_kills(tmp_path, KILL_POINTS, 100, again=(30, 49))
 
 
 def test_kill_with_faults_after_chosen_writes_resumes_to_exactly_the_clean_trades(
     tmp_path: Path,
 ) -> None:
     """With random faults, SIGKILL after the writes that used to diverge: the same trades."""
-    clean = tmp_path / "clean"
-    run_day(clean, faults=DAY_FAULTS)
-    expected = day_trades(clean)
-    assert len(expected) > 80
-    for n in FAULTED_KILL_POINTS:
-        state = tmp_path / f"k{n}"
-        assert run_day(state, n, DAY_FAULTS) == -signal.SIGKILL, f"no kill at write {n}"
-        run_day(state, faults=DAY_FAULTS)
-        assert day_trades(state) == expected, f"killed after write {n}"
+    compare_kills(tmp_path, FAULTED_KILL_POINTS, 80, DAY_FAULTS)
 
 
 @pytest.mark.parametrize(("day", "faults", "points"), REPLAYED_FAULTS)
@@ -217,12 +237,4 @@ def test_kill_inside_a_point_a_fault_changed_resumes_to_exactly_the_clean_trades
     tmp_path: Path, day: tuple[str, str], faults: str, points: tuple[int, ...]
 ) -> None:
     """A restart replaying a point where a fault acted: same answers, same trades."""
-    clean = tmp_path / "clean"
-    run_day(clean, faults=faults, day=day)
-    expected = day_trades(clean)
-    assert len(expected) > 40
-    for n in points:
-        state = tmp_path / f"k{n}"
-        assert run_day(state, n, faults, day) == -signal.SIGKILL, f"no kill at {n}"
-        run_day(state, faults=faults, day=day)
-        assert day_trades(state) == expected, f"killed after write {n}"
+    compare_kills(tmp_path, points, 40, faults, day)

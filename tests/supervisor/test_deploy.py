@@ -98,10 +98,13 @@ files={tmp_path}/out/optiflow-fleet.conf
             return "optiflow-fleet" in out.stdout and "RUNNING" in out.stdout
 
         wait_for(running, 30, "supervisorctl status RUNNING (after startsecs)")
+        t0 = time.monotonic()
         res = subprocess.run(
             ctl + ["stop", "optiflow-fleet"], capture_output=True, text=True, timeout=120
         )
         assert "stopped" in res.stdout, res.stdout + res.stderr
+        # bots pacing a 1x replay stop at once, not after their next candle (60 s away)
+        assert time.monotonic() - t0 < 30
         assert processes_under(root) == {}, "bots left behind after supervisorctl stop"
         for name in ("OptiScalp_A", "OptiScalp_B"):
             assert "stopped cleanly" in (root / name / "console.log").read_text()

@@ -26,8 +26,9 @@ from tests.supervisor.fleet_support import (  # noqa: E402
     wait_for,
 )
 
-START, END = "2023-04-03", "2023-04-05"
-REPLAY = ["--speed", "3000", "--from", START, "--to", END]
+START, END = "2023-04-03", "2023-04-04"  # one day: 80-160 trades per scalper, 3-6 per swing bot
+REPLAY = ["--speed", "3000", "--from", START, "--to", END]  # about 30 s: time for a host kill
+FAST = ["--speed", "12000", "--from", START, "--to", END]  # about 7 s: mates run past a crash
 SIX = NINE[:3] + NINE[6:]  # three scalpers, three swing bots
 
 
@@ -113,7 +114,7 @@ def test_a_failing_bot_does_not_take_down_its_host_mates(tmp_path: Path) -> None
     broken = root / "OptiScalp_B"
     broken.mkdir(parents=True)
     (broken / "bot.sqlite").write_bytes(b"this is not a database" * 100)
-    out = cli("fleet", "run", str(folder), *REPLAY, timeout=400)
+    out = cli("fleet", "run", str(folder), *FAST, timeout=400)
     try:
         assert out.returncode == 0, out.stderr  # a replay fleet ends when every bot ended
         state = json.loads((root / "fleet_state.json").read_text())

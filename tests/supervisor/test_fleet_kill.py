@@ -28,8 +28,8 @@ from tests.supervisor.fleet_support import (  # noqa: E402
     wait_for,
 )
 
-START, END = "2023-04-03", "2023-04-05"
-SPEED = "3000"  # two days of 1m candles in about a minute
+START, END = "2023-04-03", "2023-04-04"  # one day: 80-160 trades per scalper, 3-6 per swing bot
+SPEED = "3000"  # one day of 1m candles in about 30 s
 
 
 def _no_bot_twice(root: Path) -> None:

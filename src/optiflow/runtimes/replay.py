@@ -9,7 +9,6 @@ identically (the core is deterministic), no order is submitted twice, nothing is
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,29 +41,11 @@ from optiflow.ports.store import FillRow, OrderRow, StateBatch, Store
 from optiflow.runtimes.backtest import feature_spec, new_loop, prepare
 from optiflow.runtimes.bar_loop import BarLoop
 from optiflow.runtimes.decision_log import log_decisions, new_near_misses, symbol_loggers
+from optiflow.runtimes.pacer import Pacer as Pacer  # rehearsal.py imports it from here
 from optiflow.runtimes.shadow_feed import ShadowFeed
 
 log = logging.getLogger("optiflow.runtime")
 IMMEDIATE = ("start", "recovery")
-
-
-class Pacer:
-    """Maps candle time to wall time at ``speed`` x (0: as fast as possible)."""
-
-    def __init__(self, speed: float, now_s: Callable[[], float]) -> None:
-        """Start pacing from the first candle handed to ``wait``."""
-        self.speed, self.now_s = speed, now_s
-        self.origin: tuple[int, float] | None = None
-
-    async def wait(self, ts_ms: int) -> None:
-        """Sleep until the wall time that corresponds to candle time ``ts_ms``."""
-        if self.speed <= 0:
-            await asyncio.sleep(0)
-            return
-        if self.origin is None:
-            self.origin = (ts_ms, self.now_s())
-        target = self.origin[1] + (ts_ms - self.origin[0]) / 1000 / self.speed
-        await asyncio.sleep(max(0.0, target - self.now_s()))
 
 
 @dataclass(slots=True)

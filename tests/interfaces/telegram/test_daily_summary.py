@@ -19,8 +19,9 @@ def replay(fake: FakeTelegram, tmp: Path, **telegram: object) -> Path:
     """Replay 2023-03-17 00:00–08:00 with Telegram on; returns the state folder."""
     cfg = write_config(tmp, fake.base_url, daily_summary_hour_utc=6, **telegram)
     state = tmp / "A"
+    # paced (8 h in about 6 s): the service, polling every 0.5 s, sees the bot before 06:00
     r = optiflow(
-        "run", str(cfg), "--mode", "replay", "--speed", "2500",
+        "run", str(cfg), "--mode", "replay", "--speed", "5000",
         "--from", "2023-03-17", "--to", "2023-03-17T08:00", "--state-dir", str(state),
     )  # fmt: skip
     assert r.returncode == 0, r.stderr

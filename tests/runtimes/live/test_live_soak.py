@@ -2,7 +2,7 @@
 
 The bot (tests/runtimes/live/soak_bot.py: the production live runtime on an accelerated clock)
 trades
-for ``OPTIFLOW_SOAK_SECONDS`` (default 75 s: about 3,000 cycles) while this
+for ``OPTIFLOW_SOAK_SECONDS`` (default 50 s: about 2,000 cycles) while this
 test injects timeouts after accept, 5xx bursts, 429s with Retry-After, order lookups down and
 the network down, and kills the process with SIGKILL at random moments, restarting it each
 time. At the end the bot is stopped cleanly and its store must equal the exchange's ledger
@@ -124,7 +124,7 @@ def test_soak_faults_and_kills_leave_store_equal_to_exchange(
     fake: FakeBinance, tmp_path: Path
 ) -> None:
     """Thousands of cycles, random faults, random SIGKILLs: the books equal the exchange's."""
-    seconds = float(os.environ.get("OPTIFLOW_SOAK_SECONDS", "75"))
+    seconds = float(os.environ.get("OPTIFLOW_SOAK_SECONDS", "50"))
     rng = random.Random(int(os.environ.get("OPTIFLOW_SOAK_SEED", "7")))
     state, log = tmp_path / "state", tmp_path / "bot.log"
     state.mkdir()

@@ -63,6 +63,7 @@ from optiflow.interfaces.cli.secrets import load_keys
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
 from optiflow.ports.notifier import Notifier
+from optiflow.runtimes.pacer import interrupt_waits
 from optiflow.runtimes.replay import ReplayRuntime
 
 log = logging.getLogger("optiflow.host")
@@ -116,9 +117,7 @@ class Host:
                 notifier.notify(Notify("shutdown", "", f"🛑 Bot shutting down… ({name})", 0))
                 CURRENT_BOT.reset(token)
             runtime.stop_requested = True
-            interrupt = getattr(getattr(runtime, "clock", None), "interrupt", None)
-            if interrupt is not None:
-                interrupt()
+            interrupt_waits(runtime)  # also a paced replay's wait for its next candle
 
     async def pause(self, seconds: float) -> None:
         """Sleep, ending at once when a stop is requested."""

@@ -56,6 +56,7 @@ from optiflow.ports.feed import PriceFeed
 from optiflow.ports.notifier import Notifier
 from optiflow.runtimes.backtest import prepare
 from optiflow.runtimes.live.runtime import LiveRuntime
+from optiflow.runtimes.pacer import interrupt_waits
 from optiflow.runtimes.rehearsal import RehearsalRuntime
 from optiflow.runtimes.replay import ReplayRuntime
 
@@ -385,9 +386,7 @@ async def _serve(
         if not runtime.stop_requested:
             notifier.notify(Notify("shutdown", "", f"🛑 Bot shutting down… ({name})", 0))
         runtime.stop_requested = True
-        interrupt = getattr(getattr(runtime, "clock", None), "interrupt", None)
-        if interrupt is not None:
-            interrupt()  # the sleep between cycles ends now, not at the next cycle
+        interrupt_waits(runtime)  # the sleep between cycles ends now, not at the next cycle
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
