@@ -202,9 +202,10 @@ class SimExchange:
                 if side == "buy"
                 else _to_tick(px - slip, tick, False)
             )
-        fee = qty * px * self.fee_rate
+        value = qty * px
+        fee = value * self.fee_rate  # (qty * px) * rate: the product the fee always was
         if side == "buy":
-            cost = qty * px + fee
+            cost = value + fee
             have = balances.get(quote, _ZERO)
             if have < cost:
                 return OrderRejected(client_id, symbol, "insufficient balance", ts)
@@ -214,7 +215,7 @@ class SimExchange:
             if balances.get(base, _ZERO) < qty:
                 return OrderRejected(client_id, symbol, "insufficient balance", ts)
             balances[base] -= qty
-            balances[quote] = balances.get(quote, _ZERO) + qty * px - fee
+            balances[quote] = balances.get(quote, _ZERO) + value - fee
         fill = _filled(client_id, symbol, side, qty, px, fee, ts, False)
         self.ledger.append(fill)
         return fill
