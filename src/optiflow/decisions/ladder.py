@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 
 from optiflow.domain.records import builder
-from optiflow.portfolio.position import Levels, Position, evolve, round_step
+from optiflow.portfolio.position import Levels, Position, build_position, evolve, round_step
 
 MS_PER_MIN = 60_000
 _levels = builder(Levels)
@@ -46,6 +46,9 @@ class ExitDecision:
     reason: str
     qty: Decimal
     ref_price: float
+
+
+_decision = builder(ExitDecision)  # ExitDecision(reason, qty, ref_price) at half the cost
 
 
 def price_for_net_pct(entry: float, pct: float, p: LadderParams) -> float:
@@ -138,7 +141,7 @@ def evaluate(
     if lv.tp1 is not None and not tp1_hit and price >= lv.tp1:
         qty = min(rest, round_step(pos.qty0 * p.tp1_share, amount_step))
         if qty > 0:
-            exits.append(ExitDecision("tp1", qty, _up(lv.tp1, price, swept_from)))
+            exits.append(_decision("tp1", qty, _up(lv.tp1, price, swept_from)))
             rest -= qty
         changed = tp1_hit = True
         if p.breakeven_after_tp1 and lv.breakeven > stop:
@@ -162,7 +165,7 @@ def evaluate(
                 else min(rest, round_step(pos.qty0 * p.step_shares[i], amount_step))
             )
             if qty > 0:
-                exits.append(ExitDecision(f"step_{i + 1}", qty, _up(level, price, swept_from)))
+                exits.append(_decision(f"step_{i + 1}", qty, _up(level, price, swept_from)))
                 rest -= qty
             if rest <= 0:
                 break
@@ -173,21 +176,25 @@ def evaluate(
         and now >= lv.timeout_at
         and price < lv.timeout_threshold
     ):
-        exits.append(ExitDecision("timeout", rest, price))
+        exits.append(_decision("timeout", rest, price))
         rest = Decimal(0)
-    if not exits:
-        if not changed:
-            return pos, []
-        return evolve(
-            pos, tp1_hit=tp1_hit, steps_fired=steps_fired, stop=stop, stop_is_breakeven=at_breakeven
-        ), []
-    return evolve(
-        pos,
-        pending_exit=pos.qty - rest,
-        tp1_hit=tp1_hit,
-        steps_fired=steps_fired,
-        stop=stop,
-        stop_is_breakeven=at_breakeven,
+    if not exits and not changed:
+        return pos, []
+    return build_position(  # evolve(pos, pending_exit=..., tp1_hit=..., ...), every field
+        pos.position_id,
+        pos.symbol,
+        pos.ts_entry,
+        pos.entry_price,
+        pos.qty0,
+        pos.qty,
+        pos.entry_fee,
+        lv,  # levels
+        pos.qty - rest if exits else pos.pending_exit,  # pending_exit
+        tp1_hit,
+        steps_fired,
+        stop,
+        at_breakeven,  # stop_is_breakeven
+        pos.signals,
     ), exits
 
 
@@ -239,7 +246,7 @@ def evaluate_sweep(
 def _close_all(
     pos: Position, reason: str, qty: Decimal, ref: float
 ) -> tuple[Position, list[ExitDecision]]:
-    return evolve(pos, pending_exit=pos.pending_exit + qty), [ExitDecision(reason, qty, ref)]
+    return evolve(pos, pending_exit=pos.pending_exit + qty), [_decision(reason, qty, ref)]
 
 
 def triggers(pos: Position, now: int) -> tuple[float, float, int | None]:

@@ -95,14 +95,17 @@ class Bot(ExitBook):
             if settings.shadows
             else None
         )
-        self._handlers = {
-            CandleClosed: self._on_candle,
-            PriceTicked: self._on_price,
-            OrderFilled: self._on_fill,
-            OrderRejected: self._on_reject,
-            StopRequested: self._on_stop,
-            ProtectiveStopFilled: self._on_protective_stop,
-            PositionReconciled: self._on_reconciled,
+        # the class's functions, not bound methods: a bound method held by the bot would
+        # make a reference cycle, and a finished bot wait for the cyclic collector
+        cls = type(self)
+        self._handlers: dict[type, Callable[..., list[Command]]] = {
+            CandleClosed: cls._on_candle,
+            PriceTicked: cls._on_price,
+            OrderFilled: cls._on_fill,
+            OrderRejected: cls._on_reject,
+            StopRequested: cls._on_stop,
+            ProtectiveStopFilled: cls._on_protective_stop,
+            PositionReconciled: cls._on_reconciled,
         }
 
     # ---- queries (no state change) -------------------------------------------------
@@ -154,8 +157,7 @@ class Bot(ExitBook):
     # ---- events --------------------------------------------------------------------
     def handle(self, event: Event) -> list[Command]:
         """React to one event; returns the commands to carry out, in order."""
-        handler: Callable[[Event], list[Command]] = self._handlers[type(event)]  # type: ignore[assignment]
-        return handler(event)
+        return self._handlers[type(event)](self, event)
 
     def _on_candle(self, ev: CandleClosed) -> list[Command]:
         f, sym = ev.features, ev.symbol

@@ -29,10 +29,10 @@ from optiflow.domain.events import (
     Notify,
     OrderFilled,
     OrderRejected,
-    PriceTicked,
     RequestScan,
     StopRequested,
     SubmitOrder,
+    price_ticked,
 )
 from optiflow.domain.market import Features
 from optiflow.engine.bot import Bot
@@ -305,11 +305,11 @@ class BarLoop:
         """Show the bot one price of the path; a same-symbol reactive entry inside a sweep
         sees the rest of the sweep from where it entered (the exit's price)."""
         self._reentered_at = None
-        self.dispatch(self.bot.handle(PriceTicked(sym, ts, price, swept)), t)
+        self.dispatch(self.bot.handle(price_ticked(sym, ts, price, swept)), t)
         while self._reentered_at is not None:
             at, self._reentered_at = self._reentered_at, None
             if swept is not None and at != price:
-                self.dispatch(self.bot.handle(PriceTicked(sym, ts, price, at)), t)
+                self.dispatch(self.bot.handle(price_ticked(sym, ts, price, at)), t)
 
     def dispatch(self, commands: list[Command], t: int) -> None:
         """Carry out the bot's commands (fills are fed back at once)."""

@@ -113,7 +113,7 @@ class SimExchange:
         price = ref_price if ref_price > 0 else self.last_price[symbol]
         if symbol in self.quotes and (ref_price <= 0 or ref_price == self.last_price.get(symbol)):
             price = self._quoted(symbol, side, price)
-        return self._fill(RestingOrder(client_id, symbol, side, qty, None), qty, price, ts, True)
+        return self._fill_at(client_id, symbol, side, qty, price, ts, True)
 
     # ---- price events ----------------------------------------------------------------
     def on_price(self, symbol: str, price: float, ts: int) -> list[SimResult]:
@@ -180,35 +180,43 @@ class SimExchange:
     def _fill(
         self, order: RestingOrder, qty: Decimal, price: float, ts: int, taker: bool
     ) -> SimResult:
-        limits = self.limits[order.symbol]
-        pair = self.assets.get(order.symbol)
+        return self._fill_at(order.client_id, order.symbol, order.side, qty, price, ts, taker)
+
+    def _fill_at(
+        self, client_id: str, symbol: str, side: Side, qty: Decimal, price: float, ts: int,
+        taker: bool,
+    ) -> SimResult:  # fmt: skip
+        """Fill ``qty`` of an order at ``price`` (+ slippage to the tick if ``taker``)."""
+        pair = self.assets.get(symbol)
         if pair is None:
-            base, quote = order.symbol.split("/")
-            pair = self.assets[order.symbol] = (base, quote)
+            base, quote = symbol.split("/")
+            pair = self.assets[symbol] = (base, quote)
         base, quote = pair
         balances = self.balances
         px = Decimal(repr(float(price)))
         if taker:
             slip = px * self.slippage_rate
+            tick = self.limits[symbol].price_tick
             px = (
-                _to_tick(px + slip, limits.price_tick, True)
-                if order.side == "buy"
-                else _to_tick(px - slip, limits.price_tick, False)
+                _to_tick(px + slip, tick, True)
+                if side == "buy"
+                else _to_tick(px - slip, tick, False)
             )
-        fee = qty * px * self.fee_rate
-        if order.side == "buy":
-            cost = qty * px + fee
+        value = qty * px
+        fee = value * self.fee_rate  # (qty * px) * rate: the product the fee always was
+        if side == "buy":
+            cost = value + fee
             have = balances.get(quote, _ZERO)
             if have < cost:
-                return OrderRejected(order.client_id, order.symbol, "insufficient balance", ts)
+                return OrderRejected(client_id, symbol, "insufficient balance", ts)
             balances[quote] = have - cost
             balances[base] = balances.get(base, _ZERO) + qty
         else:
             if balances.get(base, _ZERO) < qty:
-                return OrderRejected(order.client_id, order.symbol, "insufficient balance", ts)
+                return OrderRejected(client_id, symbol, "insufficient balance", ts)
             balances[base] -= qty
-            balances[quote] = balances.get(quote, _ZERO) + qty * px - fee
-        fill = _filled(order.client_id, order.symbol, order.side, qty, px, fee, ts, False)
+            balances[quote] = balances.get(quote, _ZERO) + value - fee
+        fill = _filled(client_id, symbol, side, qty, px, fee, ts, False)
         self.ledger.append(fill)
         return fill
 
