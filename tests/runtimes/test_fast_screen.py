@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -13,15 +14,14 @@ import numpy as np
 import pytest
 
 from optiflow.config.loader import load_config
-from optiflow.config.markets import market_limits
 from optiflow.domain.market import Features
 from optiflow.engine.bot import Bot
 from optiflow.engine.screen import NearBatch, flush_near
-from optiflow.engine.settings import settings_from_config
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
 from optiflow.runtimes.fast_screen import Candidates, _screen
 from optiflow.signals.catalogue import signal_values
+from tests.engine.screen_support import random_bot
 from tests.runtimes.runs_support import assert_feeds_equal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +30,8 @@ MIN = 60_000
 T0 = 1_680_000_000_000
 SPREAD = 0.0
 
+CASH = ("1000000000", "400", "140", "60", "50.1", "40", "5")
+
 
 def features(ts: int) -> Features:
     """Any candle's features (only the near-miss values read them)."""
@@ -37,33 +39,16 @@ def features(ts: int) -> Features:
                     1.0, 1.0, 4.0, 99.0, 99.0, 99.0, 1.0)  # fmt: skip
 
 
-def random_bot(rng: random.Random, name: str) -> Bot:
-    """A bot of config ``name`` with random account state (busy symbols, trades, cash)."""
-    cfg = load_config(REPO / "configs" / name)
-    cfg = cfg.model_copy(update={"shadows": cfg.shadows.model_copy(update={"enabled": False})})
-    bot = Bot(settings_from_config(cfg), {s: market_limits(cfg, s) for s in cfg.pairs})
-    for sym in rng.sample(list(bot.s.symbols), rng.randint(0, len(bot.s.symbols))):
-        bot.entry_orders[sym] = f"{sym}-e"
-    for sym in bot.s.symbols:
-        if rng.random() < 0.3:
-            bot.last_trade[sym] = T0 - rng.randint(0, 10) * MIN
-        if rng.random() < 0.2:
-            bot.blacklist.paused_until[sym] = T0 + rng.randint(-10, 10) * MIN
-    for ts in sorted(T0 - rng.randint(0, 70) * MIN for _ in range(rng.randint(0, 7))):
-        bot.rate.record(ts)
-    bot.cash = Decimal(rng.choice(["1000000000", "400", "140", "60", "50.1", "40", "5"]))
-    return bot
+Values = Callable[[int], tuple[tuple[str, float], ...]]
 
 
-@pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
-@pytest.mark.parametrize("seed", range(150))
-def test_capacity_shortcut_counts_like_the_general_screen(name: str, seed: int) -> None:
-    """Same first unblocked candidate, counters and kept near misses, whatever the state."""
-    rng = random.Random(seed)
-    bot = random_bot(rng, name)
-    n = rng.randint(1, 300)
+def random_candidates(
+    rng: random.Random, bot: Bot, n: int, most_bars: int
+) -> tuple[Candidates, Values, np.ndarray, np.ndarray]:
+    """``n`` random candidates (bar by bar, up to ``most_bars`` bars apart): the candidates,
+    their values, their symbol indexes and their times."""
     sym = np.array([rng.randrange(len(bot.s.symbols)) for _ in range(n)], dtype=np.int64)
-    bar = np.array(np.cumsum([rng.randint(0, 3) for _ in range(n)]), dtype=np.int64)
+    bar = np.array(np.cumsum([rng.randint(0, most_bars) for _ in range(n)]), dtype=np.int64)
     order = np.lexsort((sym, bar))
     sym, bar = sym[order], bar[order]
     now = T0 + bar * MIN
@@ -71,6 +56,18 @@ def test_capacity_shortcut_counts_like_the_general_screen(name: str, seed: int) 
 
     def values(j: int) -> tuple[tuple[str, float], ...]:
         return signal_values(features(int(now[j]) - MIN))
+
+    return cands, values, sym, now
+
+
+@pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
+@pytest.mark.parametrize("seed", range(150))
+def test_capacity_shortcut_counts_like_the_general_screen(name: str, seed: int) -> None:
+    """Same first unblocked candidate, counters and kept near misses, whatever the state."""
+    rng = random.Random(seed)
+    bot = random_bot(rng, name, busy=None, traded=0.3, paused=0.2, cash=CASH, shadows=False)
+    n = rng.randint(1, 300)
+    cands, values, sym, now = random_candidates(rng, bot, n, 3)
 
     start = rng.randint(0, n - 1)
     stop = rng.randint(start, n)
@@ -120,21 +117,13 @@ def test_threshold_screens_in_a_row_count_like_the_general_screen(name: str, see
     entry, an exit, a pause), few or no near misses kept: the threshold screen finds the
     same candidates and keeps the same counters and near misses as the general screen."""
     rng = random.Random(1000 + seed)
-    bot = random_bot(rng, name)
+    bot = random_bot(rng, name, busy=None, traded=0.3, paused=0.2, cash=CASH, shadows=False)
     keep = rng.choice([0, 1, 3, 50])
     bot.s = replace(bot.s, near_miss_keep=keep)
     bot.near_misses.keep = keep
     n = rng.randint(50, 600)
     syms = len(bot.s.symbols)
-    sym = np.array([rng.randrange(syms) for _ in range(n)], dtype=np.int64)
-    bar = np.array(np.cumsum([rng.randint(0, 2) for _ in range(n)]), dtype=np.int64)
-    order = np.lexsort((sym, bar))
-    sym, bar = sym[order], bar[order]
-    now = T0 + bar * MIN
-    cands = Candidates(bot, int(bar[-1]) + 1, bar, sym, np.arange(n, dtype=np.int64), now)
-
-    def values(j: int) -> tuple[tuple[str, float], ...]:
-        return signal_values(features(int(now[j]) - MIN))
+    cands, values, sym, now = random_candidates(rng, bot, n, 2)
 
     general = copy.deepcopy(bot)
     near_fast: list[NearBatch] = []
@@ -171,7 +160,10 @@ def test_threshold_screen_keeps_a_near_miss_far_behind_the_last_candidates() -> 
     """The kept near miss lies far before the run's end (every later candidate is blocked
     twice: no free slot and a cooldown): found as the general screen finds it."""
     rng = random.Random(7)
-    bot = random_bot(rng, "runtime_config_optiscalpA.json")
+    bot = random_bot(
+        rng, "runtime_config_optiscalpA.json", busy=None, traded=0.3, paused=0.2, cash=CASH,
+        shadows=False,
+    )
     bot.s = replace(bot.s, near_miss_keep=1)
     bot.near_misses.keep = 1
     bot.cash = Decimal("1000000000")
