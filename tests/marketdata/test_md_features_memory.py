@@ -33,6 +33,7 @@ def test_prev_columns_are_the_column_one_candle_later(
     assert np.isnan(p[0])
     assert np.array_equal(_bits(p[1:]), _bits(x[:-1]))
     assert len(p) == len(x) == len(btc.ts)
+    assert np.shares_memory(x, p)  # one buffer, not a shifted copy
 
 
 def test_candle_columns_are_shared_read_only_not_copied(btc: CandleArrays) -> None:

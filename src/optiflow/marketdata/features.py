@@ -143,7 +143,18 @@ def _read_only(x: Any, dtype: type[np.generic]) -> Any:
 
 def _with_prev(x: FloatArray) -> tuple[FloatArray, FloatArray]:
     """``(x, _prev(x))`` as two views of one buffer of ``len(x) + 1`` values (NaN first):
-    the same values in half the memory (no page of it touched twice)."""
+    the same values in half the memory. ``x`` is used as it is when it already sits one
+    element into such a buffer (``nan_after_nan``), else copied into a new one."""
+    base = x.base
+    if (
+        isinstance(base, np.ndarray)
+        and base.dtype == np.float64
+        and base.shape == (len(x) + 1,)
+        and base.strides == x.strides == (8,)
+        and x.ctypes.data == base.ctypes.data + 8
+        and math.isnan(base.item(0))
+    ):
+        return x, base[:-1]
     buf = np.empty(len(x) + 1, dtype=np.float64)
     buf[0] = NAN
     buf[1:] = x
