@@ -133,6 +133,34 @@ def _prev(x: FloatArray) -> FloatArray:
     return out
 
 
+def _read_only(x: Any, dtype: type[np.generic]) -> Any:
+    """``x`` as an array of ``dtype``, not copied when it is one already: a read-only view
+    (the features share the candles' memory and never write through it)."""
+    out = np.asarray(x, dtype=dtype).view()
+    out.flags.writeable = False
+    return out
+
+
+def _with_prev(x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``(x, _prev(x))`` as two views of one buffer of ``len(x) + 1`` values (NaN first):
+    the same values in half the memory. ``x`` is used as it is when it already sits one
+    element into such a buffer (``nan_after_nan``), else copied into a new one."""
+    base = x.base
+    if (
+        isinstance(base, np.ndarray)
+        and base.dtype == np.float64
+        and base.shape == (len(x) + 1,)
+        and base.strides == x.strides == (8,)
+        and x.ctypes.data == base.ctypes.data + 8
+        and math.isnan(base.item(0))
+    ):
+        return x, base[:-1]
+    buf = np.empty(len(x) + 1, dtype=np.float64)
+    buf[0] = NAN
+    buf[1:] = x
+    return buf[1:], buf[:-1]
+
+
 def compute_features(
     arrays: CandleArrays, spec: FeatureSpec | None = None, lazy_medians: bool = False
 ) -> Features:
@@ -160,11 +188,11 @@ def compute_features_many(
             )
         cols.append(
             (
-                np.array(arrays.ts, dtype=np.int64),
-                np.array(arrays.high, dtype=np.float64),
-                np.array(arrays.low, dtype=np.float64),
-                np.array(arrays.close, dtype=np.float64),
-                np.array(arrays.volume, dtype=np.float64),
+                _read_only(arrays.ts, np.int64),
+                _read_only(arrays.high, np.float64),
+                _read_only(arrays.low, np.float64),
+                _read_only(arrays.close, np.float64),
+                _read_only(arrays.volume, np.float64),
             )
         )
     emas = ema_series_multi(
@@ -195,28 +223,32 @@ def _assemble(
     indicators computed in batch."""
     ts, h, lo, c, v = col
     n = len(ts)
+    c, prev_close = _with_prev(c)
+    ema_fast, ema_fast_prev = _with_prev(ema_fast)
+    ema_slow, ema_slow_prev = _with_prev(ema_slow)
+    macd_hist, macd_hist_prev = _with_prev(macd_hist)
     atr_median: Any = np.full(n, NAN)
     start = spec.atr_period - 1
     if n > start and lazy_medians:
         atr_median = MedianColumn(atr[start:], spec.median_window, start)
     elif n > start:
         atr_median[start:] = rolling_median_series(atr[start:], spec.median_window)
-    vwap = rolling_vwap_series(h, lo, c, v, spec.vwap_window)
+    vwap, vwap_prev = _with_prev(rolling_vwap_series(h, lo, c, v, spec.vwap_window))
     tradeable = np.zeros(n, dtype=np.float64)
     if n > 1:
         tradeable[1:] = (ts[1:] - ts[:-1] == spec.timeframe_ms) & (v[1:] > 0.0)
     cols: dict[str, Any] = {
         "ts": ts,
         "close": c,
-        "prev_close": _prev(c),
+        "prev_close": prev_close,
         "volume": v,
         "ema_fast": ema_fast,
         "ema_slow": ema_slow,
-        "ema_fast_prev": _prev(ema_fast),
-        "ema_slow_prev": _prev(ema_slow),
+        "ema_fast_prev": ema_fast_prev,
+        "ema_slow_prev": ema_slow_prev,
         "rsi": rsi,
         "macd_hist": macd_hist,
-        "macd_hist_prev": _prev(macd_hist),
+        "macd_hist_prev": macd_hist_prev,
         "atr": atr,
         "atr_median": atr_median,
         "vol_median": MedianColumn(v, spec.median_window)
@@ -224,7 +256,7 @@ def _assemble(
         else rolling_median_series(v, spec.median_window),
         "highest_high": rolling_max_prev_series(h, spec.breakout_lookback),
         "vwap": vwap,
-        "vwap_prev": _prev(vwap),
+        "vwap_prev": vwap_prev,
         "tradeable": tradeable,
     }
     return Features(**cols)

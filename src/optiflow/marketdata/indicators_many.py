@@ -16,7 +16,6 @@ import numpy as np
 
 from optiflow.marketdata.indicators import (
     _check_period,
-    _nan_array,
     ema_heads,
     ema_series_many,
     rsi_atr_from,
@@ -33,6 +32,12 @@ from optiflow.marketdata.recurrence import (
 )
 
 _BATCH_CELLS = 1 << 21  # inputs per batched call (16 MiB per working array)
+
+
+def nan_after_nan(n: int) -> FloatArray:
+    """``n`` NaNs stored one element into a buffer of ``n + 1`` NaNs: the buffer's first
+    ``n`` elements are then the values one candle earlier, at no cost (``features``)."""
+    return np.full(n + 1, np.nan, dtype=np.float64)[1:]
 
 
 def recurrences_of_rows(
@@ -82,7 +87,7 @@ def ema_series_multi(xs: Sequence[FloatArray], periods: Sequence[int]) -> list[l
         if len(x) < max(periods):  # some EMA never starts: the one-series path says how
             outs.append(ema_series_many(x, periods))
             continue
-        series = [_nan_array(len(x)) for _ in periods]
+        series = [nan_after_nan(len(x)) for _ in periods]
         seeds += ema_heads(x, series, periods, alphas, common)
         rows += [x[common + 1 :]] * len(periods)
         params += alphas
@@ -106,7 +111,7 @@ def macd_hist_multi(
     parts: list[tuple[int, int, FloatArray]] = []  # (series, start, macd from start)
     for k, (fast, slow) in enumerate(zip(fasts, slows, strict=True)):
         macd = fast - slow
-        outs.append(_nan_array(len(macd)))
+        outs.append(nan_after_nan(len(macd)))
         ready = np.flatnonzero(~np.isnan(macd))
         if len(ready):
             start = int(ready[0])
