@@ -21,7 +21,7 @@ from optiflow.runtimes.backtest import run_backtest
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "runtime_config_optiscalpA.json"
-START, END = "2023-04-03", "2023-04-10"  # one week: 704 exit rows
+START, END = "2023-04-03", "2023-04-17"  # two weeks: one week can end before the 20th kill
 
 
 def replay_cmd(state: Path) -> list[str]:
