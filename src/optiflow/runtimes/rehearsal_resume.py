@@ -140,6 +140,11 @@ class CarryingRuntime(LiveRuntime):
         answered the killed run); a stop being placed that the exchange never received is
         placed again under the same id, first thing after the start-up (``carry_on``).
         """
+        # pairs with an order decided (an exit whose stop was being cancelled): left as they were
+        busy = {
+            it.symbol for f in self._frames for it in f if isinstance(it, SubmitOrder | CancelOrder)
+        }
+        busy |= set(self.guard.deferred)
         if self._frames:
             bot, rows = self._bot(), {r.client_id: r.status for r in self.store.orders()}
             waiting = {c.client_id for cmds in self.guard.deferred.values() for c in cmds}
@@ -162,7 +167,8 @@ class CarryingRuntime(LiveRuntime):
             if st.status == "placing" and not self._exchange_knows(st.client_id):
                 self.unplaced[sym] = st.client_id  # placed right after the start-up
                 self.continuing[st.client_id] = sym
-            elif st.status == "cancelling":  # its cancel at start-up, its successor after it
+            elif st.status == "cancelling" and sym not in busy:  # following its position:
+                # the cancel at start-up, its successor after it
                 self.replacing.append(sym)
                 self.continuing[st.client_id] = sym
         await super().reconcile(recovering)
