@@ -141,12 +141,16 @@ FAULTED_KILL_POINTS = (12, 169, 473)
 # 583, killed as those exits began: the resumed cycle checked the stops again after carrying
 # them on, and learned the stop's fill before the run did; 2023-04-12, 295, killed between
 # committing a stop's cancel and sending it: the restart cancelled it at start-up without the
-# fault the run's cancel met there, so the exits the run held back went out at once
+# fault the run's cancel met there, so the exits the run held back went out at once;
+# 2023-04-18, 317, killed between committing a stop's cancel (the position had grown) and
+# sending it: the restart placed its successor at start-up without the fault the run's
+# placement met there, so the next stops took other client ids and met other faults
 REPLAYED_FAULTS = [
     (("2023-04-10", "2023-04-11"), "seed=11,rate=0.03", (85, 284)),
     (("2023-04-20", "2023-04-21"), "seed=5,rate=0.04", (640,)),
     (("2023-04-25", "2023-04-26"), "seed=99,rate=0.03", (581, 583)),
     (("2023-04-12", "2023-04-13"), "seed=7,rate=0.05", (295,)),
+    (("2023-04-18", "2023-04-19"), "seed=31,rate=0.04", (317,)),
 ]
 DAY = ("2023-04-03", "2023-04-04")
 

@@ -119,7 +119,7 @@ class RehearsalRuntime(CarryingRuntime):
         self._committed_at = 0.0
         self.checkpoint_every = 1000
         self.files_every_s = 5.0 if speed <= 0 else self.files_every_s  # flat out: less often
-        self._frames, self.unplaced = [], {}
+        self._frames, self.unplaced, self.replacing = [], {}, []
         self.kill = KillSwitch()
         self.market.after_write = self.kill.wrote
         self.market.before_change = self._save_point

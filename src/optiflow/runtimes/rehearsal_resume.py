@@ -89,6 +89,7 @@ class CarryingRuntime(LiveRuntime):
 
     _frames: list[list[Item]]  # commands being carried out, outermost first
     unplaced: dict[str, str]  # symbol -> client id of a stop placement never sent
+    replacing: list[str]  # symbols whose stop was being cancelled (to follow the position)
 
     def _exchange_knows(self, client_id: str) -> bool:
         """Whether the exchange ever received this order (the rehearsal's own exchange)."""
@@ -139,6 +140,11 @@ class CarryingRuntime(LiveRuntime):
         answered the killed run); a stop being placed that the exchange never received is
         placed again under the same id, first thing after the start-up (``carry_on``).
         """
+        # pairs with an order decided (an exit whose stop was being cancelled): left as they were
+        busy = {
+            it.symbol for f in self._frames for it in f if isinstance(it, SubmitOrder | CancelOrder)
+        }
+        busy |= set(self.guard.deferred)
         if self._frames:
             bot, rows = self._bot(), {r.client_id: r.status for r in self.store.orders()}
             waiting = {c.client_id for cmds in self.guard.deferred.values() for c in cmds}
@@ -156,16 +162,28 @@ class CarryingRuntime(LiveRuntime):
                 it.client_id: it.symbol for it in self._frames[0] if isinstance(it, SubmitOrder)
             }
         p = self.protector
-        self.unplaced = {}
+        self.unplaced, self.replacing = {}, []
         for sym, st in list(p.stops.items()) if p is not None else []:
             if st.status == "placing" and not self._exchange_knows(st.client_id):
                 self.unplaced[sym] = st.client_id  # placed right after the start-up
                 self.continuing[st.client_id] = sym
+            elif st.status == "cancelling" and sym not in busy:  # following its position:
+                # the cancel at start-up, its successor after it
+                self.replacing.append(sym)
+                self.continuing[st.client_id] = sym
         await super().reconcile(recovering)
 
     async def carry_on(self) -> None:
-        """After the start-up: a stop placement cut off by the kill, then the outbox."""
+        """After the start-up: a stop placement cut off by the kill, then the outbox.
+
+        A stop the killed run was cancelling is followed by its successor here, not in the
+        start-up (which meets no faults): the same request, at the same market moment,
+        meets the same faults as in the uninterrupted run, and takes the same client id.
+        """
         await self._place_again()
+        replacing, self.replacing = self.replacing, []
+        for sym in replacing:
+            await self.guard.protect(sym)
         if self._frames:
             await self._drain(self._frames[0])
         self._frames, self.continuing = [], {}
