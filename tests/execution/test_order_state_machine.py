@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from decimal import Decimal
 
@@ -74,3 +75,22 @@ def test_fill_keeps_every_other_field() -> None:
     want = dataclasses.replace(o, filled=Decimal(3), status=OrderStatus.FILLED)
     assert o.fill(Decimal(2)) == want
     assert o.fill(Decimal(1)) == dataclasses.replace(o, filled=Decimal(2))
+
+
+@given(qty=st.integers(min_value=1, max_value=100), steps=actions, n=st.integers(-2, 120))
+def test_completed_by_says_what_a_capped_fill_would_do(
+    qty: int, steps: list[tuple[str, int]], n: int
+) -> None:
+    """``completed_by(q)`` is True exactly when ``fill(min(q, remaining))`` finishes the order."""
+    o = OrderRecord("c", "p", "BTC/USDT", "buy", "entry", Decimal(qty))
+    for action, k in steps:  # any state: open, partly filled, filled, cancelled, rejected
+        with contextlib.suppress(OrderTransitionError):
+            if action == "fill":
+                o = o.fill(Decimal(k))
+            else:
+                o = {"ack": o.acknowledged, "cancel": o.cancel, "reject": o.reject}[action]()
+    try:
+        finished = o.fill(min(Decimal(n), o.remaining)).done
+    except OrderTransitionError:
+        finished = False
+    assert o.completed_by(Decimal(n)) == finished

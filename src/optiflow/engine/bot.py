@@ -33,7 +33,7 @@ from optiflow.engine.entry_note import entry_text
 from optiflow.engine.exit_book import ExitBook
 from optiflow.engine.settings import EngineSettings
 from optiflow.engine.shadows import ShadowBook
-from optiflow.execution.orders import TERMINAL, OrderRecord, OrderStatus
+from optiflow.execution.orders import OrderRecord, OrderStatus
 from optiflow.filters import account, timing
 from optiflow.filters.market import MARKET_REASONS, market_blocks
 from optiflow.portfolio.position import Position, build_position, evolve
@@ -307,9 +307,9 @@ class Bot(ExitBook):
             return [
                 Notify("unknown_fill", ev.symbol, f"fill of unknown order {ev.client_id}", ev.ts)
             ]
-        if ev.qty >= info.qty - info.filled > 0 and info.status not in TERMINAL:
-            done = True  # filled in full (what ``info.fill`` would say): the order is gone;
-            del self.orders[ev.client_id]  # what is read of it below is unchanged by a fill
+        if info.completed_by(ev.qty):  # the order is gone; what is read of it below is
+            done = True  # unchanged by a fill
+            del self.orders[ev.client_id]
         else:
             info = info.fill(min(ev.qty, info.remaining))
             done = info.done or ev.last

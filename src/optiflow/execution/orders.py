@@ -58,6 +58,11 @@ class OrderRecord:
             return self
         return replace(self, status=OrderStatus.OPEN)
 
+    def completed_by(self, qty: Decimal) -> bool:
+        """Whether a fill of ``qty`` (capped at what remains) finishes the order: what
+        ``fill(min(qty, remaining)).done`` says, without building the filled record."""
+        return self.status not in TERMINAL and qty >= self.qty - self.filled > 0
+
     def fill(self, qty: Decimal) -> OrderRecord:
         """Apply a fill of ``qty``; over-fills and fills of finished orders are refused."""
         if self.done:
