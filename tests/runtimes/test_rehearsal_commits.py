@@ -9,14 +9,11 @@ from typing import Any
 
 from optiflow.adapters.sim.rehearsal import RehearsalExchange
 from optiflow.adapters.sqlite.store import SqliteStore
-from optiflow.config.loader import load_config
 from optiflow.domain.events import Notify
-from optiflow.interfaces.cli.timeparse import parse_when
-from optiflow.marketdata.loaders import load_folder
 from optiflow.runtimes.backtest import prepare
 from optiflow.runtimes.rehearsal import RehearsalRuntime
+from tests.runtimes.runs_support import bundled
 
-REPO = Path(__file__).resolve().parents[2]
 REQUESTS = (
     "submit_order",
     "cancel_order",
@@ -55,13 +52,7 @@ class Watching:
 
 def test_a_stop_answer_is_committed_before_any_further_request(tmp_path: Path) -> None:
     """A placement's answer rides on the next commit, which always precedes the next request."""
-    cfg = load_config(REPO / "configs" / "runtime_config_optiscalpA.json")
-    data = load_folder(
-        REPO / "data" / "binance_spot_1m",
-        list(cfg.pairs),
-        parse_when("f", "2023-04-03"),
-        parse_when("t", "2023-04-04"),
-    )
+    cfg, data = bundled("runtime_config_optiscalpA.json", "2023-04-03", "2023-04-04")
     seen: list[str] = []  # requests made with an answer still uncommitted
     held: list[int] = []  # every order-side request
     rt: RehearsalRuntime | None = None
