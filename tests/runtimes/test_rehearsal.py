@@ -171,7 +171,7 @@ def test_a_stop_filled_while_lookups_fail_is_booked_once_when_they_answer(
 
 
 def _iso(ts: int) -> str:
-    from optiflow.adapters.files.exports import iso_utc
+    from optiflow.domain.timefmt import iso_utc
 
     return iso_utc(ts)[:16]
 

@@ -6,7 +6,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -20,27 +20,16 @@ from optiflow.domain.results import (
     NearMiss,
     SymbolStats,
 )
+from optiflow.domain.timefmt import iso_utc, utc_day
 
 MS_PER_DAY = 86_400_000
 MIN_DAYS = Decimal(1) / Decimal(1440)
 LATEST_NEAR_MISSES = 10
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
 
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 JsonDict = dict[str, JsonValue]
-
-
-def iso_utc(ms: int) -> str:
-    """Format a UTC millisecond timestamp as ISO 8601 (millisecond precision, Z suffix)."""
-    moment = _EPOCH + timedelta(milliseconds=ms)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def utc_day(ms: int) -> date:
-    """Return the UTC calendar day of a millisecond timestamp."""
-    return (_EPOCH + timedelta(milliseconds=ms)).date()
 
 
 def dec_str(value: Decimal | None, places: int = 4) -> str | None:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optiflow.app.summary import iso_utc
 from optiflow.domain.errors import UserInputError
+from optiflow.domain.timefmt import iso_utc
 from optiflow.marketdata.loaders import CandleArrays
 
 HOUR_MS = 3_600_000

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from optiflow.adapters.files.exports import iso_utc
 from optiflow.config.models import BotConfig
 from optiflow.domain.results import NearMiss
+from optiflow.domain.timefmt import iso_utc
 from optiflow.engine.bot import Bot
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from optiflow.adapters.files.exports import iso_utc, write_state_files
+from optiflow.adapters.files.exports import write_state_files
 from optiflow.adapters.sim.exchange import sim_restore, sim_to_snapshot
 from optiflow.config.loader import config_hash
 from optiflow.config.models import BotConfig
@@ -32,6 +32,7 @@ from optiflow.domain.events import (
     SubmitOrder,
 )
 from optiflow.domain.results import ExitRow
+from optiflow.domain.timefmt import iso_utc
 from optiflow.engine.bot import Bot
 from optiflow.engine.snapshot import from_snapshot, position_to_dict, to_snapshot
 from optiflow.marketdata.features import compute_features, features_at

@@ -20,7 +20,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +32,7 @@ from optiflow.adapters.files.write_errors import (
     set_file_error_hook,
 )
 from optiflow.domain.results import ExitRow, SymbolStats
+from optiflow.domain.timefmt import iso_utc, utc_day
 
 ACTIVE_TRADES = "active_trades.json"
 TP_PERFORMANCE = "tp_performance.csv"
@@ -68,21 +69,6 @@ TP_PERFORMANCE_HEADER = (
     "tp1_hit",
     "tp2_hit",
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def iso_utc(ms: int) -> str:
-    """A UTC millisecond timestamp as ISO 8601 with milliseconds and a Z suffix."""
-    return (
-        (_EPOCH + timedelta(milliseconds=ms))
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
-
-
-def utc_day(ms: int) -> date:
-    """The UTC calendar day of a millisecond timestamp."""
-    return (_EPOCH + timedelta(milliseconds=ms)).date()
 
 
 def _plain(value: Decimal) -> str:

@@ -8,12 +8,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from optiflow.adapters.files.exports import iso_utc
 from optiflow.adapters.files.statedir import StateDirLock, wipe_state
 from optiflow.adapters.sqlite.store import SqliteStore
 from optiflow.config.loader import load_config
 from optiflow.config.presets import find_config
 from optiflow.domain.errors import UserInputError
+from optiflow.domain.timefmt import iso_utc
 from optiflow.interfaces.cli.run import confirm_wipe, default_state_dir
 
 

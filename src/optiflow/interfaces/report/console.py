@@ -9,8 +9,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from optiflow.app.summary import MIN_DAYS, MS_PER_DAY, BotSummary, FleetSummary, iso_utc
+from optiflow.app.summary import MIN_DAYS, MS_PER_DAY, BotSummary, FleetSummary
 from optiflow.domain.results import FILTER_REASONS
+from optiflow.domain.timefmt import iso_utc
 from optiflow.interfaces.report import shadow_rows
 from optiflow.interfaces.report.fmt import (
     DASH,

@@ -10,8 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from optiflow.adapters.files.exports import TRADES_HEADER, write_atomic
-from optiflow.app.summary import BotSummary, FleetSummary, iso_utc
+from optiflow.app.summary import BotSummary, FleetSummary
 from optiflow.domain.results import BotRun
+from optiflow.domain.timefmt import iso_utc
 from optiflow.interfaces.report.html import render_html
 from optiflow.marketdata.candles import CandleArrays
 

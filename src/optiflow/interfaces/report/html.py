@@ -8,8 +8,9 @@ from html import escape
 
 import numpy as np
 
-from optiflow.app.summary import BotSummary, FleetSummary, fleet_equity_curve, iso_utc
+from optiflow.app.summary import BotSummary, FleetSummary, fleet_equity_curve
 from optiflow.domain.results import FILTER_REASONS, BotRun
+from optiflow.domain.timefmt import iso_utc
 from optiflow.interfaces.report import shadow_rows
 from optiflow.interfaces.report.fmt import (
     PNL_NOTE,

@@ -8,8 +8,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from optiflow.app.summary import iso_utc
 from optiflow.config.models import BotConfig
+from optiflow.domain.timefmt import iso_utc
 from optiflow.interfaces.report.svg import equity_svg, nice_range
 from optiflow.optimize.analysis import importance, stability, verdict
 from optiflow.optimize.driver import OptimizeResult, StageResult

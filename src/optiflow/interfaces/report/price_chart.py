@@ -7,8 +7,8 @@ from html import escape
 
 import numpy as np
 
-from optiflow.app.summary import iso_utc
 from optiflow.domain.results import ExitRow
+from optiflow.domain.timefmt import iso_utc
 from optiflow.interfaces.report.svg import HEIGHT, WIDTH, nice_ticks
 
 _LEFT, _RIGHT, _TOP, _BOTTOM = 78, 16, 26, 36

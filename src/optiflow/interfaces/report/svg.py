@@ -8,7 +8,8 @@ from datetime import date
 from decimal import Decimal
 from html import escape
 
-from optiflow.app.summary import ReasonFigure, iso_utc
+from optiflow.app.summary import ReasonFigure
+from optiflow.domain.timefmt import iso_utc
 from optiflow.interfaces.report.fmt import money
 
 MAX_POINTS = 2000
