@@ -41,6 +41,7 @@ from optiflow.domain.errors import UserInputError
 from optiflow.domain.events import Notify
 from optiflow.engine.settings import settings_from_config
 from optiflow.interfaces.cli.paths import writable_folder
+from optiflow.interfaces.cli.run_flags import check_run_flags
 from optiflow.interfaces.cli.secrets import (
     ENV_KEY,
     ENV_SECRET,
@@ -102,27 +103,10 @@ def run_command(
     """Start a bot; returns the process exit code (0 after a clean stop)."""
     path = find_config(config)
     cfg = load_config(path)
-    if mode not in ("replay", "rehearsal", "paper", "live"):
-        raise UserInputError(f"--mode {mode}: one of replay, rehearsal, paper, live")
-    if faults is not None and mode != "rehearsal":
-        raise UserInputError("--faults only applies to --mode rehearsal")
+    use_telegram = telegram and cfg.telegram.enabled
+    check_run_flags(cfg, config, mode, live, secrets, use_telegram, accept_config_change, faults)
     spec = parse_faults(faults, parse_when) if faults is not None else None
     history = mode in ("replay", "rehearsal")
-    if mode == "live" and not (cfg.mode == "live" and live):
-        raise UserInputError(
-            f"live trading needs both mode: live in {config} (it says {cfg.mode}) and --live "
-            "on the command line"
-        )
-    if mode != "live" and live:
-        raise UserInputError("--live only applies to --mode live")
-    use_telegram = telegram and cfg.telegram.enabled
-    if mode != "live" and secrets is not None and not use_telegram:
-        raise UserInputError(
-            f"--secrets {secrets}: only for --mode live (API keys are never used by {mode}) "
-            "or for the telegram token"
-        )
-    if accept_config_change and mode != "replay":
-        raise UserInputError("--accept-config-change only applies to --mode replay")
     if history and (problem := book_only_confirming(cfg)):
         raise UserInputError(f"{path}: {problem}")
     folder = writable_folder("--state-dir", state_dir or default_state_dir(cfg.name))
