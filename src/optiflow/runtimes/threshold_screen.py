@@ -32,8 +32,13 @@ class Candidates(Protocol):
     first: list[np.ndarray]  # per symbol: its first candidate at or after j
     floors: list[Decimal]  # per symbol: the smallest order allowed
 
+# per symbol: the filters blocking all its candidates, the notional's sure case, the
+# thresholds (cooldown, rate, blacklist) and the first candidate each lets through
+Plan = tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int]]
+
 _NONE = np.iinfo(np.int64).min  # a threshold that blocks nothing
 _TIMED = ("cooldown", "rate", "blacklist")
+_IDLE: Plan = ((), False, (_NONE, _NONE, _NONE), (0, 0, 0))  # a symbol with no candidate
 
 
 def screen_thresholds(
@@ -68,8 +73,13 @@ def screen_thresholds(
     n, k = len(cands.now), stop
     # per symbol: the filters blocking all its candidates (in the engine's order), the
     # notional's sure case (only when nothing else blocks), thresholds, first candidates free
-    plans: list[tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int]]] = []
+    plans: list[Plan | None] = []  # None: the symbol has no candidate in [start, stop)
+    count_of = cands.count
     for i, sym in enumerate(syms):
+        count = count_of[i]
+        if count.item(stop) == count.item(start):
+            plans.append(None)
+            continue
         floor = cands.floors[i]
         busy = full or sym in positions or sym in orders
         bal = free < floor
@@ -90,9 +100,12 @@ def screen_thresholds(
         plans.append((const, small, (cool, rate, pause), (e0, rate_edge, e2)))
     if k <= start:
         return start
-    counters, count_of = bot.counters, cands.count
+    counters = bot.counters
     singles_any = False
-    for i, (const, small, _, edge) in enumerate(plans):
+    for i, plan in enumerate(plans):
+        if plan is None:
+            continue
+        const, small, _, edge = plan
         count = count_of[i]
         c0 = count.item(start)
         ck = count.item(k)
@@ -146,16 +159,17 @@ def _tail(
     start: int,
     k: int,
     keep: int,
-    plans: list[tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int]]],
+    plans: list[Plan | None],
     values: Callable[[int], Values],
 ) -> Callable[[], NearRows]:
     """The last ``keep`` single-filter near misses of candidates [start, k), built when read."""
 
     def build() -> NearRows:
-        const = [p[0] for p in plans]
+        some = [_IDLE if p is None else p for p in plans]  # (None: no candidate read here)
+        const = [p[0] for p in some]
         nconst = np.array([len(c) for c in const], dtype=np.int64)
-        notional = np.array([p[1] and not p[0] for p in plans])
-        limits = np.array([p[2] for p in plans], dtype=np.int64)  # cooldown, rate, blacklist
+        notional = np.array([p[1] and not p[0] for p in some])
+        limits = np.array([p[2] for p in some], dtype=np.int64)  # cooldown, rate, blacklist
         width = 4 * keep
         while True:
             a = max(start, k - width)
