@@ -271,12 +271,18 @@ def _trigger_arrays(d: AlignedData) -> tuple[list[np.ndarray], list[np.ndarray],
     first traded bar at or after it (``len(d.ts)`` if none): where a waiting order fills."""
     lo, hi, next_traded = [], [], []
     T = len(d.ts)
+    every = np.arange(T, dtype=np.int32)
     for i in range(len(d.symbols)):
         vol = np.asarray(d.volume[i])
         ok = (d.rows[i] >= 0) & (vol > 0)
+        if ok.all():  # every bar traded (the usual case): the columns as they are
+            lo.append(np.asarray(d.prices[1][i]))
+            hi.append(np.asarray(d.prices[2][i]))
+            next_traded.append(every)
+            continue
         lo.append(np.where(ok, np.asarray(d.prices[1][i]), np.nan))
         hi.append(np.where(ok, np.asarray(d.prices[2][i]), np.nan))
-        at = np.where(ok, np.arange(T, dtype=np.int32), np.int32(T))
+        at = np.where(ok, every, np.int32(T))
         next_traded.append(np.minimum.accumulate(at[::-1])[::-1])
     return lo, hi, next_traded
 

@@ -171,9 +171,9 @@ class BarLoop:
         if self.ticks is not None:
             self._process_tick_bar(t, close_syms, on_close)
             return
-        d, bot = self.data, self.bot
+        d, bot, sim = self.data, self.bot, self.sim
         ts0 = d.ts.item(t)
-        tf = d.timeframe_ms
+        tf, rows, volume = d.timeframe_ms, d.rows, d.volume
         offsets = (0, tf // 4, tf // 2, tf - 1)
         positions, entry_orders = bot.positions, bot.entry_orders
         quiet: set[str] = set()
@@ -186,27 +186,27 @@ class BarLoop:
         for k in range(4):
             self._k = k
             prices_k = d.prices[k]
+            ts = ts0 + offsets[k]
             for i, sym in enumerate(d.symbols):
                 if sym not in positions and sym not in entry_orders or sym in quiet:
                     continue
-                if d.rows[i].item(t) < 0 or d.volume[i].item(t) <= 0.0:
+                if rows[i].item(t) < 0 or volume[i].item(t) <= 0.0:
                     continue  # no trade happened: nothing fills, nothing triggers
                 price = prices_k[i].item(t)  # a Python float
-                ts = ts0 + offsets[k]
                 fresh = skip_quiet and sym not in entry_orders  # (else every price is played)
                 ignored = fresh and bot.ignores_price(sym, ts, price)
                 if ignored:  # the bot would return nothing, and only entries rest in the book
-                    self.sim.last_price[sym] = price
+                    sim.last_price[sym] = price
                 else:
                     known = fresh  # not ignored above, and nothing filled since: ask no more
-                    if (k == 0 or k == 3) and self.sim.resting:  # (an empty book fills nothing)
-                        for res in self.sim.on_price(sym, price, ts):
+                    if (k == 0 or k == 3) and sim.resting:  # (an empty book fills nothing)
+                        for res in sim.on_price(sym, price, ts):
                             known = False
                             if self.on_result is not None:
                                 self.on_result(res)
                             self.dispatch(bot.handle(res), t)
                     else:
-                        self.sim.last_price[sym] = price
+                        sim.last_price[sym] = price
                     if known or not (skip_quiet and bot.ignores_price(sym, ts, price)):
                         swept = None if k == 0 else d.prices[k - 1][i].item(t)
                         self.play_price(sym, ts, price, swept, t)

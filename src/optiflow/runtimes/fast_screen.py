@@ -103,10 +103,13 @@ class Candidates:
         s = bot.s
         if self.floor is None:
             return False
-        if s.cooldown_s is not None and bot.last_trade:
-            now, gap = self.now.item(start), s.cooldown_s * 1000
-            if any(now - last < gap for last in bot.last_trade.values()):
-                return False
+        last = bot.last_trade
+        if (
+            s.cooldown_s is not None
+            and last
+            and self.now.item(start) - max(last.values()) < s.cooldown_s * 1000
+        ):  # (some now - last < gap)
+            return False
         if s.rate_per_hour is not None and len(bot.rate.entries) >= s.rate_per_hour:
             return False
         paused = bot.blacklist.paused_until

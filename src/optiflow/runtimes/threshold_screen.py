@@ -32,8 +32,13 @@ class Candidates(Protocol):
     first: list[np.ndarray]  # per symbol: its first candidate at or after j
     floors: list[Decimal]  # per symbol: the smallest order allowed
 
+# per symbol: the filters blocking all its candidates, the notional's sure case, the
+# thresholds (cooldown, rate, blacklist) and the first candidate each lets through
+Plan = tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int]]
+
 _NONE = np.iinfo(np.int64).min  # a threshold that blocks nothing
 _TIMED = ("cooldown", "rate", "blacklist")
+_IDLE: Plan = ((), False, (_NONE, _NONE, _NONE), (0, 0, 0))  # a symbol with no candidate
 
 
 def screen_thresholds(
@@ -68,8 +73,13 @@ def screen_thresholds(
     n, k = len(cands.now), stop
     # per symbol: the filters blocking all its candidates (in the engine's order), the
     # notional's sure case (only when nothing else blocks), thresholds, first candidates free
-    plans: list[tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int]]] = []
+    plans: list[Plan | None] = []  # None: the symbol has no candidate in [start, stop)
+    count_of = cands.count
     for i, sym in enumerate(syms):
+        count = count_of[i]
+        if count.item(stop) == count.item(start):
+            plans.append(None)
+            continue
         floor = cands.floors[i]
         busy = full or sym in positions or sym in orders
         bal = free < floor
@@ -80,24 +90,26 @@ def screen_thresholds(
         cool = _NONE if last is None else last + gap
         until = paused.get(sym)
         pause = _NONE if until is None else math.ceil(until)
-        edge = (
-            start if cool <= now0 else int(find(cool)),
-            rate_edge,
-            start if pause <= now0 else int(find(pause)),
-        )
-        if not const and not small:
-            f = first[i].item(min(n, max(edge)))
+        e0 = start if cool <= now0 else int(find(cool))
+        e2 = start if pause <= now0 else int(find(pause))
+        if not const and not small:  # free from the last edge on
+            e = e0 if e0 >= rate_edge and e0 >= e2 else rate_edge if rate_edge >= e2 else e2
+            f = first[i].item(e if e < n else n)
             if f < k:
                 k = f
-        plans.append((const, small, (cool, rate, pause), edge))
+        plans.append((const, small, (cool, rate, pause), (e0, rate_edge, e2)))
     if k <= start:
         return start
     counters = bot.counters
     singles_any = False
-    for i, (const, small, _, edge) in enumerate(plans):
-        count = cands.count[i]
+    for i, plan in enumerate(plans):
+        if plan is None:
+            continue
+        const, small, _, edge = plan
+        count = count_of[i]
         c0 = count.item(start)
-        tot = count.item(k) - c0
+        ck = count.item(k)
+        tot = ck - c0
         if not tot:
             continue
         c = counters[syms[i]]
@@ -107,23 +119,29 @@ def screen_thresholds(
         c.passes_1plus1 += tot
         if const and const[0] == "capacity":
             c.reject("capacity", tot)
-        cut = sorted(p if p < k else k for p in edge)  # each at least start
-        if cut[2] > start:
-            for reason, p in zip(_TIMED, edge, strict=True):
-                if p > start:
-                    blocked = count.item(p if p < k else k) - c0
-                    if blocked:
-                        c.reject(reason, blocked)
+        e0, e1, e2 = edge  # each at least start; clipped to k below
+        q0 = e0 if e0 < k else k
+        q1 = e1 if e1 < k else k
+        q2 = e2 if e2 < k else k
+        top = q0 if q0 >= q1 and q0 >= q2 else q1 if q1 >= q2 else q2  # the latest
+        if top > start:  # a time filter blocks some: in the engine's order
+            if e0 > start and (blocked := count.item(q0) - c0):
+                c.reject("cooldown", blocked)
+            if e1 > start and (blocked := count.item(q1) - c0):
+                c.reject("rate", blocked)
+            if e2 > start and (blocked := count.item(q2) - c0):
+                c.reject("blacklist", blocked)
         if const and const[-1] == "balance":
             c.reject("balance", tot)
-        top = cut[2]
         singles = 0
         if len(const) == 1:
-            singles = count.item(k) - count.item(top)
+            singles = ck - count.item(top)
         elif not const:
-            singles = count.item(top) - count.item(cut[1])
+            # the second latest edge: candidates from there to top have one time filter
+            low = q0 if q0 <= q1 and q0 <= q2 else q1 if q1 <= q2 else q2
+            singles = count.item(top) - count.item(q0 + q1 + q2 - top - low)
             if small:
-                free_of_others = count.item(k) - count.item(top)
+                free_of_others = ck - count.item(top)
                 if free_of_others:
                     c.reject("notional", free_of_others)
                     singles += free_of_others
@@ -141,16 +159,17 @@ def _tail(
     start: int,
     k: int,
     keep: int,
-    plans: list[tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int]]],
+    plans: list[Plan | None],
     values: Callable[[int], Values],
 ) -> Callable[[], NearRows]:
     """The last ``keep`` single-filter near misses of candidates [start, k), built when read."""
 
     def build() -> NearRows:
-        const = [p[0] for p in plans]
+        some = [_IDLE if p is None else p for p in plans]  # (None: no candidate read here)
+        const = [p[0] for p in some]
         nconst = np.array([len(c) for c in const], dtype=np.int64)
-        notional = np.array([p[1] and not p[0] for p in plans])
-        limits = np.array([p[2] for p in plans], dtype=np.int64)  # cooldown, rate, blacklist
+        notional = np.array([p[1] and not p[0] for p in some])
+        limits = np.array([p[2] for p in some], dtype=np.int64)  # cooldown, rate, blacklist
         width = 4 * keep
         while True:
             a = max(start, k - width)
