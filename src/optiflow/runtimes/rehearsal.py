@@ -50,7 +50,7 @@ from optiflow.runtimes.bar_loop import AlignedData, align
 from optiflow.runtimes.live.runtime import Tracker
 from optiflow.runtimes.live.starting import start_when_reachable
 from optiflow.runtimes.rehearsal_clock import Bands, Lookup, Points, RehearsalClock
-from optiflow.runtimes.rehearsal_quiet import state_mark, unchanged
+from optiflow.runtimes.rehearsal_quiet import quiet_sweeps, state_mark, unchanged
 from optiflow.runtimes.rehearsal_resume import CarryingRuntime, KillSwitch, load_items
 from optiflow.runtimes.replay import Pacer
 
@@ -287,6 +287,8 @@ class RehearsalRuntime(CarryingRuntime):
             fresh = not (mid and n == 1)
             if k == 0:
                 await self._cycle_point(t, fresh, ts)
+            elif k == 1 and fresh and self.speed <= 0 and self._quiet_sweeps(t):
+                k, ts = 3, self.point_ts(t, 3)  # its three sweeps at once: none could act
             else:
                 await self._sweep_point(t, k, fresh, ts)
             self.done_ts = ts
@@ -330,6 +332,19 @@ class RehearsalRuntime(CarryingRuntime):
             if pos is not None and self._ticked.get(sym) != pos.position_id:
                 self._ticked[sym] = pos.position_id
                 await self.on_price(PriceQuote(sym, self.market.quotes[sym]))
+
+    def _quiet_sweeps(self, t: int) -> bool:
+        """Show candle t's close at once when none of its sweeps can act (``quiet_sweeps``)."""
+        end, candle = self.point_ts(t, 3), self.points.candle(t)
+        held = quiet_sweeps(self._bot(), self._bands, self.al.symbols, candle, t, self.points)
+        if held is None or self.market.sim.resting:  # a waiting order fills at any price
+            return False
+        self.sim_clock.t = self.at_ts = end
+        self.market.last_exit, self._seen = None, {}
+        self._show(t, 3, end)
+        for sym in held:  # as each sweep inside its band leaves it
+            self.books[sym] = self.market.quotes[sym]
+        return True
 
     async def _sweep_point(self, t: int, k: int, fresh: bool = True, ts: int = -1) -> None:
         """Every traded pair sweeps to its low (k=1), high (2) or close (3)."""

@@ -21,7 +21,7 @@ import json
 import sqlite3
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,10 +42,13 @@ from optiflow.adapters.sqlite.rows import dump_json
 from optiflow.domain.errors import SkipError
 from optiflow.domain.events import OrderFilled
 from optiflow.domain.market import BookTop, Candle
+from optiflow.domain.records import builder
 from optiflow.marketdata.loaders import CandleArrays
 from optiflow.ports.exchange import OrderRequest, OrderUpdate, TradeFill
 
 SIM_FILE = "sim_exchange.sqlite"
+_book_top = builder(BookTop)  # BookTop(ts, bid, ask, imbalance) at half the cost
+_NAN: float = fields(BookTop)[3].default  # type: ignore[assignment]  # its own NaN object
 CHUNK = 1024  # closed candles built at once
 KEEP_DONE = 16  # terminal orders kept for lookups (the last ones: what a restart asks for)
 PARTIAL = "partial"  # unseen: the bot was told a part of the fill (computed from the order)
@@ -117,9 +120,10 @@ class RehearsalExchange(SimBooks):
             for symbol, px in zip(symbols, prices, strict=True):
                 self.show(symbol, px[k], ts)
             return
+        nan = _NAN
         for symbol, px in zip(symbols, prices, strict=True):  # nothing waits: quotes move
             price = px[k]
-            quotes[symbol] = BookTop(ts, price, price)
+            quotes[symbol] = _book_top(ts, price, price, nan)
             last[symbol] = price
 
     def tick_time(self, symbol: str) -> int:
