@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from optiflow.engine.bot import Bot
-from optiflow.runtimes.rehearsal_clock import Bands, Points, Prices
+from optiflow.runtimes.rehearsal_clock import Bands, Points
 
 Mark = tuple[Any, ...]
-Candle3 = tuple[list[int], list[Prices], set[str]]  # ``Points.candle``
 
 
 def state_mark(bot: Bot, protector: Any, guard: Any) -> Mark:
@@ -38,13 +37,11 @@ def unchanged(mark: Mark, bot: Bot, protector: Any, guard: Any) -> bool:
 
 
 def quiet_sweeps(
-    bot: Bot, bands: Bands, symbols: Sequence[str], candle: Candle3, t: int, points: Points
+    bot: Bot, bands: Bands, symbols: Sequence[str], t: int, points: Points
 ) -> list[str] | None:
-    """The held pairs of a candle whose three sweeps none can act on, or None.
+    """The held pairs of candle ``t`` (of ``points``) if none of its sweeps can act, else None.
 
-    ``candle``: candle ``t``'s traded pairs (indices into ``symbols``) with their four
-    prices (``points.candle(t)``, whose times ``points`` gives). A sweep
-    can act only on a held pair that traded in it, and not while its price stays strictly
+    A sweep can act only on a held pair that traded in it, and not while its price stays strictly
     inside the position's trigger band before the band's deadline (the band is the same at
     every time before it). The low, the high and the close inside the band, with the close's
     time before the deadline, is every sweep inside it. The caller checks that no order
@@ -54,7 +51,8 @@ def quiet_sweeps(
     if not bot.positions:
         return held
     first_ts, last_ts = points.ts(t, 1), points.ts(t, 3)
-    for i, pxs in zip(candle[0], candle[1], strict=True):
+    moving, prices, _ = points.candle(t)  # the traded pairs (indices), their four prices
+    for i, pxs in zip(moving, prices, strict=True):
         sym = symbols[i]
         if sym not in bot.positions:
             continue
