@@ -41,6 +41,8 @@ class PriceTicked:
 
 # PriceTicked(symbol, ts, price, swept_from), every field, at half the cost (domain/records.py)
 price_ticked = builder(PriceTicked)
+# CandleClosed(symbol, features, spread_pct, rescan, ob_imbalance), every field, likewise
+candle_closed = builder(CandleClosed)
 
 
 @dataclass(frozen=True, slots=True)

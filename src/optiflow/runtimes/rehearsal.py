@@ -50,7 +50,7 @@ from optiflow.runtimes.bar_loop import AlignedData, align
 from optiflow.runtimes.live.runtime import Tracker
 from optiflow.runtimes.live.starting import start_when_reachable
 from optiflow.runtimes.rehearsal_clock import Bands, Lookup, Points, RehearsalClock
-from optiflow.runtimes.rehearsal_quiet import state_mark, unchanged
+from optiflow.runtimes.rehearsal_quiet import quiet_sweeps, state_mark, unchanged
 from optiflow.runtimes.rehearsal_resume import CarryingRuntime, KillSwitch, load_items
 from optiflow.runtimes.replay import Pacer
 
@@ -162,8 +162,7 @@ class RehearsalRuntime(CarryingRuntime):
 
         Skipping is safe: a restart replays from the last saved point, deterministically.
         """
-        bot = self._bot()
-        p = self.protector
+        bot, p = self._bot(), self.protector
         loud = bool(
             rows or fills or bot.exits or self.notes or self.finished
             or self.executor.pending_rows or self.executor.pending_fills
@@ -255,7 +254,7 @@ class RehearsalRuntime(CarryingRuntime):
         t, k = self.points.after(self.done_ts)
         T = len(self.al.ts)
         self._restore_quotes(t, k)
-        self.sim_clock.t = self.point_ts(t, k) if t < T else self._end_ts()
+        self.sim_clock.t = self.point_ts(t, k) if t < T else self.points.end_ts()
         # killed inside point (t, k): the market stands as that point showed it
         mid = t < T and int(cursor.get("at", -1)) == self.point_ts(t, k)
         if mid:
@@ -263,7 +262,7 @@ class RehearsalRuntime(CarryingRuntime):
             self.at_ts = self.point_ts(t, k)
             self._ticked = dict(cursor.get("ticked", {})) if k == 0 else {}
             self._seen = dict(cursor.get("seen", {})) if k > 0 else {}
-        elif t >= T and int(cursor.get("at", -1)) == self._end_ts():
+        elif t >= T and int(cursor.get("at", -1)) == self.points.end_ts():
             self._show_end()  # killed while closing everything at the end of the data
         if self.market.saved_at != self.sim_clock.t:
             self.market.last_exit = None  # the latest sell belongs to an earlier point
@@ -287,6 +286,8 @@ class RehearsalRuntime(CarryingRuntime):
             fresh = not (mid and n == 1)
             if k == 0:
                 await self._cycle_point(t, fresh, ts)
+            elif k == 1 and fresh and self.speed <= 0 and self._quiet_sweeps(t):
+                k, ts = 3, self.point_ts(t, 3)  # its three sweeps at once: none could act
             else:
                 await self._sweep_point(t, k, fresh, ts)
             self.done_ts = ts
@@ -331,6 +332,18 @@ class RehearsalRuntime(CarryingRuntime):
                 self._ticked[sym] = pos.position_id
                 await self.on_price(PriceQuote(sym, self.market.quotes[sym]))
 
+    def _quiet_sweeps(self, t: int) -> bool:
+        """Show candle t's close at once when none of its sweeps can act (``quiet_sweeps``)."""
+        held = quiet_sweeps(self._bot(), self._bands, self.al.symbols, t, self.points)
+        if held is None or self.market.sim.resting:  # a waiting order fills at any price
+            return False
+        self.sim_clock.t = self.at_ts = end = self.point_ts(t, 3)
+        self.market.last_exit, self._seen = None, {}
+        self._show(t, 3, end)
+        for sym in held:  # as each sweep inside its band leaves it
+            self.books[sym] = self.market.quotes[sym]
+        return True
+
     async def _sweep_point(self, t: int, k: int, fresh: bool = True, ts: int = -1) -> None:
         """Every traded pair sweeps to its low (k=1), high (2) or close (3)."""
         ts = self.point_ts(t, k) if ts < 0 else ts
@@ -360,12 +373,9 @@ class RehearsalRuntime(CarryingRuntime):
                 continue
             await self.on_price(PriceQuote(sym, self.market.quotes[sym], swept_from=pxs[k - 1]))
 
-    def _end_ts(self) -> int:
-        return self.points.end_ts()
-
     def _show_end(self) -> None:
         """The end of the data: every pair stands at its last close."""
-        d, end = self.al, self._end_ts()
+        d, end = self.al, self.points.end_ts()
         self.sim_clock.t = self.at_ts = end
         for i, sym in enumerate(d.symbols):
             px = float(d.last_close[i])
@@ -379,12 +389,12 @@ class RehearsalRuntime(CarryingRuntime):
         twice: what it decided then was carried out from the outbox, and an exit the
         exchange refused stays refused, as in a run never killed.
         """
-        if self.at_ts != self._end_ts():
+        if self.at_ts != self.points.end_ts():
             self.market.last_exit = None
             self._show_end()
         async with self.engine_lock:
             if not self.ending:
                 self.ending = True  # stored by the first commit the stop leads to
-                await self.feed(StopRequested(self._end_ts(), "end_of_data"))
+                await self.feed(StopRequested(self.points.end_ts(), "end_of_data"))
             self.finished = True
             self.commit()

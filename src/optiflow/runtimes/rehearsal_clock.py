@@ -50,6 +50,8 @@ class Lookup:
         cols = list(feats[1:])
         plain = all(getattr(c, "dtype", None) == np.float64 for c in cols)
         self._rows = np.column_stack(cols) if plain and cols and len(self.ts) else None
+        self._start = 0  # rows from here on as lists, a thousand at a time (one ``tolist``)
+        self._chunk: list[list[float]] = []
 
     def update(self, candle: Candle) -> Features:
         """The features of ``candle`` (computed with every candle before it)."""
@@ -59,7 +61,11 @@ class Lookup:
         self.row = row
         if self._rows is None or row >= len(ts):
             return features_at(self.feats, row)
-        return Features._make([ts[row], *self._rows[row].tolist()])
+        start = self._start
+        if not start <= row < start + len(self._chunk):
+            self._chunk, self._start = self._rows[row : row + 1024].tolist(), row
+            start = row
+        return Features._make([ts[row], *self._chunk[row - start]])
 
 
 class Points:

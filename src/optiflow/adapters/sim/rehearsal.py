@@ -21,7 +21,7 @@ import json
 import sqlite3
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,10 +42,13 @@ from optiflow.adapters.sqlite.rows import dump_json
 from optiflow.domain.errors import SkipError
 from optiflow.domain.events import OrderFilled
 from optiflow.domain.market import BookTop, Candle
+from optiflow.domain.records import builder
 from optiflow.marketdata.loaders import CandleArrays
 from optiflow.ports.exchange import OrderRequest, OrderUpdate, TradeFill
 
 SIM_FILE = "sim_exchange.sqlite"
+_book_top = builder(BookTop)  # BookTop(ts, bid, ask, imbalance) at half the cost
+_NAN: float = fields(BookTop)[3].default  # type: ignore[assignment]  # its own NaN object
 CHUNK = 1024  # closed candles built at once
 KEEP_DONE = 16  # terminal orders kept for lookups (the last ones: what a restart asks for)
 PARTIAL = "partial"  # unseen: the bot was told a part of the fill (computed from the order)
@@ -68,6 +71,7 @@ class RehearsalExchange(SimBooks):
         self._ohlcv: dict[str, Any] = {}  # per pair: open, high, low, close, volume side by side
         self._chunks: dict[str, tuple[int, list[Candle]]] = {}  # per pair: first row, candles
         self._texts: dict[str, tuple[OrderUpdate, str]] = {}  # see ``_order_text``
+        self._stop_dicts: dict[str, tuple[OrderRequest, dict[str, Any]]] = {}  # ``_stop_json``
         self.trading: set[str] = set()  # pairs with a trade in the current candle
         self.last_exit: tuple[str, float] | None = None  # (symbol, price) of the latest sell
         self.stops: dict[str, OrderRequest] = {}
@@ -117,9 +121,10 @@ class RehearsalExchange(SimBooks):
             for symbol, px in zip(symbols, prices, strict=True):
                 self.show(symbol, px[k], ts)
             return
+        nan = _NAN
         for symbol, px in zip(symbols, prices, strict=True):  # nothing waits: quotes move
             price = px[k]
-            quotes[symbol] = BookTop(ts, price, price)
+            quotes[symbol] = _book_top(ts, price, price, nan)
             last[symbol] = price
 
     def tick_time(self, symbol: str) -> int:
@@ -300,14 +305,15 @@ class RehearsalExchange(SimBooks):
         fills, self._new_fills = self._new_fills, []
         if self._db is None:
             return
-        done = [o for o in self.orders.values() if o.state not in OPEN]
-        for old in done[:-KEEP_DONE]:
-            del self.orders[old.client_id]
+        if len(self.orders) > KEEP_DONE:  # else nothing to forget
+            done = [o for o in self.orders.values() if o.state not in OPEN]
+            for old in done[:-KEEP_DONE]:
+                del self.orders[old.client_id]
         state = {
             "balances": {k: str(v) for k, v in self.sim.balances.items()},
             "resting": [[o.client_id, o.symbol, o.side, str(o.qty), str(o.filled)]
                         for o in self.sim.resting.values() if o.limit is None],  # fmt: skip
-            "stops": [req_json(r) for r in self.stops.values()],
+            "stops": [self._stop_json(r) for r in self.stops.values()],
             "at": self.now_ms(),
             "last_exit": self.last_exit,
             "unseen": {c: up_json(u) if isinstance(u, OrderUpdate) else u
@@ -336,6 +342,14 @@ class RehearsalExchange(SimBooks):
             db.execute("COMMIT")
         if self.after_write is not None:
             self.after_write()
+
+    def _stop_json(self, r: OrderRequest) -> dict[str, Any]:
+        """A resting stop as JSON values (kept while the stop rests; requests never change)."""
+        hit = self._stop_dicts.get(r.client_id)
+        if hit is None or hit[0] is not r:
+            self._stop_dicts = {c: v for c, v in self._stop_dicts.items() if c in self.stops}
+            hit = self._stop_dicts[r.client_id] = (r, req_json(r))
+        return hit[1]
 
     def _order_text(self, o: OrderUpdate) -> str:
         """One order as JSON text (cached per client id while the order is the same)."""

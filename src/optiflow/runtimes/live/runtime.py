@@ -32,9 +32,10 @@ from optiflow.domain.events import (
     Event,
     Notify,
     OrderRejected,
-    PriceTicked,
     RequestScan,
     SubmitOrder,
+    candle_closed,
+    price_ticked,
 )
 from optiflow.domain.market import BookTop, Candle, Features
 from optiflow.domain.results import ExitRow
@@ -105,16 +106,12 @@ class LiveRuntime:
         self.executor = Executor(orders, self._commit_intent, clock.now_ms)
         self.protector = (
             Protector(
-                orders,
-                self._commit_intent,
-                clock.now_ms,
-                futures=cfg.exchange.market == "futures",
-                retry_ms=self.settings.exit_retry_ms,
-                retry_max_ms=self.settings.exit_retry_max_ms,
+                orders, self._commit_intent, clock.now_ms, futures=cfg.exchange.market == "futures",
+                retry_ms=self.settings.exit_retry_ms, retry_max_ms=self.settings.exit_retry_max_ms,
             )
             if protect_stops
             else None
-        )
+        )  # fmt: skip
         self.guard = ExitGuard(
             executor=self.executor,
             protector=self.protector,
@@ -206,6 +203,7 @@ class LiveRuntime:
             if sim is not None:
                 sim.set_quote(sym, book)
             fetched.append((sym, book, candles, t0))
+        bot = self._bot()  # events are handed to it as ``feed`` does (no coroutine each)
         for sym, book, candles, _ in fetched:
             tracker = self.trackers[sym]
             for c in candles:
@@ -213,15 +211,16 @@ class LiveRuntime:
                     continue
                 f = tracker.update(c)
                 self.latest[sym], last_ts[sym] = f, c.ts
-                if (shadows := self._bot().shadows) is not None and c.volume > 0:
+                if (shadows := bot.shadows) is not None and c.volume > 0:
                     shadows.play_candle(sym, c.ts, tf, c.open, c.high, c.low, c.close)
                 if self.saver.failed is None:  # no new position while nothing can be saved
-                    await self.feed(
-                        CandleClosed(sym, f, self._spread(book), ob_imbalance=book.imbalance)
-                    )
+                    closed = candle_closed(sym, f, self._spread(book), False, book.imbalance)
+                    if cmds := bot.handle(closed):
+                        await self.run_commands(cmds)
         for sym, book, _, t0 in fetched:
-            if self._fresh(sym, book):
-                await self.feed(PriceTicked(sym, now, book.bid))
+            tick = price_ticked(sym, now, book.bid, None)
+            if self._fresh(sym, book) and (cmds := bot.handle(tick)):
+                await self.run_commands(cmds)
             info = self.cycle_info[sym]
             info["last_cycle_ts"] = now
             if stale := self.staleness.check(sym, last_ts.get(sym), now, info):
@@ -293,7 +292,7 @@ class LiveRuntime:
             self.books[quote.symbol] = book
             if isinstance(self.orders, SimGateway):
                 self.orders.set_quote(quote.symbol, book)
-            commands = bot.handle(PriceTicked(quote.symbol, now, book.bid, quote.swept_from))
+            commands = bot.handle(price_ticked(quote.symbol, now, book.bid, quote.swept_from))
             self.ws_ticks += 1
             if commands:
                 await self.run_commands(commands)
