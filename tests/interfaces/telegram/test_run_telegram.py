@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
@@ -157,7 +156,8 @@ def test_one_service_for_many_bots(fake: FakeTelegram, tmp_path: Path) -> None:
         wait_for(lambda: "getUpdates" in fake.calls, 30, "polling")
         second = start("telegram", "--state-root", str(root))
         err2 = ""
-        time.sleep(3)
+        # each poller cuts the other off: a second conflict means the first one's 409 was seen
+        wait_for(lambda: fake.conflicts >= 2, 60, "the two pollers cutting each other off")
         second.send_signal(signal.SIGTERM)
         _, err2 = second.communicate(timeout=30)
         assert fake.conflicts > 0
