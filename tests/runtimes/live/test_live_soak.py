@@ -4,10 +4,11 @@ The bot (tests/runtimes/live/soak_bot.py: the production live runtime on an acce
 trades
 for ``OPTIFLOW_SOAK_SECONDS`` (default 50 s: about 1,000 cycles) while this
 test injects timeouts after accept, 5xx bursts, 429s with Retry-After, order lookups down and
-the network down, and kills the process with SIGKILL at random moments (after a random number
-of its requests), restarting it each time. A slow machine runs on until the floors of kills
-and cycles are reached. At the end the faults stop, the prices hold still while the bot
-settles, and it is stopped cleanly; its store must equal the exchange's ledger
+the network down, and kills the process with SIGKILL at random moments (a random time and
+number of its requests after its start), restarting it each time. A slow machine runs on
+until the floors of kills and cycles are reached. At the end the faults stop, the prices hold
+still while the bot settles, and it is stopped cleanly; its store must equal the exchange's
+ledger
 for its client ids: positions, cash, every order's state and fills; no client id executed
 twice; every open position with exactly one exchange stop. The counts are printed.
 """
@@ -36,7 +37,7 @@ if str(REPO) not in sys.path:
 from optiflow.adapters.sqlite.store import SqliteStore  # noqa: E402
 from optiflow.engine.settings import client_prefix  # noqa: E402
 from tests.fakes.binance import FakeBinance  # noqa: E402
-from tests.fakes.binance_ledger import load_candles  # noqa: E402
+from tests.fakes.binance_ledger import Order, load_candles  # noqa: E402
 
 KEY, SECRET = "k-SOAK0123456789", "s-SOAKSECRET-abcdef012345"
 ROWS = load_candles(REPO / "data" / "binance_spot_1m" / "BTC-USDT_1m.csv.gz")[20_000:25_000]
@@ -44,8 +45,8 @@ ORIGIN = int(ROWS[160][0]) + 60_000 + 1_000
 SPEED = float(os.environ.get("OPTIFLOW_SOAK_SPEED", "1800"))  # a 20 s cycle every 11 ms
 ORDER = "/api/v3/order"
 D0 = Decimal(0)
-KILLS, CYCLES = 5, 150  # at least: the soak runs on past its seconds until both are reached
-SETTLE = 60  # cycles after the faults end (and prices stop) before the clean stop
+KILLS, CYCLES, ORDERS = 5, 120, 10  # floors: the soak runs on past its seconds to reach them
+SETTLE = 30  # cycles (and at least 4 s) after the faults end and prices stop, before SIGTERM
 
 
 class BookFollower:
@@ -114,9 +115,11 @@ def depth_calls(fake: FakeBinance) -> int:
     return len(fake.calls("GET", "/api/v3/depth"))
 
 
-def kill_quota(rng: random.Random) -> int:
-    """After how many of its requests the running bot is killed (a few: during start-up)."""
-    return rng.randint(3, 30) if rng.random() < 0.2 else rng.randint(30, 150)
+def kill_plan(rng: random.Random) -> tuple[float, int]:
+    """When the bot just started is killed: after (seconds, requests of its own), both."""
+    if rng.random() < 0.2:
+        return 0.0, rng.randint(3, 20)  # during its start-up
+    return rng.uniform(2.0, 8.0), rng.randint(20, 100)  # among its cycles
 
 
 def inject(fake: FakeBinance, rng: random.Random) -> str:
@@ -150,35 +153,40 @@ def test_soak_faults_and_kills_leave_store_equal_to_exchange(
     faults: Counter[str] = Counter()
     kills = 0
     bot = start_bot(fake.url, state, wall0, log)
-    # kills come after a random amount of the bot's work (its requests since it started:
-    # some during start-up, most among its cycles), not of wall time: on a slow machine a
-    # restart takes seconds and wall-time kills would leave no time for cycles in between
+    # a kill comes after a random time *and* a random amount of the bot's work (requests
+    # since it started): on a slow machine a restart takes seconds, and kills by wall time
+    # alone would leave the bot no time for cycles in between
     try:
         t0 = time.monotonic()
         t_end, t_cap = t0 + seconds, t0 + seconds + 60  # the candles last ~160 s of wall time
         next_fault = time.monotonic() + rng.uniform(0.5, 2.0)
-        started, quota = len(fake.requests), kill_quota(rng)
+        born, started, (wait, quota) = time.monotonic(), len(fake.requests), kill_plan(rng)
         while time.monotonic() < t_end or (
-            time.monotonic() < t_cap and (kills < KILLS or depth_calls(fake) < CYCLES)
+            time.monotonic() < t_cap
+            and (kills < KILLS or depth_calls(fake) < CYCLES or len(our_orders(fake)) <= ORDERS)
         ):
             time.sleep(0.05)
             assert bot.poll() is None, f"the bot died on its own:\n{log.read_text()[-3000:]}"
             if time.monotonic() >= next_fault:
                 faults[inject(fake, rng)] += 1
                 next_fault = time.monotonic() + rng.uniform(0.5, 2.0)
-            if len(fake.requests) - started >= quota:
+            if (
+                time.monotonic() - born >= wait
+                and len(fake.requests) - started >= quota
+                and (time.monotonic() < t_end or kills < KILLS)  # past it: only to the floor
+            ):
                 bot.send_signal(signal.SIGKILL)
                 bot.wait(10)
                 kills += 1
                 bot = start_bot(fake.url, state, wall0, log)
-                started, quota = len(fake.requests), kill_quota(rng)
+                born, started, (wait, quota) = time.monotonic(), len(fake.requests), kill_plan(rng)
         fake.heal()
         # faults over, prices still: the bot settles what was unknown, and no stop can fill
         # between its last cycle and the SIGTERM (on a slow machine that gap is long)
         follower.frozen.set()
-        settled = depth_calls(fake) + SETTLE
+        settled, calm = depth_calls(fake) + SETTLE, time.monotonic() + 4.0
         deadline = time.monotonic() + 90
-        while depth_calls(fake) < settled:
+        while depth_calls(fake) < settled or time.monotonic() < calm:
             assert bot.poll() is None, f"the bot died on its own:\n{log.read_text()[-3000:]}"
             assert time.monotonic() < deadline, "the bot stopped cycling after the faults"
             time.sleep(0.05)
@@ -196,9 +204,15 @@ def test_soak_faults_and_kills_leave_store_equal_to_exchange(
         f"{kills} SIGKILLs, "
         f"faults {dict(faults)}, {json.dumps(verdict)}"
     )
-    # ~1,000 cycles on an idle machine, ~250 with two CPU burners on two cores (slow requests,
+    # ~1,000 cycles on an idle machine, 150-250 with two CPU burners on two cores (slow requests,
     # slow restarts); a slow machine runs on (up to 60 s) until the floors are reached
-    assert kills >= KILLS and cycles >= CYCLES and verdict["orders"] > 10
+    assert kills >= KILLS and cycles >= CYCLES and len(our_orders(fake)) > ORDERS
+
+
+def our_orders(fake: FakeBinance) -> list[Order]:
+    """The bot's orders at the exchange."""
+    prefix = client_prefix("Soak") + "-"
+    return [o for o in fake.ledger.orders if o.client_id.startswith(prefix)]
 
 
 def check_books(fake: FakeBinance, db: Path) -> dict[str, object]:
