@@ -231,7 +231,7 @@ def test_start_during_an_outage_waits_and_starts(fake: FakeBinance, tmp_path: Pa
     """The exchange down at start: the bot says so once, retries with back-off, then starts."""
     clock = ManualClock(fake, START)
     live = Live(fake, clock, tmp_path)
-    t0 = time.monotonic()  # before the outage starts: no start can come 2 s after t0 sooner
+    t0 = time.monotonic()  # before the outage: the start cannot come sooner than t0 + 2 s
     fake.fail_for(2.0, 503)  # every endpoint answers 503 for two seconds
     waits: list[float] = []
 
