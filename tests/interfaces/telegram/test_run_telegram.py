@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from tests.fakes.telegram import FakeTelegram  # noqa: E402
 from tests.interfaces.telegram.support import (  # noqa: E402
     CHAT,
     TOKEN,
+    db,
     note_texts,
     optiflow,
     start,
@@ -27,6 +29,20 @@ def delivered(fake: FakeTelegram, bot: str = "OptiScalp_A") -> list[str]:
         if head == f"<b>{bot}</b>":
             lines += rest
     return lines
+
+
+def saved_cursor(state: Path) -> int:
+    """The id of the last note the bot's outbox cursor file says CHAT got (0: none)."""
+    try:
+        return int(json.loads((state / "telegram_outbox.json").read_text())["chats"][str(CHAT)])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def note_ids(state: Path) -> list[int]:
+    """Every note's id in the bot's outbox, in order."""
+    with db(state) as conn:
+        return [int(r[0]) for r in conn.execute("SELECT id FROM notes ORDER BY id")]
 
 
 def unescape(lines: list[str]) -> list[str]:
@@ -120,6 +136,10 @@ def test_sigkill_with_undelivered_notes_then_all_once(fake: FakeTelegram, tmp_pa
     wait_for(lambda: any("starting" in x for x in delivered(fake)), 60, "the start note")
     fake.down = True
     wait_for(lambda: len(note_texts(state)) > 8, 60, "notes while Telegram is down")
+    # what was sent is on record (fsync + rename) before the kill: a kill between a send and
+    # that save cannot be exactly-once, and a busy disk makes that window long
+    sent = len(delivered(fake))
+    wait_for(lambda: saved_cursor(state) >= note_ids(state)[sent - 1], 60, "the cursor saved")
     proc.kill()
     proc.communicate(timeout=30)
     waiting = note_texts(state)
