@@ -137,7 +137,7 @@ def _start(args: list[str]) -> subprocess.Popen[str]:
 
 def _wait_for_trials(db: Path, n: int, proc: subprocess.Popen[str]) -> None:
     """Wait until the study file holds ``n`` finished trials."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a hang guard: trials are slow on a busy machine
     while time.monotonic() < deadline:
         if db.exists():
             try:

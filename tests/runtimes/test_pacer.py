@@ -39,11 +39,12 @@ def test_sigterm_stops_a_1x_replay_between_candles(tmp_path: Path) -> None:
          "--speed", "1", "--from", "2023-04-03", "--to", "2023-04-04", "--state-dir", str(state)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not (state / "bot.sqlite").exists():
+    deadline = time.monotonic() + 120
+    log = state / "logs" / "OptiScalp_A" / "bot.log"  # "starting" is said once the run began
+    while not (log.exists() and "starting: replay" in log.read_text()):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0][-2000:]
         time.sleep(0.05)
-    time.sleep(1.5)  # past the first candle: waiting for the next, a minute away
+    time.sleep(1.0)  # past the first candle: waiting for the next, a minute away
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)

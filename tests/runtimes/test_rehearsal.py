@@ -217,9 +217,9 @@ def test_two_rehearsals_on_one_state_dir_the_second_is_refused(tmp_path: Path) -
     try:
         import time
 
-        for _ in range(200):
-            if (state / "bot.sqlite").exists():
-                break
+        deadline = time.monotonic() + 120  # a busy machine may take long to import and load
+        while not (state / "bot.sqlite").exists():  # made under the first one's lock
+            assert first.poll() is None and time.monotonic() < deadline, "the first did not start"
             time.sleep(0.05)
         second = cli(*args)
         assert second.returncode == 2

@@ -116,7 +116,12 @@ def test_sigterm_stops_cleanly_and_saves(tmp_path: Path) -> None:
     cmd = replay_cmd(state)
     cmd[cmd.index("--speed") + 1] = "2000"
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(3.0)
+    # not a fixed sleep: a busy machine may still be importing (no SIGTERM handler yet)
+    btc = state / "logs" / "OptiScalp_A" / "BTC_USDT.log"
+    deadline = time.monotonic() + 120
+    while not (btc.exists() and "primary=" in btc.read_text()):  # bars are being replayed
+        assert proc.poll() is None and time.monotonic() < deadline, "the replay did not start"
+        time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err.decode()[-2000:]

@@ -73,10 +73,10 @@ def test_kill_of_a_host_restarts_its_bots_only_and_loses_no_trade(tmp_path: Path
                 p not in (None, victim_host) or status(folder)[n]["state"] == "finished"
                 for n, p in ((m, _pids(folder)[m]) for m in mates)
             ),
-            15,
+            60,  # a restart lost or waiting for a wrong back-off never comes; 15 s was tight
             "the killed host's bots running again within the back-off window",
         )
-        assert time.monotonic() - t0 < 15
+        assert time.monotonic() - t0 < 60
         now = _pids(folder)
         assert {n: now[n] for n in others if now[n] is not None} == {
             n: p for n, p in others.items() if now[n] is not None

@@ -78,10 +78,10 @@ def test_nine_bot_fleet_survives_kills_of_bots_and_supervisor(tmp_path: Path) ->
         t0 = time.monotonic()
         wait_for(
             lambda: all(s["state"] in ("running", "finished") for s in status(folder).values()),
-            15,
+            60,  # a restart lost or waiting for a wrong back-off never comes; 15 s was tight
             "every bot running again within the back-off window",
         )
-        assert time.monotonic() - t0 < 15
+        assert time.monotonic() - t0 < 60
         while any(s["state"] != "finished" for s in status(folder).values()):
             _no_bot_twice(root)
             assert time.monotonic() - t0 < 400, status(folder)

@@ -110,9 +110,11 @@ def test_feed_reconnects_after_the_server_drops(fake: FakeBinance, fake_ws: Fake
             await until(lambda: fake_ws.subscribed(STREAM) == 1)
             fake_ws.push_book("BTCUSDT", "200", "200.1")
             assert (await next_quote(feed)).book.bid == 200.0
-            fake_ws.refuse(0.5)
+            fake_ws.refuse(600)  # until the drop is seen: a fixed window could end unseen
             await asyncio.to_thread(fake_ws.drop_connections)
             await until(lambda: not feed.connected)
+            await until(lambda: feed.errors >= 2)  # the reconnects are refused, it retries
+            fake_ws.refuse(0)
             await until(lambda: fake_ws.subscribed(STREAM) == 1, timeout=10)
             assert fake_ws.connections_made >= 2
             fake_ws.push_book("BTCUSDT", "201", "201.1")

@@ -85,9 +85,13 @@ def test_reset_and_fresh_need_confirmation_and_start_over(tmp_path: Path) -> Non
 
 
 def wait_started(proc: subprocess.Popen[str], state: Path, seconds: float) -> None:
-    """Wait until the replay has created its database, then `seconds` more."""
-    deadline = time.monotonic() + 60
-    while not (state / "bot.sqlite-wal").exists():
+    """Wait until the replay has begun its run (its database made, "starting" said), then
+    `seconds` more: a busy machine may take seconds to import and load before that."""
+    deadline = time.monotonic() + 120
+    log = state / "logs" / "OptiScalp_A" / "bot.log"
+    while not (state / "bot.sqlite-wal").exists() or "starting: replay" not in (
+        log.read_text() if log.exists() else ""
+    ):
         assert proc.poll() is None and time.monotonic() < deadline, "the replay did not start"
         time.sleep(0.05)
     time.sleep(seconds)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
@@ -12,6 +12,7 @@ from tests.fakes.telegram import FakeTelegram  # noqa: E402
 from tests.interfaces.telegram.support import (  # noqa: E402
     CHAT,
     TOKEN,
+    db,
     note_texts,
     optiflow,
     start,
@@ -28,6 +29,20 @@ def delivered(fake: FakeTelegram, bot: str = "OptiScalp_A") -> list[str]:
         if head == f"<b>{bot}</b>":
             lines += rest
     return lines
+
+
+def saved_cursor(state: Path) -> int:
+    """The id of the last note the bot's outbox cursor file says CHAT got (0: none)."""
+    try:
+        return int(json.loads((state / "telegram_outbox.json").read_text())["chats"][str(CHAT)])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def note_ids(state: Path) -> list[int]:
+    """Every note's id in the bot's outbox, in order."""
+    with db(state) as conn:
+        return [int(r[0]) for r in conn.execute("SELECT id FROM notes ORDER BY id")]
 
 
 def unescape(lines: list[str]) -> list[str]:
@@ -121,6 +136,10 @@ def test_sigkill_with_undelivered_notes_then_all_once(fake: FakeTelegram, tmp_pa
     wait_for(lambda: any("starting" in x for x in delivered(fake)), 60, "the start note")
     fake.down = True
     wait_for(lambda: len(note_texts(state)) > 8, 60, "notes while Telegram is down")
+    # what was sent is on record (fsync + rename) before the kill: a kill between a send and
+    # that save cannot be exactly-once, and a busy disk makes that window long
+    sent = len(delivered(fake))
+    wait_for(lambda: saved_cursor(state) >= note_ids(state)[sent - 1], 60, "the cursor saved")
     proc.kill()
     proc.communicate(timeout=30)
     waiting = note_texts(state)
@@ -157,7 +176,8 @@ def test_one_service_for_many_bots(fake: FakeTelegram, tmp_path: Path) -> None:
         wait_for(lambda: "getUpdates" in fake.calls, 30, "polling")
         second = start("telegram", "--state-root", str(root))
         err2 = ""
-        time.sleep(3)
+        # each poller cuts the other off: a second conflict means the first one's 409 was seen
+        wait_for(lambda: fake.conflicts >= 2, 60, "the two pollers cutting each other off")
         second.send_signal(signal.SIGTERM)
         _, err2 = second.communicate(timeout=30)
         assert fake.conflicts > 0

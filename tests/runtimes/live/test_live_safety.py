@@ -231,6 +231,7 @@ def test_start_during_an_outage_waits_and_starts(fake: FakeBinance, tmp_path: Pa
     """The exchange down at start: the bot says so once, retries with back-off, then starts."""
     clock = ManualClock(fake, START)
     live = Live(fake, clock, tmp_path)
+    t0 = time.monotonic()  # before the outage: the start cannot come sooner than t0 + 2 s
     fake.fail_for(2.0, 503)  # every endpoint answers 503 for two seconds
     waits: list[float] = []
 
@@ -241,7 +242,6 @@ def test_start_during_an_outage_waits_and_starts(fake: FakeBinance, tmp_path: Pa
     live.rt.retry_sleep = pause
 
     async def body() -> None:
-        t0 = time.monotonic()
         await asyncio.wait_for(live.rt.run(max_cycles=1), 30)
         assert time.monotonic() - t0 >= 2.0
         kinds = live.told.kinds()
@@ -256,16 +256,34 @@ def test_stop_during_a_start_outage_is_immediate(fake: FakeBinance, tmp_path: Pa
     """SIGTERM while waiting for a dead exchange at start ends the wait at once, no traceback."""
     clock = ManualClock(fake, START)
     live = Live(fake, clock, tmp_path)
+    live.rt.start_retry_max_s = 60
     fake.fail_for(600, 503)
+    before: list[float] = []  # the slices of the waits slept before the stop request
+    after: list[float] = []  # slices asked for once the stop was requested (none may be)
+
+    async def pause(seconds: float) -> None:
+        if live.rt.stop_requested:
+            after.append(seconds)
+            await asyncio.sleep(seconds)  # real time: a wait ignoring the stop takes its length
+            return
+        before.append(seconds)
+        if sum(before) >= 1 + 2 + 4 + 8 + 16 + 10:  # 10 s into the 32 s wait: SIGTERM
+            live.rt.stop_requested = True
+        await asyncio.sleep(0)  # the earlier waits pass at once (the attempts are real)
+
+    live.rt.retry_sleep = pause
 
     async def body() -> None:
         task = asyncio.create_task(live.rt.run(max_cycles=1))
-        await asyncio.sleep(1.0)
+        while not live.rt.stop_requested:
+            assert not task.done(), "the start ended without a stop request"
+            await asyncio.sleep(0.01)
         t0 = time.monotonic()
-        live.rt.stop_requested = True
-        await asyncio.wait_for(task, 5)
-        assert time.monotonic() - t0 < 2.0
+        await asyncio.wait_for(task, 40)
+        assert after == [], f"the wait went on after the stop request: {sum(after):.1f} s"
+        assert time.monotonic() - t0 < 10  # the rest of the 32 s wait would take 22 s
         assert live.rt.cycles == 0
+        assert live.told.kinds().count("start_waiting") == 1
         await live.gw.close()
         live.store.close()
 

@@ -216,7 +216,7 @@ def test_rest_cycles_carry_on_with_the_websocket_down(
 
     async def go() -> None:
         try:
-            await asyncio.wait_for(rt.run(max_cycles=300), 60)
+            await asyncio.wait_for(rt.run(max_cycles=300), 180)  # ~10 s with 2 CPU burners
         finally:
             await rt.data.close()
 
