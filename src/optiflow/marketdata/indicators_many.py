@@ -25,8 +25,9 @@ from optiflow.marketdata.indicators import (
 from optiflow.marketdata.recurrence import (
     FloatArray,
     Step,
+    Workspace,
     ema_step,
-    run_recurrences,
+    run_rows,
     warmup_steps,
     wilder_step,
 )
@@ -51,22 +52,19 @@ def recurrences_of_rows(
     """``run_recurrences`` over rows of any lengths: row i's states from ``seeds[i]``.
 
     Rows go together up to ``cells`` inputs per call: long series gain little from
-    batching (their steps are long already) and the working arrays stay bounded.
+    batching (their steps are long already) and the working arrays stay bounded; the
+    calls share one workspace (its pages are faulted in once, not once per call).
     """
     n = max((len(r) for r in rows), default=0)
     if n == 0:
         return [np.empty(0, dtype=np.float64) for _ in rows]
     per = max(1, cells // n)
     out: list[FloatArray] = []
+    work = Workspace()
     for g in range(0, len(rows), per):
-        group = rows[g : g + per]
-        width = max(len(r) for r in group)
-        xs = np.empty((len(group), width), dtype=np.float64)
-        for i, r in enumerate(group):
-            xs[i, : len(r)] = r
-            xs[i, len(r) :] = r[-1] if len(r) else 0.0  # padding: never read back
-        res = run_recurrences(step, seeds[g : g + per], xs, params[g : g + per], warmup=warmup)
-        out += [res[i, : len(r)] for i, r in enumerate(group)]
+        group = [r if len(r) else np.zeros(1) for r in rows[g : g + per]]  # (padding: 0.0)
+        res = run_rows(step, seeds[g : g + per], group, params[g : g + per], warmup, work=work)
+        out += [res[i, : len(r)] for i, r in enumerate(rows[g : g + per])]
     return out
 
 
