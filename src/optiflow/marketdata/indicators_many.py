@@ -48,12 +48,15 @@ def recurrences_of_rows(
     params: Sequence[float],
     warmup: int,
     cells: int = _BATCH_CELLS,
+    dest: Sequence[FloatArray] | None = None,
 ) -> list[FloatArray]:
     """``run_recurrences`` over rows of any lengths: row i's states from ``seeds[i]``.
 
     Rows go together up to ``cells`` inputs per call: long series gain little from
     batching (their steps are long already) and the working arrays stay bounded; the
     calls share one workspace (its pages are faulted in once, not once per call).
+    With ``dest`` (a contiguous writable array per row, of its length) the states are
+    written there, and ``dest`` is returned.
     """
     n = max((len(r) for r in rows), default=0)
     if n == 0:
@@ -63,8 +66,11 @@ def recurrences_of_rows(
     work = Workspace()
     for g in range(0, len(rows), per):
         group = [r if len(r) else np.zeros(1) for r in rows[g : g + per]]  # (padding: 0.0)
-        res = run_rows(step, seeds[g : g + per], group, params[g : g + per], warmup, work=work)
-        out += [res[i, : len(r)] for i, r in enumerate(rows[g : g + per])]
+        into = None if dest is None else dest[g : g + per]
+        res = run_rows(
+            step, seeds[g : g + per], group, params[g : g + per], warmup, work=work, dest=into
+        )
+        out += [res[i, : len(r)] for i, r in enumerate(rows[g : g + per])] if into is None else into
     return out
 
 
@@ -92,12 +98,10 @@ def ema_series_multi(xs: Sequence[FloatArray], periods: Sequence[int]) -> list[l
         outs.append(series)
         batched.append(k)
     if batched:
-        rest = recurrences_of_rows(
-            ema_step, seeds, rows, params, warmup_steps(1.0 - min(alphas))
+        into = [out[common + 1 :] for k in batched for out in outs[k]]  # written in place
+        recurrences_of_rows(
+            ema_step, seeds, rows, params, warmup_steps(1.0 - min(alphas)), dest=into
         )
-        for j, k in enumerate(batched):
-            for m, out in enumerate(outs[k]):
-                out[common + 1 :] = rest[j * len(periods) + m]
     return outs
 
 

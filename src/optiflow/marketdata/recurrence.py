@@ -131,6 +131,7 @@ def run_rows(
     block: int = 512,
     min_parallel: int | None = None,
     work: Workspace | None = None,
+    dest: Sequence[FloatArray] | None = None,
 ) -> FloatArray:
     """``run_recurrences`` of input rows given one by one (one row per recurrence, or a
     single row shared by all): shape ``(m, n)``, ``n`` the longest row's length; a shorter
@@ -138,18 +139,24 @@ def run_rows(
 
     The rows are padded straight into the speculation table's source, and the working
     arrays are views of ``work`` (a fresh one if None): only the result is new memory.
+    With ``dest`` (one writable float64 array per recurrence, as long as its row), the
+    states are written there instead and an empty ``(m, 0)`` array is returned.
     """
     m, k = len(y0s), len(rows)
     if k != m:  # one input row for every recurrence
         rows, k = [rows[0]] * m, 1
     n = max((len(r) for r in rows), default=0)
     if m == 0 or n == 0:
-        return np.empty((m, n), dtype=np.float64)
+        return np.empty((m, 0 if dest is not None else n), dtype=np.float64)
     threshold = 8 * (warmup + block) if min_parallel is None else min_parallel
     if n < max(threshold, 2 * block):
         full = [np.concatenate((r, np.repeat(r[-1:], n - len(r)))) for r in rows]
         seq = [run_sequential(step, y0s[i], full[i].tolist(), params[i]) for i in range(m)]
-        return np.array(seq, dtype=np.float64).reshape(m, n)
+        if dest is None:
+            return np.array(seq, dtype=np.float64).reshape(m, n)
+        for out_row, states in zip(dest, seq, strict=True):
+            out_row[:] = states[: len(out_row)]
+        return np.empty((m, 0), dtype=np.float64)
     work = work if work is not None else Workspace()
     nblocks = -(-n // block)
     front = -(-warmup // block) * block  # whole blocks of front padding
@@ -186,10 +193,22 @@ def run_rows(
             y[:, 0] = first
         if j >= warmup:
             res[:, j - warmup] = y
-    out = np.ascontiguousarray(res.transpose(0, 2, 1)).reshape(m, -1)[:, :n]
+    if dest is None:
+        out = np.ascontiguousarray(res.transpose(0, 2, 1)).reshape(m, -1)[:, :n]
+        rows_out: Sequence[FloatArray] = list(out)
+    else:
+        rows_out = dest
+        for i, d in enumerate(dest):  # (each row transposed on its own, whole blocks first)
+            if not d.flags.c_contiguous or len(d) > n:
+                raise ValueError("run_rows: a dest row must be contiguous and fit its row")
+            whole = len(d) // block
+            np.copyto(d[: whole * block].reshape(whole, block), res[i, :, :whole].T)
+            if len(d) > whole * block:
+                d[whole * block :] = res[i, : len(d) - whole * block, whole]
+        out = np.empty((m, 0), dtype=np.float64)
     for i in range(m):
-        xs = padded[0 if k == 1 else i, front : front + n]
-        _repair(step, y0s[i], xs, params[i], out[i], block)
+        xs = padded[0 if k == 1 else i, front : front + len(rows_out[i])]
+        _repair(step, y0s[i], xs, params[i], rows_out[i], block)
     return out
 
 
