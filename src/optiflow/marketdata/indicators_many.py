@@ -18,8 +18,8 @@ from optiflow.marketdata.indicators import (
     _check_period,
     ema_heads,
     ema_series_many,
-    rsi_atr_from,
     rsi_atr_series,
+    rsi_from,
     wilder_inputs,
 )
 from optiflow.marketdata.recurrence import (
@@ -137,22 +137,27 @@ def rsi_atr_series_multi(
     outs: dict[int, tuple[FloatArray, FloatArray]] = {}
     seeds: list[float] = []
     rows: list[FloatArray] = []
-    batched: list[int] = []
+    into: list[FloatArray] = []  # where the states go: after each seed, in place
+    held: list[tuple[int, FloatArray, FloatArray, FloatArray]] = []  # (k, gains, losses, atr)
     rp, ap = float(rsi_period), float(atr_period)
     for k, (high, low, close) in enumerate(zip(highs, lows, closes, strict=True)):
         if len(close) < max(rsi_period + 2, atr_period + 1):  # as the one-series path
             outs[k] = rsi_atr_series(high, low, close, rsi_period, atr_period)
             continue
         s3, r3 = wilder_inputs(high, low, close, rsi_period, atr_period)
+        ag, al = (np.empty(len(r3[0]) + 1), np.empty(len(r3[1]) + 1))  # seed, then states
+        ag[0], al[0] = s3[0], s3[1]
+        atr = np.full(len(close), np.nan)
+        atr[atr_period - 1] = s3[2]
         seeds += s3
         rows += r3
-        batched.append(k)
-    if not batched:
+        into += [ag[1:], al[1:], atr[atr_period:]]
+        held.append((k, ag, al, atr))
+    if not held:
         return [outs[k] for k in range(len(closes))]
     warmup = max(warmup_steps((rp - 1.0) / rp), warmup_steps((ap - 1.0) / ap))
-    rest = recurrences_of_rows(wilder_step, seeds, rows, [rp, rp, ap] * len(batched), warmup)
-    for j, k in enumerate(batched):
-        n = len(closes[k])
-        part = slice(3 * j, 3 * j + 3)
-        outs[k] = rsi_atr_from(n, rsi_period, atr_period, seeds[part], rest[part])
+    params = [rp, rp, ap] * len(held)
+    recurrences_of_rows(wilder_step, seeds, rows, params, warmup, dest=into)
+    for k, ag, al, atr in held:
+        outs[k] = (rsi_from(len(closes[k]), rsi_period, ag, al), atr)
     return [outs[k] for k in range(len(closes))]
