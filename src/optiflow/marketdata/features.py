@@ -198,7 +198,9 @@ def compute_features_many(
     emas = ema_series_multi(
         [c[3] for c in cols], [spec.ema_fast, spec.ema_slow, spec.macd_fast, spec.macd_slow]
     )
-    hists = macd_hist_multi([e[2] for e in emas], [e[3] for e in emas], spec.macd_signal)
+    hists = macd_hist_multi(  # the MACD EMAs are needed for nothing else: scratch
+        [e[2] for e in emas], [e[3] for e in emas], spec.macd_signal, consume=True
+    )
     rsi_atr = rsi_atr_series_multi(
         [c[1] for c in cols], [c[2] for c in cols], [c[3] for c in cols],
         spec.rsi_period, spec.atr_period,

@@ -10,6 +10,7 @@ end; later inputs never change earlier states, and the padding is cut off again.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -74,8 +75,16 @@ def recurrences_of_rows(
     return out
 
 
-def ema_series_multi(xs: Sequence[FloatArray], periods: Sequence[int]) -> list[list[FloatArray]]:
-    """``ema_series_many(x, periods)`` for every ``x`` of ``xs``, the recurrences together."""
+def ema_series_multi(
+    xs: Sequence[FloatArray],
+    periods: Sequence[int],
+    buffers: Sequence[Sequence[FloatArray]] | None = None,
+) -> list[list[FloatArray]]:
+    """``ema_series_many(x, periods)`` for every ``x`` of ``xs``, the recurrences together.
+
+    ``buffers[k]`` (one writable contiguous array per period, as long as ``xs[k]``) receive
+    the series of ``xs[k]`` instead of new arrays (a short ``x`` gets new ones anyway).
+    """
     for p in periods:
         _check_period("EMA period", p)
     outs: list[list[FloatArray]] = []
@@ -91,7 +100,12 @@ def ema_series_multi(xs: Sequence[FloatArray], periods: Sequence[int]) -> list[l
         if len(x) < max(periods):  # some EMA never starts: the one-series path says how
             outs.append(ema_series_many(x, periods))
             continue
-        series = [nan_after_nan(len(x)) for _ in periods]
+        if buffers is None:
+            series = [nan_after_nan(len(x)) for _ in periods]
+        else:
+            series = list(buffers[k])
+            for out, p in zip(series, periods, strict=True):
+                out[: p - 1] = math.nan  # (before its seed: as a new series)
         seeds += ema_heads(x, series, periods, alphas, common)
         rows += [x[common + 1 :]] * len(periods)
         params += alphas
@@ -106,21 +120,27 @@ def ema_series_multi(xs: Sequence[FloatArray], periods: Sequence[int]) -> list[l
 
 
 def macd_hist_multi(
-    fasts: Sequence[FloatArray], slows: Sequence[FloatArray], signal: int
+    fasts: Sequence[FloatArray], slows: Sequence[FloatArray], signal: int, consume: bool = False
 ) -> list[FloatArray]:
-    """``macd_hist_from_emas`` of every (fast, slow) pair, the signal EMAs together."""
+    """``macd_hist_from_emas`` of every (fast, slow) pair, the signal EMAs together.
+
+    ``consume``: the fast and slow arrays (contiguous, writable) are scratch afterwards:
+    the MACD line is computed into the fast one and its signal EMA into the slow one.
+    """
     outs: list[FloatArray] = []
     parts: list[tuple[int, int, FloatArray]] = []  # (series, start, macd from start)
+    room: list[list[FloatArray]] = []  # with consume: where each signal EMA goes
     for k, (fast, slow) in enumerate(zip(fasts, slows, strict=True)):
-        macd = fast - slow
+        macd = np.subtract(fast, slow, out=fast) if consume else fast - slow
         outs.append(nan_after_nan(len(macd)))
-        ready = np.flatnonzero(~np.isnan(macd))
-        if len(ready):
-            start = int(ready[0])
+        ready = ~np.isnan(macd)
+        start = int(ready.argmax()) if len(ready) else 0
+        if len(ready) and ready[start]:
             parts.append((k, start, macd[start:]))
-    emas = ema_series_multi([m for _, _, m in parts], [signal])
+            room.append([slow[start:]])
+    emas = ema_series_multi([m for _, _, m in parts], [signal], room if consume else None)
     for (k, start, macd), (ema,) in zip(parts, emas, strict=True):
-        outs[k][start:] = macd - ema
+        np.subtract(macd, ema, out=outs[k][start:])
     return outs
 
 
