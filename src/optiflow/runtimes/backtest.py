@@ -174,7 +174,8 @@ def run_fast(
         for nm in near:
             bot.near_misses.add(nm)
         r = np.flatnonzero(mask)
-        bars.append(np.searchsorted(d.ts, f.ts[r]))
+        same = len(f.ts) == len(d.ts) and np.array_equal(f.ts, d.ts)  # (rows are bars)
+        bars.append(r if same else np.searchsorted(d.ts, f.ts[r]))
         syms.append(np.full(len(r), i, np.int64))
         rows.append(r)
     order: Any = np.lexsort((np.concatenate(syms), np.concatenate(bars))) if bars else []
@@ -292,13 +293,9 @@ def _trigger_arrays(
 
 
 def _first_traded_cross(
-    lo: np.ndarray,
-    hi: np.ndarray,
-    untraded: np.ndarray | None,
-    start: int,
-    stop: int,
+    lo: np.ndarray, hi: np.ndarray, untraded: np.ndarray | None, start: int, stop: int,
     band: tuple[float, float],
-) -> int:
+) -> int:  # fmt: skip
     """``first_cross`` among the traded bars only (a bar not traded never triggers)."""
     j = first_cross(lo, hi, start, stop, *band)
     while untraded is not None and j < stop and untraded.item(j):
