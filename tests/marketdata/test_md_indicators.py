@@ -248,3 +248,25 @@ def test_rows_of_any_lengths_together_equal_each_alone(btc: CandleArrays, cells:
         for row, seed, param, states in zip(rows, seeds, params, got, strict=True):
             want = run_sequential(step, seed, row.tolist(), param)
             assert np.array_equal(states, np.array(want, dtype=np.float64))
+
+
+@pytest.mark.parametrize("cells", [1, 70_000, 1 << 21])
+def test_rows_written_into_dest_equal_each_alone(btc: CandleArrays, cells: int) -> None:
+    """``recurrences_of_rows(..., dest=...)`` writes each row's sequential states into its
+    own array, bit for bit: rows of whole blocks, ragged, short, empty; bad dest refused."""
+    c = np.asarray(btc.close)
+    rows = [c, c[:5120], c[100:200], c[:0], c[7:40_000], c[3:5123]]
+    seeds = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    for step, params in (
+        (ema_step, [2 / 27, 2 / 10, 0.5, 0.1, 2 / 13, 0.3]),
+        (wilder_step, [14.0] * 6),
+    ):
+        dest = [np.full(len(r), np.nan) for r in rows]
+        got = recurrences_of_rows(step, seeds, rows, params, warmup=700, cells=cells, dest=dest)
+        assert all(g is d for g, d in zip(got, dest, strict=True))
+        for row, seed, param, states in zip(rows, seeds, params, dest, strict=True):
+            want = run_sequential(step, seed, row.tolist(), param)
+            assert np.array_equal(states, np.array(want, dtype=np.float64))
+    strided = [np.empty(2 * len(c))[::2]]
+    with pytest.raises(ValueError, match="contiguous"):
+        recurrences_of_rows(ema_step, [1.0], [c], [0.1], warmup=700, dest=strided)

@@ -58,3 +58,20 @@ def test_fast_feed_equals_every_candle_feed(config: str, start: str, end: str) -
     if variant == "drained":
         rejections = dict(dict(fast.stats)["BTC/USDT"].rejections)
         assert rejections.get("notional", 0) + rejections.get("balance", 0) > 100
+
+
+def test_first_traded_cross_skips_bars_not_traded() -> None:
+    """The fast feed's band search reads the price columns as they are: a bar not traded
+    (zero volume or no candle) never triggers, the next traded crossing does."""
+    import numpy as np
+
+    from optiflow.runtimes.backtest import _first_traded_cross
+
+    lo = np.array([10.0, 10, 10, 1, 10, 10, 2, 10])
+    hi = np.array([11.0, 11, 11, 11, 11, 11, 11, 99])
+    untraded = np.zeros(8, dtype=bool)
+    untraded[[3, 7]] = True
+    assert _first_traded_cross(lo, hi, None, 0, 8, (5.0, 50.0)) == 3
+    assert _first_traded_cross(lo, hi, untraded, 0, 8, (5.0, 50.0)) == 6
+    assert _first_traded_cross(lo, hi, untraded, 0, 6, (5.0, 50.0)) == 6  # none: stop
+    assert _first_traded_cross(lo, hi, untraded, 7, 8, (5.0, 50.0)) == 8

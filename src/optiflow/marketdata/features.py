@@ -198,7 +198,9 @@ def compute_features_many(
     emas = ema_series_multi(
         [c[3] for c in cols], [spec.ema_fast, spec.ema_slow, spec.macd_fast, spec.macd_slow]
     )
-    hists = macd_hist_multi([e[2] for e in emas], [e[3] for e in emas], spec.macd_signal)
+    hists = macd_hist_multi(  # the MACD EMAs are needed for nothing else: scratch
+        [e[2] for e in emas], [e[3] for e in emas], spec.macd_signal, consume=True
+    )
     rsi_atr = rsi_atr_series_multi(
         [c[1] for c in cols], [c[2] for c in cols], [c[3] for c in cols],
         spec.rsi_period, spec.atr_period,
@@ -227,12 +229,14 @@ def _assemble(
     ema_fast, ema_fast_prev = _with_prev(ema_fast)
     ema_slow, ema_slow_prev = _with_prev(ema_slow)
     macd_hist, macd_hist_prev = _with_prev(macd_hist)
-    atr_median: Any = np.full(n, NAN)
     start = spec.atr_period - 1
+    atr_median: Any
     if n > start and lazy_medians:
         atr_median = MedianColumn(atr[start:], spec.median_window, start)
-    elif n > start:
-        atr_median[start:] = rolling_median_series(atr[start:], spec.median_window)
+    else:
+        atr_median = np.full(n, NAN)
+        if n > start:
+            atr_median[start:] = rolling_median_series(atr[start:], spec.median_window)
     vwap, vwap_prev = _with_prev(rolling_vwap_series(h, lo, c, v, spec.vwap_window))
     tradeable = np.zeros(n, dtype=np.float64)
     if n > 1:

@@ -356,16 +356,21 @@ def rsi_atr_from(
 ) -> tuple[FloatArray, FloatArray]:
     """RSI and ATR series (length ``n``) from the seeds and states of ``wilder_inputs``'s
     three recurrences."""
-    rsi = _nan_array(n)
     ag = np.concatenate(([seeds[0]], states[0]))
     al = np.concatenate(([seeds[1]], states[1]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = 100.0 - 100.0 / (1.0 + ag / al)
-    rsi[rsi_period:] = np.where(al == 0.0, 100.0, value)
     atr = _nan_array(n)
     atr[atr_period - 1] = seeds[2]
     atr[atr_period:] = states[2]
-    return rsi, atr
+    return rsi_from(n, rsi_period, ag, al), atr
+
+
+def rsi_from(n: int, rsi_period: int, ag: FloatArray, al: FloatArray) -> FloatArray:
+    """RSI series (length ``n``) from the average gains and losses from its seed on."""
+    rsi = _nan_array(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = 100.0 - 100.0 / (1.0 + ag / al)
+    rsi[rsi_period:] = np.where(al == 0.0, 100.0, value)
+    return rsi
 
 
 def rolling_median_series(x: FloatArray, window: int) -> FloatArray:

@@ -10,6 +10,7 @@ end; later inputs never change earlier states, and the padding is cut off again.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,15 +19,16 @@ from optiflow.marketdata.indicators import (
     _check_period,
     ema_heads,
     ema_series_many,
-    rsi_atr_from,
     rsi_atr_series,
+    rsi_from,
     wilder_inputs,
 )
 from optiflow.marketdata.recurrence import (
     FloatArray,
     Step,
+    Workspace,
     ema_step,
-    run_recurrences,
+    run_rows,
     warmup_steps,
     wilder_step,
 )
@@ -47,31 +49,42 @@ def recurrences_of_rows(
     params: Sequence[float],
     warmup: int,
     cells: int = _BATCH_CELLS,
+    dest: Sequence[FloatArray] | None = None,
 ) -> list[FloatArray]:
     """``run_recurrences`` over rows of any lengths: row i's states from ``seeds[i]``.
 
     Rows go together up to ``cells`` inputs per call: long series gain little from
-    batching (their steps are long already) and the working arrays stay bounded.
+    batching (their steps are long already) and the working arrays stay bounded; the
+    calls share one workspace (its pages are faulted in once, not once per call).
+    With ``dest`` (a contiguous writable array per row, of its length) the states are
+    written there, and ``dest`` is returned.
     """
     n = max((len(r) for r in rows), default=0)
     if n == 0:
         return [np.empty(0, dtype=np.float64) for _ in rows]
     per = max(1, cells // n)
     out: list[FloatArray] = []
+    work = Workspace()
     for g in range(0, len(rows), per):
-        group = rows[g : g + per]
-        width = max(len(r) for r in group)
-        xs = np.empty((len(group), width), dtype=np.float64)
-        for i, r in enumerate(group):
-            xs[i, : len(r)] = r
-            xs[i, len(r) :] = r[-1] if len(r) else 0.0  # padding: never read back
-        res = run_recurrences(step, seeds[g : g + per], xs, params[g : g + per], warmup=warmup)
-        out += [res[i, : len(r)] for i, r in enumerate(group)]
+        group = [r if len(r) else np.zeros(1) for r in rows[g : g + per]]  # (padding: 0.0)
+        into = None if dest is None else dest[g : g + per]
+        res = run_rows(
+            step, seeds[g : g + per], group, params[g : g + per], warmup, work=work, dest=into
+        )
+        out += [res[i, : len(r)] for i, r in enumerate(rows[g : g + per])] if into is None else into
     return out
 
 
-def ema_series_multi(xs: Sequence[FloatArray], periods: Sequence[int]) -> list[list[FloatArray]]:
-    """``ema_series_many(x, periods)`` for every ``x`` of ``xs``, the recurrences together."""
+def ema_series_multi(
+    xs: Sequence[FloatArray],
+    periods: Sequence[int],
+    buffers: Sequence[Sequence[FloatArray]] | None = None,
+) -> list[list[FloatArray]]:
+    """``ema_series_many(x, periods)`` for every ``x`` of ``xs``, the recurrences together.
+
+    ``buffers[k]`` (one writable contiguous array per period, as long as ``xs[k]``) receive
+    the series of ``xs[k]`` instead of new arrays (a short ``x`` gets new ones anyway).
+    """
     for p in periods:
         _check_period("EMA period", p)
     outs: list[list[FloatArray]] = []
@@ -87,38 +100,47 @@ def ema_series_multi(xs: Sequence[FloatArray], periods: Sequence[int]) -> list[l
         if len(x) < max(periods):  # some EMA never starts: the one-series path says how
             outs.append(ema_series_many(x, periods))
             continue
-        series = [nan_after_nan(len(x)) for _ in periods]
+        if buffers is None:
+            series = [nan_after_nan(len(x)) for _ in periods]
+        else:
+            series = list(buffers[k])
+            for out, p in zip(series, periods, strict=True):
+                out[: p - 1] = math.nan  # (before its seed: as a new series)
         seeds += ema_heads(x, series, periods, alphas, common)
         rows += [x[common + 1 :]] * len(periods)
         params += alphas
         outs.append(series)
         batched.append(k)
     if batched:
-        rest = recurrences_of_rows(
-            ema_step, seeds, rows, params, warmup_steps(1.0 - min(alphas))
+        into = [out[common + 1 :] for k in batched for out in outs[k]]  # written in place
+        recurrences_of_rows(
+            ema_step, seeds, rows, params, warmup_steps(1.0 - min(alphas)), dest=into
         )
-        for j, k in enumerate(batched):
-            for m, out in enumerate(outs[k]):
-                out[common + 1 :] = rest[j * len(periods) + m]
     return outs
 
 
 def macd_hist_multi(
-    fasts: Sequence[FloatArray], slows: Sequence[FloatArray], signal: int
+    fasts: Sequence[FloatArray], slows: Sequence[FloatArray], signal: int, consume: bool = False
 ) -> list[FloatArray]:
-    """``macd_hist_from_emas`` of every (fast, slow) pair, the signal EMAs together."""
+    """``macd_hist_from_emas`` of every (fast, slow) pair, the signal EMAs together.
+
+    ``consume``: the fast and slow arrays (contiguous, writable) are scratch afterwards:
+    the MACD line is computed into the fast one and its signal EMA into the slow one.
+    """
     outs: list[FloatArray] = []
     parts: list[tuple[int, int, FloatArray]] = []  # (series, start, macd from start)
+    room: list[list[FloatArray]] = []  # with consume: where each signal EMA goes
     for k, (fast, slow) in enumerate(zip(fasts, slows, strict=True)):
-        macd = fast - slow
+        macd = np.subtract(fast, slow, out=fast) if consume else fast - slow
         outs.append(nan_after_nan(len(macd)))
-        ready = np.flatnonzero(~np.isnan(macd))
-        if len(ready):
-            start = int(ready[0])
+        ready = ~np.isnan(macd)
+        start = int(ready.argmax()) if len(ready) else 0
+        if len(ready) and ready[start]:
             parts.append((k, start, macd[start:]))
-    emas = ema_series_multi([m for _, _, m in parts], [signal])
+            room.append([slow[start:]])
+    emas = ema_series_multi([m for _, _, m in parts], [signal], room if consume else None)
     for (k, start, macd), (ema,) in zip(parts, emas, strict=True):
-        outs[k][start:] = macd - ema
+        np.subtract(macd, ema, out=outs[k][start:])
     return outs
 
 
@@ -135,22 +157,27 @@ def rsi_atr_series_multi(
     outs: dict[int, tuple[FloatArray, FloatArray]] = {}
     seeds: list[float] = []
     rows: list[FloatArray] = []
-    batched: list[int] = []
+    into: list[FloatArray] = []  # where the states go: after each seed, in place
+    held: list[tuple[int, FloatArray, FloatArray, FloatArray]] = []  # (k, gains, losses, atr)
     rp, ap = float(rsi_period), float(atr_period)
     for k, (high, low, close) in enumerate(zip(highs, lows, closes, strict=True)):
         if len(close) < max(rsi_period + 2, atr_period + 1):  # as the one-series path
             outs[k] = rsi_atr_series(high, low, close, rsi_period, atr_period)
             continue
         s3, r3 = wilder_inputs(high, low, close, rsi_period, atr_period)
+        ag, al = (np.empty(len(r3[0]) + 1), np.empty(len(r3[1]) + 1))  # seed, then states
+        ag[0], al[0] = s3[0], s3[1]
+        atr = np.full(len(close), np.nan)
+        atr[atr_period - 1] = s3[2]
         seeds += s3
         rows += r3
-        batched.append(k)
-    if not batched:
+        into += [ag[1:], al[1:], atr[atr_period:]]
+        held.append((k, ag, al, atr))
+    if not held:
         return [outs[k] for k in range(len(closes))]
     warmup = max(warmup_steps((rp - 1.0) / rp), warmup_steps((ap - 1.0) / ap))
-    rest = recurrences_of_rows(wilder_step, seeds, rows, [rp, rp, ap] * len(batched), warmup)
-    for j, k in enumerate(batched):
-        n = len(closes[k])
-        part = slice(3 * j, 3 * j + 3)
-        outs[k] = rsi_atr_from(n, rsi_period, atr_period, seeds[part], rest[part])
+    params = [rp, rp, ap] * len(held)
+    recurrences_of_rows(wilder_step, seeds, rows, params, warmup, dest=into)
+    for k, ag, al, atr in held:
+        outs[k] = (rsi_from(len(closes[k]), rsi_period, ag, al), atr)
     return [outs[k] for k in range(len(closes))]

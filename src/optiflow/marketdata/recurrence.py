@@ -93,41 +93,90 @@ def run_recurrences(
     warmup: int,
     block: int = 512,
     min_parallel: int | None = None,
+    work: Workspace | None = None,
 ) -> FloatArray:
     """Several independent recurrences at once; row i starts at ``y0s[i]`` with ``params[i]``.
 
     ``xs`` is one input series shared by all rows (shape ``(n,)``) or one per row
     (shape ``(m, n)``). Returns shape ``(m, n)``; row i equals the sequential result.
+    ``work`` lends the working arrays of an earlier call (fewer fresh pages to fault in).
     """
-    m = len(y0s)
-    rows = np.broadcast_to(xs, (m, xs.shape[-1]))
-    n = rows.shape[1]
+    rows = list(np.atleast_2d(xs))  # one row: shared by every recurrence
+    return run_rows(step, y0s, rows, params, warmup, block, min_parallel, work)
+
+
+class Workspace:
+    """Flat float64 buffers reused by successive ``run_rows`` calls (each call's working
+    arrays are views of them): the memory is faulted in once instead of once per call."""
+
+    def __init__(self) -> None:
+        """No buffer yet; each grows to the largest size asked."""
+        self._bufs: dict[str, FloatArray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...]) -> FloatArray:
+        """A C-contiguous ``shape`` view of buffer ``name`` (its contents are garbage)."""
+        size = math.prod(shape)
+        buf = self._bufs.get(name)
+        if buf is None or len(buf) < size:
+            buf = self._bufs[name] = np.empty(size, dtype=np.float64)
+        return buf[:size].reshape(shape)
+
+
+def run_rows(
+    step: Step,
+    y0s: Sequence[float],
+    rows: Sequence[FloatArray],
+    params: Sequence[float],
+    warmup: int,
+    block: int = 512,
+    min_parallel: int | None = None,
+    work: Workspace | None = None,
+    dest: Sequence[FloatArray] | None = None,
+) -> FloatArray:
+    """``run_recurrences`` of input rows given one by one (one row per recurrence, or a
+    single row shared by all): shape ``(m, n)``, ``n`` the longest row's length; a shorter
+    row goes on with its last input (its states past its end are of that padding).
+
+    The rows are padded straight into the speculation table's source, and the working
+    arrays are views of ``work`` (a fresh one if None): only the result is new memory.
+    With ``dest`` (one writable float64 array per recurrence, as long as its row), the
+    states are written there instead and an empty ``(m, 0)`` array is returned.
+    """
+    m, k = len(y0s), len(rows)
+    if k != m:  # one input row for every recurrence
+        rows, k = [rows[0]] * m, 1
+    n = max((len(r) for r in rows), default=0)
+    if m == 0 or n == 0:
+        return np.empty((m, 0 if dest is not None else n), dtype=np.float64)
     threshold = 8 * (warmup + block) if min_parallel is None else min_parallel
     if n < max(threshold, 2 * block):
-        seq = [run_sequential(step, y0s[i], rows[i].tolist(), params[i]) for i in range(m)]
-        return np.array(seq, dtype=np.float64).reshape(m, n)
-    x2 = np.atleast_2d(xs)
+        full = [np.concatenate((r, np.repeat(r[-1:], n - len(r)))) for r in rows]
+        seq = [run_sequential(step, y0s[i], full[i].tolist(), params[i]) for i in range(m)]
+        if dest is None:
+            return np.array(seq, dtype=np.float64).reshape(m, n)
+        for out_row, states in zip(dest, seq, strict=True):
+            out_row[:] = states[: len(out_row)]
+        return np.empty((m, 0), dtype=np.float64)
+    work = work if work is not None else Workspace()
     nblocks = -(-n // block)
-    extra = -(-warmup // block)  # whole blocks of front padding
-    padded = np.concatenate(
-        [
-            np.repeat(x2[:, :1], extra * block, axis=1),
-            x2,
-            np.repeat(x2[:, -1:], nblocks * block - n, axis=1),
-        ],
-        axis=1,
-    )
+    front = -(-warmup // block) * block  # whole blocks of front padding
+    padded = work.get("padded", (k, front + nblocks * block))
+    for i, r in enumerate(rows[:k]):
+        padded[i, :front] = r[0]
+        padded[i, front : front + len(r)] = r
+        padded[i, front + len(r) :] = r[-1]
     # table[i, r, k] = padded[i, k * block + r]: block c reads input c * block - warmup + j
     # (each row transposed on its own: a cache-sized transpose per row)
-    table = np.ascontiguousarray(padded.reshape(len(x2), -1, block).transpose(0, 2, 1))
-    base = extra * block - warmup
+    table = work.get("table", (k, block, front // block + nblocks))
+    np.copyto(table, padded.reshape(k, -1, block).transpose(0, 2, 1))
+    base = front - warmup
     param = np.array(params, dtype=np.float64).reshape(m, 1)
     y: FloatArray = np.array(
         np.broadcast_to(
             table[:, base % block, base // block : base // block + nblocks], (m, nblocks)
         )
     )
-    res = np.empty((m, block, nblocks), dtype=np.float64)
+    res = work.get("res", (m, block, nblocks))
     advance = _in_place(step, param, y)
     first = np.array(y0s, dtype=np.float64)  # block 0 starts from the true state: exact
     if warmup == 0:
@@ -144,9 +193,22 @@ def run_recurrences(
             y[:, 0] = first
         if j >= warmup:
             res[:, j - warmup] = y
-    out = np.ascontiguousarray(res.transpose(0, 2, 1)).reshape(m, -1)[:, :n]
+    if dest is None:
+        out = np.ascontiguousarray(res.transpose(0, 2, 1)).reshape(m, -1)[:, :n]
+        rows_out: Sequence[FloatArray] = list(out)
+    else:
+        rows_out = dest
+        for i, d in enumerate(dest):  # (each row transposed on its own, whole blocks first)
+            if not d.flags.c_contiguous or len(d) > n:
+                raise ValueError("run_rows: a dest row must be contiguous and fit its row")
+            whole = len(d) // block
+            np.copyto(d[: whole * block].reshape(whole, block), res[i, :, :whole].T)
+            if len(d) > whole * block:
+                d[whole * block :] = res[i, : len(d) - whole * block, whole]
+        out = np.empty((m, 0), dtype=np.float64)
     for i in range(m):
-        _repair(step, y0s[i], rows[i], params[i], out[i], block)
+        xs = padded[0 if k == 1 else i, front : front + len(rows_out[i])]
+        _repair(step, y0s[i], xs, params[i], rows_out[i], block)
     return out
 
 

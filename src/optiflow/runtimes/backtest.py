@@ -174,7 +174,8 @@ def run_fast(
         for nm in near:
             bot.near_misses.add(nm)
         r = np.flatnonzero(mask)
-        bars.append(np.searchsorted(d.ts, f.ts[r]))
+        same = len(f.ts) == len(d.ts) and np.array_equal(f.ts, d.ts)  # (rows are bars)
+        bars.append(r if same else np.searchsorted(d.ts, f.ts[r]))
         syms.append(np.full(len(r), i, np.int64))
         rows.append(r)
     order: Any = np.lexsort((np.concatenate(syms), np.concatenate(bars))) if bars else []
@@ -184,7 +185,7 @@ def run_fast(
     cand_now = d.ts[cand_bar] + s.timeframe_ms
     cands = Candidates(bot, len(d.ts), cand_bar, cand_sym, cand_row, cand_now)
     cands.defer = True  # capacity counts added once, at the end (cands.settle)
-    lo, hi, next_traded = _trigger_arrays(d)
+    lo, hi, untraded, next_traded = _trigger_arrays(d)
     T = len(d.ts)
 
     def values(k: int) -> tuple[tuple[str, float], ...]:
@@ -234,7 +235,8 @@ def run_fast(
                 stop = T
                 if deadline is not None:
                     stop = bar_from(t, deadline - tf + 1)
-                known = ahead[i] = (pos, trig, first_cross(lo[i], hi[i], t, stop, lower, upper))
+                first = _first_traded_cross(lo[i], hi[i], untraded[i], t, stop, (lower, upper))
+                known = ahead[i] = (pos, trig, first)
             first = known[2]
             if first < nxt:
                 nxt = first
@@ -266,25 +268,39 @@ def run_fast(
     return _finish(cfg, loop, s, arrays)
 
 
-def _trigger_arrays(d: AlignedData) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """Per symbol: lows/highs of traded candles (NaN otherwise) and, for every bar, the
-    first traded bar at or after it (``len(d.ts)`` if none): where a waiting order fills."""
-    lo, hi, next_traded = [], [], []
+def _trigger_arrays(
+    d: AlignedData,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray | None], list[np.ndarray]]:
+    """Per symbol: lows and highs (the aligned columns, not copied), the bars not traded
+    (a mask; None if none) and, for every bar, the first traded bar at or after it
+    (``len(d.ts)`` if none): where a waiting order fills."""
+    lo = [np.asarray(x) for x in d.prices[1]]
+    hi = [np.asarray(x) for x in d.prices[2]]
+    untraded: list[np.ndarray | None] = []
+    next_traded: list[np.ndarray] = []
     T = len(d.ts)
     every = np.arange(T, dtype=np.int32)
     for i in range(len(d.symbols)):
-        vol = np.asarray(d.volume[i])
-        ok = (d.rows[i] >= 0) & (vol > 0)
-        if ok.all():  # every bar traded (the usual case): the columns as they are
-            lo.append(np.asarray(d.prices[1][i]))
-            hi.append(np.asarray(d.prices[2][i]))
+        ok = (d.rows[i] >= 0) & (np.asarray(d.volume[i]) > 0)
+        if ok.all():  # every bar traded (the usual case)
+            untraded.append(None)
             next_traded.append(every)
             continue
-        lo.append(np.where(ok, np.asarray(d.prices[1][i]), np.nan))
-        hi.append(np.where(ok, np.asarray(d.prices[2][i]), np.nan))
+        untraded.append(~ok)
         at = np.where(ok, every, np.int32(T))
         next_traded.append(np.minimum.accumulate(at[::-1])[::-1])
-    return lo, hi, next_traded
+    return lo, hi, untraded, next_traded
+
+
+def _first_traded_cross(
+    lo: np.ndarray, hi: np.ndarray, untraded: np.ndarray | None, start: int, stop: int,
+    band: tuple[float, float],
+) -> int:  # fmt: skip
+    """``first_cross`` among the traded bars only (a bar not traded never triggers)."""
+    j = first_cross(lo, hi, start, stop, *band)
+    while untraded is not None and j < stop and untraded.item(j):
+        j = first_cross(lo, hi, j + 1, stop, *band)
+    return j
 
 
 def _finish(cfg: BotConfig, loop: BarLoop, s: EngineSettings, arrays: list[CandleArrays]) -> BotRun:

@@ -68,16 +68,16 @@ def align(
     prices: list[list[np.ndarray]] = [[], [], [], []]
     last_close = []
     for sym_ts, o, h, lo, c, v in columns:
-        where = np.searchsorted(ts, sym_ts)
-        row = np.full(T, -1, np.int64)
-        row[where] = np.arange(len(sym_ts))
-        seen = np.maximum.accumulate(row)
-        prev = np.empty(T, np.int64)
-        prev[0] = -1
-        prev[1:] = seen[:-1]
+        dense = len(sym_ts) == T  # a candle at every time: rows are bars, no copy needed
+        where = row = np.arange(T, dtype=np.int64)
+        prev = row - 1  # the row of the latest candle before each bar
+        if not dense:
+            where = np.searchsorted(ts, sym_ts)
+            row = np.full(T, -1, np.int64)
+            row[where] = np.arange(len(sym_ts))
+            prev[1:] = np.maximum.accumulate(row)[:-1]
         rows.append(row)
         prev_rows.append(prev)
-        dense = len(sym_ts) == T  # the symbol has a candle at every time: no copy needed
         for k, col in enumerate((o, lo, h, c)):
             if dense:
                 full = np.asarray(col, dtype=np.float64)
