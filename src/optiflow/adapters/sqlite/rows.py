@@ -66,6 +66,22 @@ def dump_json(value: Any) -> str:
     return out.decode()
 
 
+def padded(text: str, width: int) -> tuple[str, int]:
+    """`text` right-padded with spaces to `width` UTF-8 bytes, and the width to keep using.
+
+    JSON readers skip trailing whitespace, so the value read back is the same. A row whose
+    size does not change is overwritten in place by SQLite: an overflowing snapshot then
+    rewrites only its pages that changed, instead of freeing its overflow chain and
+    allocating a new one (the free-list page and the header page) on every commit. A text
+    that no longer fits, or that would be more than half padding, picks a new width with
+    an eighth (at least 256 bytes) of room, rounded up to 256.
+    """
+    size = len(text) if text.isascii() else len(text.encode())
+    if size > width or size < width // 2:
+        width = (size + max(256, size // 8) + 255) // 256 * 256
+    return text + " " * (width - size), width
+
+
 def _finite(value: Any) -> bool:
     """Whether no float in ``value`` is NaN or infinite (``orjson`` writes those ``null``)."""
     kind = type(value)

@@ -50,6 +50,7 @@ from optiflow.adapters.sqlite.rows import (
     near_miss_from,
     order_from,
     order_params,
+    padded,
     shadow_params,
 )
 from optiflow.domain.errors import StoreUnavailable, UserInputError
@@ -118,6 +119,7 @@ class SqliteStore:
             except BaseException:
                 self._conn.close()
                 raise
+        self._widths = [0, 0]  # padded sizes of the snapshot and cursor texts
         # Rows beyond the bound are pruned once this many extra ones have accumulated.
         self._counts = {
             "notes": self._count("notes"),
@@ -199,8 +201,11 @@ class SqliteStore:
         """Write the batch in ONE IMMEDIATE transaction; a cursor of None keeps the old one."""
         if self._since_checkpoint >= 1000:  # safety net if no runtime calls checkpoint()
             self.checkpoint()
-        state = dump_json(batch.snapshot)
-        cursor = None if batch.cursor is None else dump_json(batch.cursor)
+        # same-size rows are overwritten in place (see ``rows.padded``)
+        state, self._widths[0] = padded(dump_json(batch.snapshot), self._widths[0])
+        cursor = None
+        if batch.cursor is not None:
+            cursor, self._widths[1] = padded(dump_json(batch.cursor), self._widths[1])
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
