@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from optiflow.marketdata import indicators as ind
+from optiflow.marketdata import rolling_series as rs
 from optiflow.marketdata.indicators_many import recurrences_of_rows
 from optiflow.marketdata.loaders import CandleArrays
 from optiflow.marketdata.recurrence import (
@@ -188,9 +189,9 @@ def test_batch_series_equal_incremental_on_real_btc(btc: CandleArrays) -> None:
         (ind.rsi_series(c, 14), feed(ind.Rsi(14), cl)),
         (ind.macd_hist_series(c, 12, 26, 9), feed(ind.MacdHist(12, 26, 9), cl)),
         (ind.atr_series(h, lo, c, 14), feed(ind.Atr(14), hl, ll, cl)),
-        (ind.rolling_median_series(v, 60), feed(ind.RollingMedian(60), vl)),
-        (ind.rolling_max_prev_series(h, 20), feed(ind.RollingMax(20), hl)),
-        (ind.rolling_vwap_series(h, lo, c, v, 60), feed(ind.RollingVwap(60), hl, ll, cl, vl)),
+        (rs.rolling_median_series(v, 60), feed(ind.RollingMedian(60), vl)),
+        (rs.rolling_max_prev_series(h, 20), feed(ind.RollingMax(20), hl)),
+        (rs.rolling_vwap_series(h, lo, c, v, 60), feed(ind.RollingVwap(60), hl, ll, cl, vl)),
     ]
     for batch, incremental in pairs:
         assert np.array_equal(batch, np.array(incremental), equal_nan=True)

@@ -28,9 +28,6 @@ from optiflow.marketdata.indicators import (
     RollingMedian,
     RollingVwap,
     Rsi,
-    rolling_max_prev_series,
-    rolling_median_series,
-    rolling_vwap_series,
 )
 from optiflow.marketdata.indicators_many import (
     ema_series_multi,
@@ -38,6 +35,11 @@ from optiflow.marketdata.indicators_many import (
     rsi_atr_series_multi,
 )
 from optiflow.marketdata.recurrence import FloatArray
+from optiflow.marketdata.rolling_series import (
+    rolling_max_prev_series,
+    rolling_median_series,
+    rolling_vwap_series,
+)
 from optiflow.marketdata.windows import MedianColumn
 
 NAN = math.nan
