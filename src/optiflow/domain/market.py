@@ -47,6 +47,9 @@ class Features(NamedTuple):
     )
 
 
+NO_IMBALANCE = float("nan")  # a book without depth: one NaN object, so such books compare equal
+
+
 @dataclass(frozen=True, slots=True)
 class BookTop:
     """Best bid and ask of one symbol at one moment."""
@@ -54,7 +57,7 @@ class BookTop:
     ts: int
     bid: float
     ask: float
-    imbalance: float = float("nan")  # bid share of the quantity on the top book levels
+    imbalance: float = NO_IMBALANCE  # bid share of the quantity on the top book levels
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ class Candidates(Protocol):
     first: list[np.ndarray]  # per symbol: its first candidate at or after j
     floors: list[Decimal]  # per symbol: the smallest order allowed
 
+
 # per symbol: the filters blocking all its candidates, the notional's sure case, the
 # thresholds (cooldown, rate, blacklist) and the first candidate each lets through
 Plan = tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int]]
@@ -93,8 +94,7 @@ def screen_thresholds(
         e0 = start if cool <= now0 else int(find(cool))
         e2 = start if pause <= now0 else int(find(pause))
         if not const and not small:  # free from the last edge on
-            e = e0 if e0 >= rate_edge and e0 >= e2 else rate_edge if rate_edge >= e2 else e2
-            f = first[i].item(e if e < n else n)
+            f = first[i].item(min(n, max(e0, rate_edge, e2)))
             if f < k:
                 k = f
         plans.append((const, small, (cool, rate, pause), (e0, rate_edge, e2)))
@@ -119,27 +119,20 @@ def screen_thresholds(
         c.passes_1plus1 += tot
         if const and const[0] == "capacity":
             c.reject("capacity", tot)
-        e0, e1, e2 = edge  # each at least start; clipped to k below
-        q0 = e0 if e0 < k else k
-        q1 = e1 if e1 < k else k
-        q2 = e2 if e2 < k else k
-        top = q0 if q0 >= q1 and q0 >= q2 else q1 if q1 >= q2 else q2  # the latest
+        clipped = [p if p < k else k for p in edge]  # each edge is at least start
+        _, second, top = sorted(clipped)  # top: the latest edge
         if top > start:  # a time filter blocks some: in the engine's order
-            if e0 > start and (blocked := count.item(q0) - c0):
-                c.reject("cooldown", blocked)
-            if e1 > start and (blocked := count.item(q1) - c0):
-                c.reject("rate", blocked)
-            if e2 > start and (blocked := count.item(q2) - c0):
-                c.reject("blacklist", blocked)
+            for reason, p, q in zip(_TIMED, edge, clipped, strict=True):
+                if p > start and (blocked := count.item(q) - c0):
+                    c.reject(reason, blocked)
         if const and const[-1] == "balance":
             c.reject("balance", tot)
         singles = 0
         if len(const) == 1:
             singles = ck - count.item(top)
         elif not const:
-            # the second latest edge: candidates from there to top have one time filter
-            low = q0 if q0 <= q1 and q0 <= q2 else q1 if q1 <= q2 else q2
-            singles = count.item(top) - count.item(q0 + q1 + q2 - top - low)
+            # candidates from the second latest edge to the latest have one time filter
+            singles = count.item(top) - count.item(second)
             if small:
                 free_of_others = ck - count.item(top)
                 if free_of_others:

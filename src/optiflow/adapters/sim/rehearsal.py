@@ -21,7 +21,7 @@ import json
 import sqlite3
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
-from dataclasses import fields, replace
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,14 +41,13 @@ from optiflow.adapters.sim.rehearsal_file import (
 from optiflow.adapters.sqlite.rows import dump_json
 from optiflow.domain.errors import SkipError
 from optiflow.domain.events import OrderFilled
-from optiflow.domain.market import BookTop, Candle
+from optiflow.domain.market import NO_IMBALANCE, BookTop, Candle
 from optiflow.domain.records import builder
 from optiflow.marketdata.loaders import CandleArrays
 from optiflow.ports.exchange import OrderRequest, OrderUpdate, TradeFill
 
 SIM_FILE = "sim_exchange.sqlite"
 _book_top = builder(BookTop)  # BookTop(ts, bid, ask, imbalance) at half the cost
-_NAN: float = fields(BookTop)[3].default  # type: ignore[assignment]  # its own NaN object
 CHUNK = 1024  # closed candles built at once
 KEEP_DONE = 16  # terminal orders kept for lookups (the last ones: what a restart asks for)
 PARTIAL = "partial"  # unseen: the bot was told a part of the fill (computed from the order)
@@ -121,7 +120,7 @@ class RehearsalExchange(SimBooks):
             for symbol, px in zip(symbols, prices, strict=True):
                 self.show(symbol, px[k], ts)
             return
-        nan = _NAN
+        nan = NO_IMBALANCE
         for symbol, px in zip(symbols, prices, strict=True):  # nothing waits: quotes move
             price = px[k]
             quotes[symbol] = _book_top(ts, price, price, nan)

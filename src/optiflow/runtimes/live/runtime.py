@@ -218,8 +218,8 @@ class LiveRuntime:
                     if cmds := bot.handle(closed):
                         await self.run_commands(cmds)
         for sym, book, _, t0 in fetched:
-            tick = price_ticked(sym, now, book.bid, None)
-            if self._fresh(sym, book) and (cmds := bot.handle(tick)):
+            fresh = self._fresh(sym, book)
+            if fresh and (cmds := bot.handle(price_ticked(sym, now, book.bid, None))):
                 await self.run_commands(cmds)
             info = self.cycle_info[sym]
             info["last_cycle_ts"] = now
