@@ -61,7 +61,9 @@ def screen_thresholds(
     cap = None if full else bot.max_order_value()  # (notional is judged only with a slot)
     now0, find, first = cands.now.item(start), cands.now.searchsorted, cands.first
     # the time filters block while now < threshold (now, thresholds: int ms); a threshold
-    # not after the first candidate's time blocks none of them
+    # not after the first candidate's time blocks none of them, one after the last one's
+    # blocks them all (its edge is then ``stop``: every edge is only read clipped to it)
+    now1 = cands.now.item(stop - 1)
     last_trade = bot.last_trade if s.cooldown_s is not None else {}
     gap = 0 if s.cooldown_s is None else math.ceil(s.cooldown_s * 1000)  # now - last < gap
     rate = _NONE
@@ -69,9 +71,9 @@ def screen_thresholds(
     if s.rate_per_hour is not None and len(entries) >= s.rate_per_hour:
         # at least rate_per_hour entries later than now - 1 h
         rate = sorted(entries)[len(entries) - s.rate_per_hour] + 60 * MS_PER_MIN
-    rate_edge = start if rate <= now0 else int(find(rate))
+    rate_edge = start if rate <= now0 else stop if rate > now1 else int(find(rate))
     paused = bot.blacklist.paused_until
-    n, k = len(cands.now), stop
+    k = stop
     # per symbol: the filters blocking all its candidates (in the engine's order), the
     # notional's sure case (only when nothing else blocks), thresholds, first candidates free
     plans: list[Plan | None] = []  # None: the symbol has no candidate in [start, stop)
@@ -91,10 +93,10 @@ def screen_thresholds(
         cool = _NONE if last is None else last + gap
         until = paused.get(sym)
         pause = _NONE if until is None else math.ceil(until)
-        e0 = start if cool <= now0 else int(find(cool))
-        e2 = start if pause <= now0 else int(find(pause))
+        e0 = start if cool <= now0 else stop if cool > now1 else int(find(cool))
+        e2 = start if pause <= now0 else stop if pause > now1 else int(find(pause))
         if not const and not small:  # free from the last edge on
-            f = first[i].item(min(n, max(e0, rate_edge, e2)))
+            f = first[i].item(max(e0, rate_edge, e2))
             if f < k:
                 k = f
         plans.append((const, small, (cool, rate, pause), (e0, rate_edge, e2)))
