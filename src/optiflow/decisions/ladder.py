@@ -138,6 +138,12 @@ def evaluate(
     # per change would give)
     changed, tp1_hit, stop, at_breakeven = False, pos.tp1_hit, pos.stop, pos.stop_is_breakeven
     steps_fired = pos.steps_fired
+    step_due = False  # a step not fired yet at or below the price (a loop, no generator)
+    if lv.steps:
+        for done, level in zip(steps_fired, lv.steps, strict=True):
+            if not done and price >= level:
+                step_due = True
+                break
     if lv.tp1 is not None and not tp1_hit and price >= lv.tp1:
         qty = min(rest, round_step(pos.qty0 * p.tp1_share, amount_step))
         if qty > 0:
@@ -146,14 +152,7 @@ def evaluate(
         changed = tp1_hit = True
         if p.breakeven_after_tp1 and lv.breakeven > stop:
             stop, at_breakeven = lv.breakeven, True
-    if (
-        lv.steps
-        and rest > 0
-        and any(
-            not done and price >= level
-            for done, level in zip(steps_fired, lv.steps, strict=True)
-        )
-    ):
+    if step_due and rest > 0:
         fired = list(steps_fired)
         for i, level in enumerate(lv.steps):
             if fired[i] or price < level:
@@ -239,6 +238,8 @@ def evaluate_sweep(
         if not up:  # a timeout fired by falling through its threshold fills at it
             got = [replace(d, ref_price=lower) if d.reason == "timeout" else d for d in got]
         exits += got
+        if pos.qty <= pos.pending_exit:  # all of it in exit orders: every later evaluate
+            return pos, exits  # returns the position unchanged and no exit (see its start)
     pos, got = evaluate(pos, price, now, cur, p, amount_step)
     return pos, exits + got
 
