@@ -39,14 +39,7 @@ from optiflow.marketdata.loaders import CandleArrays, resample
 from optiflow.marketdata.ticks import TickData
 from optiflow.ports.store import StateBatch, Store
 from optiflow.runtimes.bar_loop import AlignedData, BarLoop, align
-from optiflow.runtimes.bulk_stats import (
-    band_pairs,
-    bulk_counters,
-    candidate_mask,
-    fast_features,
-    first_cross,
-    first_cross_pairs,
-)
+from optiflow.runtimes.bulk_stats import bulk_counters, candidate_mask, fast_features, first_cross
 from optiflow.runtimes.fast_screen import Candidates
 from optiflow.runtimes.shadow_feed import ShadowFeed, market_signals, shadow_outcomes
 from optiflow.signals.catalogue import signal_values
@@ -193,7 +186,6 @@ def run_fast(
     cands = Candidates(bot, len(d.ts), cand_bar, cand_sym, cand_row, cand_now)
     cands.defer = True  # capacity counts added once, at the end (cands.settle)
     lo, hi, untraded, next_traded = _trigger_arrays(d)
-    pairs = [band_pairs(x, y) for x, y in zip(lo, hi, strict=True)]
     T = len(d.ts)
 
     def values(k: int) -> tuple[tuple[str, float], ...]:
@@ -243,9 +235,7 @@ def run_fast(
                 stop = T
                 if deadline is not None:
                     stop = bar_from(t, deadline - tf + 1)
-                first = _first_traded_cross(
-                    lo[i], hi[i], untraded[i], t, stop, (lower, upper), pairs[i]
-                )
+                first = _first_traded_cross(lo[i], hi[i], untraded[i], t, stop, (lower, upper))
                 known = ahead[i] = (pos, trig, first)
             first = known[2]
             if first < nxt:
@@ -304,15 +294,9 @@ def _trigger_arrays(
 
 def _first_traded_cross(
     lo: np.ndarray, hi: np.ndarray, untraded: np.ndarray | None, start: int, stop: int,
-    band: tuple[float, float], pairs: np.ndarray | None = None,
+    band: tuple[float, float],
 ) -> int:  # fmt: skip
-    """``first_cross`` among the traded bars only (a bar not traded never triggers);
-    searched in ``pairs`` (``band_pairs(lo, hi)``) when given: the same answer."""
-    if pairs is not None:
-        j = first_cross_pairs(pairs, start, stop, *band)
-        while untraded is not None and j < stop and untraded.item(j):
-            j = first_cross_pairs(pairs, j + 1, stop, *band)
-        return j
+    """``first_cross`` among the traded bars only (a bar not traded never triggers)."""
     j = first_cross(lo, hi, start, stop, *band)
     while untraded is not None and j < stop and untraded.item(j):
         j = first_cross(lo, hi, j + 1, stop, *band)

@@ -147,28 +147,3 @@ def first_cross(
             return n + first
         n, chunk = e, chunk * 4
     return stop
-
-
-def band_pairs(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``(len, 2)`` rows of (-low, high): what :func:`first_cross_pairs` searches."""
-    pairs = np.empty((len(lo), 2), dtype=np.float64)
-    np.negative(lo, out=pairs[:, 0])
-    pairs[:, 1] = hi
-    return pairs
-
-
-def first_cross_pairs(
-    pairs: np.ndarray, start: int, stop: int, lower: float, upper: float
-) -> int:
-    """:func:`first_cross` over ``band_pairs(lo, hi)``: one comparison per chunk (-low >=
-    -lower is low <= lower, exactly), and the first hit in row order is the first candle."""
-    edge = np.array((-lower, upper))
-    n, chunk = start, 64
-    while n < stop:
-        e = min(stop, n + chunk)
-        hit = pairs[n:e] >= edge
-        first = int(hit.argmax())  # (flat: row-major, so the earliest candle's)
-        if hit.item(first):
-            return n + first // 2
-        n, chunk = e, chunk * 4
-    return stop
