@@ -121,12 +121,16 @@ def screen_thresholds(
         c.passes_1plus1 += tot
         if const and const[0] == "capacity":
             c.reject("capacity", tot)
-        clipped = [p if p < k else k for p in edge]  # each edge is at least start
-        _, second, top = sorted(clipped)  # top: the latest edge
-        if top > start:  # a time filter blocks some: in the engine's order
-            for reason, p, q in zip(_TIMED, edge, clipped, strict=True):
-                if p > start and (blocked := count.item(q) - c0):
-                    c.reject(reason, blocked)
+        e0, e1, e2 = edge  # each edge is at least start; clipped to k (> start)
+        q0, q1, q2 = e0 if e0 < k else k, e1 if e1 < k else k, e2 if e2 < k else k
+        _, second, top = sorted((q0, q1, q2))  # top: the latest edge
+        if top > start:  # a time filter blocks some: in the engine's order (_TIMED)
+            if q0 > start and (blocked := count.item(q0) - c0):
+                c.reject("cooldown", blocked)
+            if q1 > start and (blocked := count.item(q1) - c0):
+                c.reject("rate", blocked)
+            if q2 > start and (blocked := count.item(q2) - c0):
+                c.reject("blacklist", blocked)
         if const and const[-1] == "balance":
             c.reject("balance", tot)
         singles = 0
