@@ -81,6 +81,8 @@ class ExposureLedger:
 
     def cap(self) -> Decimal | None:
         """The fleet's cap now (read at every entry, so a change needs no restart)."""
+        if not os.path.exists(self._limits):
+            return None  # no cap (a stat costs a tenth of a failing open and its exception)
         try:
             doc = json.loads((self.shared / LIMITS).read_text(encoding="utf-8"))
             return Decimal(str(doc["exposure_cap_usdt"]))
