@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -31,13 +31,10 @@ class OrderRow:
         self, filled: Decimal, status: str, ts: int, exchange_id: str | None = None
     ) -> OrderRow:
         """The same order with a new fill level and status."""
-        return replace(
-            self,
-            filled=filled,
-            status=status,
-            ts_updated=ts,
-            exchange_id=exchange_id or self.exchange_id,
-        )
+        return OrderRow(  # built directly: half the cost of ``dataclasses.replace``
+            self.client_id, self.position_id, self.symbol, self.side, self.reason, self.qty,
+            filled, status, self.ref_price, self.ts_created, ts, exchange_id or self.exchange_id,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

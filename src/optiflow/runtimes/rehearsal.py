@@ -49,7 +49,7 @@ from optiflow.runtimes.backtest import feature_spec
 from optiflow.runtimes.bar_loop import AlignedData, align
 from optiflow.runtimes.live.runtime import Tracker
 from optiflow.runtimes.live.starting import start_when_reachable
-from optiflow.runtimes.rehearsal_clock import Bands, Lookup, Points, RehearsalClock
+from optiflow.runtimes.rehearsal_clock import Bands, Lookup, Points, RehearsalClock, fewer_gc_passes
 from optiflow.runtimes.rehearsal_quiet import quiet_sweeps, state_mark, unchanged
 from optiflow.runtimes.rehearsal_resume import CarryingRuntime, KillSwitch, load_items
 from optiflow.runtimes.replay import Pacer
@@ -240,6 +240,7 @@ class RehearsalRuntime(CarryingRuntime):
         """The time of point ``k`` (open, low, high, close) of candle ``t``."""
         return self.points.ts(t, k)
 
+    @fewer_gc_passes
     async def run(
         self, max_cycles: int | None = None, on_cycle: Callable[[], None] | None = None
     ) -> None:
@@ -312,8 +313,7 @@ class RehearsalRuntime(CarryingRuntime):
     async def _cycle_point(self, t: int, fresh: bool = True, ts: int = -1) -> None:
         """The candle before ``t`` closes: the market opens candle ``t``, then the cycle runs.
 
-        ``fresh=False``: resumed inside this point (the pairs already shown the open are not
-        shown it again).
+        ``fresh=False``: resumed inside this point (pairs already shown the open are not again).
         """
         ts = self.point_ts(t, 0) if ts < 0 else ts
         self.sim_clock.t = self.at_ts = ts

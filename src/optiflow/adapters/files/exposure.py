@@ -31,6 +31,10 @@ from optiflow.domain.events import SubmitOrder
 log = logging.getLogger("optiflow.exposure")
 LIMITS = "fleet_limits.json"
 REASON = "fleet_exposure"
+# a bot without a cap looks for one at most this often (wall seconds; it commits far more
+# often in a rehearsal, and a paper/live cycle is longer): a cap the supervisor adds later
+# is published within this delay; entries themselves read the cap every time (``refuse``)
+LOOK_S = 1.0
 
 
 class HasPositions(Protocol):
@@ -73,9 +77,12 @@ class ExposureLedger:
         self.bot = bot
         self._published: str | None = None
         self._limits = str(self.shared / LIMITS)
+        self._look_at = 0.0  # monotonic time of the next look for a cap (while none)
 
     def cap(self) -> Decimal | None:
         """The fleet's cap now (read at every entry, so a change needs no restart)."""
+        if not os.path.exists(self._limits):
+            return None  # no cap (a stat costs a tenth of a failing open and its exception)
         try:
             doc = json.loads((self.shared / LIMITS).read_text(encoding="utf-8"))
             return Decimal(str(doc["exposure_cap_usdt"]))
@@ -84,10 +91,15 @@ class ExposureLedger:
 
     def publish(self, bot: HasPositions | None) -> None:
         """Record this bot's open exposure (only when a cap exists and the value changed)."""
-        if bot is None or self._published is None and not os.path.exists(self._limits):
-            return  # no cap (a stat, not a read: every commit publishes)
-        if self._published is None and self.cap() is None:
+        if bot is None:
             return
+        if self._published is None:  # no cap seen yet: look (a stat) at most every LOOK_S
+            now = time.monotonic()
+            if now < self._look_at:
+                return
+            self._look_at = now + LOOK_S
+            if not os.path.exists(self._limits) or self.cap() is None:
+                return
         self._write(at_cost(bot.positions))
 
     def _write(self, exposure: Decimal) -> None:

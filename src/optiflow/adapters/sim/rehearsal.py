@@ -31,14 +31,14 @@ import numpy as np
 from optiflow.adapters.sim.books import OPEN, SimBooks, settled
 from optiflow.adapters.sim.exchange import SimExchange, SimResult
 from optiflow.adapters.sim.rehearsal_file import (
-    create_file,
+    SAVE_BOOKS,
+    open_file,
     req_from,
     req_json,
-    tables,
     up_from,
     up_json,
 )
-from optiflow.adapters.sqlite.rows import dump_json
+from optiflow.adapters.sqlite.rows import dump_json, padded
 from optiflow.domain.errors import SkipError
 from optiflow.domain.events import OrderFilled
 from optiflow.domain.market import NO_IMBALANCE, BookTop, Candle
@@ -88,13 +88,9 @@ class RehearsalExchange(SimBooks):
         # exchange ahead of the point it resumes from
         self.before_change: Callable[[], None] | None = None
         self._db: sqlite3.Connection | None = None
+        self._width = 0  # padded size of the books' text (``rows.padded``)
         if path is not None:
-            if not path.exists():
-                create_file(path)  # the file appears with its tables (a kill cannot split them)
-            self._db = sqlite3.connect(path, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=OFF")  # a kill loses nothing; power is moot
-            tables(self._db)
+            self._db = open_file(path)
             self._load()
         self._new_fills: list[OrderFilled] = []
 
@@ -326,12 +322,13 @@ class RehearsalExchange(SimBooks):
         # each order's JSON is kept while the order is unchanged (most are, at every write)
         orders = ",".join(self._order_text(o) for o in self.orders.values())
         text = f'{dump_json(state)[:-1]},"orders":[{orders}]}}'
+        text, self._width = padded(text, self._width)  # same size: rewritten in place
         db = self._db
         if not fills:  # one statement: its own transaction (autocommit), as atomic
-            db.execute("INSERT OR REPLACE INTO state VALUES ('books', ?)", (text,))
+            db.execute(SAVE_BOOKS, (text,))
         else:
             db.execute("BEGIN")
-            db.execute("INSERT OR REPLACE INTO state VALUES ('books', ?)", (text,))
+            db.execute(SAVE_BOOKS, (text,))
             db.executemany(
                 "INSERT INTO ledger (client_id, symbol, side, qty, price, fee, ts) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -15,6 +15,10 @@ from typing import Any
 
 from optiflow.ports.exchange import OrderRequest, OrderUpdate
 
+# the books' text is padded to a steady size (``rows.padded``): an upsert of a row of
+# unchanged size rewrites it in place (INSERT OR REPLACE deleted and re-inserted it)
+SAVE_BOOKS = "INSERT INTO state VALUES ('books', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+
 
 def tables(db: sqlite3.Connection) -> None:
     """The state and ledger tables, where missing."""
@@ -37,6 +41,24 @@ def create_file(path: Path) -> None:
     finally:
         db.close()
     os.replace(tmp, path)
+
+
+def open_file(path: Path) -> sqlite3.Connection:
+    """The exchange's file (created with its tables if missing), open for writing.
+
+    The file is this process's alone (the state folder's lock keeps a second run out; no
+    reader opens it while the rehearsal runs), so it is opened with an exclusive lock:
+    SQLite then keeps the WAL's index in memory and takes no file lock per write. A kill
+    releases the lock; the next open recovers the WAL as before.
+    """
+    if not path.exists():
+        create_file(path)  # the file appears with its tables (a kill cannot split them)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA locking_mode=EXCLUSIVE")  # before WAL: the index lives in memory
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")  # a kill loses nothing; power is moot
+    tables(db)
+    return db
 
 
 def up_json(o: OrderUpdate) -> dict[str, Any]:
