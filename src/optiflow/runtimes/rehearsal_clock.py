@@ -84,8 +84,8 @@ class Lookup:
         cols = list(feats[1:])
         plain = all(getattr(c, "dtype", None) == np.float64 for c in cols)
         self._rows = np.column_stack(cols) if plain and cols and len(self.ts) else None
-        self._start = 0  # rows from here on as lists, a thousand at a time (one ``tolist``)
-        self._chunk: list[list[float]] = []
+        self._start = 0  # rows from here on as features, a thousand at a time (one ``tolist``)
+        self._chunk: list[Features] = []
 
     def update(self, candle: Candle) -> Features:
         """The features of ``candle`` (computed with every candle before it)."""
@@ -97,9 +97,10 @@ class Lookup:
             return features_at(self.feats, row)
         start = self._start
         if not start <= row < start + len(self._chunk):
-            self._chunk, self._start = self._rows[row : row + 1024].tolist(), row
-            start = row
-        return Features._make([ts[row], *self._chunk[row - start]])
+            rows, make = self._rows[row : row + 1024].tolist(), Features._make
+            self._chunk = [make([t, *r]) for t, r in zip(ts[row : row + 1024], rows, strict=True)]
+            self._start = start = row
+        return self._chunk[row - start]
 
 
 class Points:

@@ -70,3 +70,27 @@ def test_the_file_is_held_exclusively_while_the_rehearsal_runs(tmp_path: Path) -
     reader = sqlite3.connect(path)  # closed (or killed): readable again, nothing lost
     assert reader.execute("SELECT COUNT(*) FROM state").fetchone()[0] == 1
     reader.close()
+
+
+def test_written_orders_follow_every_change_never_a_stale_cached_text(tmp_path: Path) -> None:
+    """300 writes replacing, adding and forgetting orders: each written text is the orders' now."""
+    import json
+
+    from optiflow.adapters.sim.rehearsal_file import up_json
+
+    ex = exchange(tmp_path / "sim_exchange.sqlite")
+    assert ex._db is not None
+    ex.orders = {o.client_id: o for o in (order(i) for i in range(10))}
+    for i in range(1, 301):
+        cid = f"cid-{i % 13:04d}"
+        if i % 7 == 0:
+            ex.orders.pop(cid, None)  # forgotten: its object may be freed, its id reused
+        else:  # a new object each time (same client id, other values)
+            ex.orders[cid] = replace(order(i % 13, ts=i), filled=Decimal(i) / 1000)
+        ex.save()
+        text = ex._db.execute("SELECT v FROM state WHERE k = 'books'").fetchone()[0]
+        written = json.loads(text)["orders"]
+        assert written == [json.loads(json.dumps(up_json(o), default=str))
+                           for o in ex.orders.values()], i  # fmt: skip
+    ex._db.close()
+    ex._db = None

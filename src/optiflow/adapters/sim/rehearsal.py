@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -69,7 +69,8 @@ class RehearsalExchange(SimBooks):
         self._ts: dict[str, list[int]] = {}  # candle open times per pair, as a list
         self._ohlcv: dict[str, Any] = {}  # per pair: open, high, low, close, volume side by side
         self._chunks: dict[str, tuple[int, list[Candle]]] = {}  # per pair: first row, candles
-        self._texts: dict[str, tuple[OrderUpdate, str]] = {}  # see ``_order_text``
+        self._texts: dict[int, str] = {}  # see ``_order_text``
+        self._held: dict[int, OrderUpdate] = {}
         self._stop_dicts: dict[str, tuple[OrderRequest, dict[str, Any]]] = {}  # ``_stop_json``
         self.trading: set[str] = set()  # pairs with a trade in the current candle
         self.last_exit: tuple[str, float] | None = None  # (symbol, price) of the latest sell
@@ -320,7 +321,11 @@ class RehearsalExchange(SimBooks):
                 for key, at, before in self.causes
             ]
         # each order's JSON is kept while the order is unchanged (most are, at every write)
-        orders = ",".join(self._order_text(o) for o in self.orders.values())
+        held = list(self.orders.values())
+        texts = list(map(self._texts.get, map(id, held)))  # no Python call per order
+        if None in texts:
+            texts = [t or self._order_text(o) for o, t in zip(held, texts, strict=True)]
+        orders = ",".join(cast("list[str]", texts))
         text = f'{dump_json(state)[:-1]},"orders":[{orders}]}}'
         text, self._width = padded(text, self._width)  # same size: rewritten in place
         db = self._db
@@ -348,14 +353,13 @@ class RehearsalExchange(SimBooks):
         return hit[1]
 
     def _order_text(self, o: OrderUpdate) -> str:
-        """One order as JSON text (cached per client id while the order is the same)."""
-        hit = self._texts.get(o.client_id)
-        if hit is not None and hit[0] is o:
-            return hit[1]
+        """One order as JSON text, cached by the frozen update's id (held: no id reuse)."""
         if len(self._texts) > 2 * len(self.orders) + 64:
-            self._texts = {k: v for k, v in self._texts.items() if k in self.orders}
-        text = dump_json(up_json(o))
-        self._texts[o.client_id] = (o, text)
+            now = {id(u) for u in self.orders.values()}
+            self._held = {k: u for k, u in self._held.items() if k in now}
+            self._texts = {k: t for k, t in self._texts.items() if k in now}
+        text = self._texts[id(o)] = dump_json(up_json(o))
+        self._held[id(o)] = o
         return text
 
     def _load(self) -> None:
