@@ -19,7 +19,7 @@ from optiflow.engine.bot import Bot
 from optiflow.engine.screen import NearBatch, flush_near
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
-from optiflow.runtimes.fast_screen import Candidates, _screen
+from optiflow.runtimes.fast_screen import _FLUSH, Candidates, _screen
 from optiflow.signals.catalogue import signal_values
 from tests.engine.screen_support import random_bot
 from tests.runtimes.runs_support import assert_feeds_equal
@@ -194,3 +194,49 @@ def test_threshold_screen_keeps_a_near_miss_far_behind_the_last_candidates() -> 
     assert [(m.ts, m.symbol, m.reason) for m in kept] == [(int(now[2]), first, "capacity")]
     assert kept == general.near_misses.latest()
     assert bot.counters[second].frozen() == general.counters[second].frozen()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_near_misses_flushed_mid_run_keep_the_latest(seed: int) -> None:
+    """A long run of screens queues more near-miss batches than the flush bound, so the
+    queue is flushed mid-run (``_FLUSH``): the kept near misses and the counters are still
+    those of the general screen."""
+    rng = random.Random(5000 + seed)
+    bot = random_bot(
+        rng, "runtime_config_optiscalpA.json", busy=None, traded=0.3, paused=0.2, cash=CASH,
+        shadows=False,
+    )
+    keep = 1 + seed % 2
+    bot.s = replace(bot.s, near_miss_keep=keep)
+    bot.near_misses.keep = keep
+    n = 3000
+    cands, values, sym, now = random_candidates(rng, bot, n, 2)
+    general = copy.deepcopy(bot)
+    near_fast: list[NearBatch] = []
+    near_general: list[NearBatch] = []
+    flushed = False
+    start = 0
+    while start < n:
+        stop = min(n, start + rng.randint(1, 12))
+        queued = len(near_fast)
+        k = cands.screen(bot, start, stop, values, SPREAD, near_fast)
+        assert _screen(general, start, stop, sym, now, values, SPREAD, near_general) == k
+        if len(near_fast) < queued:  # flushed: both logs now keep the same latest ones
+            flushed = True
+            flush_near(general, near_general, SPREAD)
+            assert bot.near_misses.latest() == general.near_misses.latest()
+        s = bot.s.symbols[int(sym[min(k, n - 1)])]
+        at = int(now[min(k, n - 1)])
+        pause = rng.random() < 0.3
+        for b in (bot, general):  # the same state change in both: a cooldown, a pause
+            b.last_trade[s] = at
+            if pause:
+                b.blacklist.paused_until[s] = at + 3 * MIN
+        start = max(k + 1, stop) if k < stop else stop
+    assert flushed and len(near_fast) < _FLUSH * keep
+    flush_near(bot, near_fast, SPREAD)
+    flush_near(general, near_general, SPREAD)
+    assert {s: c.frozen() for s, c in bot.counters.items()} == {
+        s: c.frozen() for s, c in general.counters.items()
+    }
+    assert bot.near_misses.latest() == general.near_misses.latest()

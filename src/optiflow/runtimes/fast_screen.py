@@ -21,6 +21,9 @@ from optiflow.engine.shadows import SignalBatch
 from optiflow.runtimes.threshold_screen import screen_thresholds
 
 _FEW = 4  # up to this many candidates are screened one by one (numpy costs more)
+# queued near-miss batches per kept near miss before they are flushed (each flush builds
+# the latest batches until ``near_miss_keep`` are found, whatever the queue's length)
+_FLUSH = 64
 
 
 class Candidates:
@@ -92,7 +95,7 @@ class Candidates:
             return self._screen_capacity(bot, start, stop, values, spread, near)
         if bot.shadows is None:  # (the shadow book reads every blocked one: the general way)
             k = screen_thresholds(self, bot, start, stop, values, near)
-            if len(near) >= 4 * bot.s.near_miss_keep:
+            if len(near) >= _FLUSH * bot.s.near_miss_keep:
                 flush_near(bot, near, spread)  # bounded memory: only the latest can be kept
             return k
         return _screen(bot, start, stop, self.sym, self.now, values, spread, near)
@@ -158,7 +161,7 @@ class Candidates:
         if keep:  # kept as array views: only the latest batches are ever read (flush_near)
             lo = max(start, k - keep)
             near.append((self.now[lo:k], self.sym[lo:k], "capacity", range(lo, k), values))
-            if len(near) >= 4 * keep:
+            if len(near) >= _FLUSH * keep:
                 flush_near(bot, near, spread)  # bounded memory: only the latest can be kept
         return k
 
