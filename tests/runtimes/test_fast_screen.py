@@ -20,6 +20,7 @@ from optiflow.engine.screen import NearBatch, flush_near
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
 from optiflow.runtimes.fast_screen import _FLUSH, Candidates, _screen
+from optiflow.runtimes.threshold_screen import Call, screen_thresholds, settle_thresholds
 from optiflow.signals.catalogue import signal_values
 from tests.engine.screen_support import random_bot
 from tests.runtimes.runs_support import assert_feeds_equal
@@ -240,3 +241,81 @@ def test_near_misses_flushed_mid_run_keep_the_latest(seed: int) -> None:
         s: c.frozen() for s, c in general.counters.items()
     }
     assert bot.near_misses.latest() == general.near_misses.latest()
+
+
+@pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
+@pytest.mark.parametrize("seed", range(40))
+def test_deferred_screen_counts_equal_the_general_screen(name: str, seed: int) -> None:
+    """With the counts deferred (``tally``, ``defer``: the fast feed's setting) and added
+    by ``settle`` at the end, screens in a row with the state changing between them (an
+    entry, an exit, a pause, a cooldown) count and keep exactly what the general screen
+    does one candidate at a time."""
+    rng = random.Random(9000 + seed)
+    bot = random_bot(rng, name, busy=None, traded=0.3, paused=0.2, cash=CASH, shadows=False)
+    keep = rng.choice([0, 1, 3, 50])
+    bot.s = replace(bot.s, near_miss_keep=keep)
+    bot.near_misses.keep = keep
+    n = rng.randint(50, 600)
+    syms = len(bot.s.symbols)
+    cands, values, sym, now = random_candidates(rng, bot, n, 2)
+    cands.defer, cands.tally = True, []
+    general = copy.deepcopy(bot)
+    near_fast: list[NearBatch] = []
+    near_general: list[NearBatch] = []
+    start = 0
+    while start < n:
+        stop = min(n, start + rng.choice([rng.randint(1, 20), rng.randint(1, n)]))
+        k = cands.screen(bot, start, stop, values, SPREAD, near_fast)
+        assert _screen(general, start, stop, sym, now, values, SPREAD, near_general) == k
+        at = int(now[min(k, n - 1)])
+        s = bot.s.symbols[rng.randrange(syms) if k >= stop else int(sym[k])]
+        move, pause = rng.random(), rng.randint(1, 30)
+        for b in (bot, general):  # the same state change in both
+            if move < 0.4 and s not in b.entry_orders:  # an entry (on the unblocked one)
+                b.entry_orders[s] = f"{s}-e"
+                b.rate.record(at)
+                b.last_trade[s] = at
+            elif move < 0.8 and b.entry_orders:  # a position closes
+                gone = sorted(b.entry_orders)[0]
+                del b.entry_orders[gone]
+                b.last_trade[gone] = at
+            elif move < 0.9:  # a pause, and a cooldown (two time filters on one symbol)
+                b.blacklist.paused_until[s] = at + pause * MIN
+                b.last_trade[s] = at
+        start = max(k + 1, stop) if k < stop else stop
+    cands.settle(bot)
+    assert not cands.tally
+    flush_near(bot, near_fast, SPREAD)
+    flush_near(general, near_general, SPREAD)
+    assert {s: c.frozen() for s, c in bot.counters.items()} == {
+        s: c.frozen() for s, c in general.counters.items()
+    }
+    assert bot.near_misses.latest() == general.near_misses.latest()
+
+
+@pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
+@pytest.mark.parametrize("seed", range(100))
+def test_settled_threshold_counts_equal_the_counts_made_at_once(name: str, seed: int) -> None:
+    """Whatever the state (slots, cash, cooldowns, rate, pauses), threshold screens counted
+    at the end (``settle_thresholds``) add what they add when counted one by one."""
+    rng = random.Random(20_000 + seed)
+    bot = random_bot(rng, name, busy=None, traded=0.5, paused=0.4, cash=CASH, shadows=False)
+    n = rng.randint(1, 400)
+    cands, values, _, _ = random_candidates(rng, bot, n, 3)
+    later = copy.deepcopy(bot)
+    calls: list[Call] = []
+    start = 0
+    while start < n:
+        stop = rng.randint(start + 1, n)
+        cands.tally = None
+        k = screen_thresholds(cands, bot, start, stop, values, [])
+        cands.tally = calls
+        assert screen_thresholds(cands, later, start, stop, values, []) == k
+        start = stop
+    assert {s: c.frozen() for s, c in later.counters.items()} != {
+        s: c.frozen() for s, c in bot.counters.items()
+    } or not calls
+    settle_thresholds(cands, later, calls)
+    assert {s: c.frozen() for s, c in later.counters.items()} == {
+        s: c.frozen() for s, c in bot.counters.items()
+    }

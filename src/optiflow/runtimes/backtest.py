@@ -185,6 +185,7 @@ def run_fast(
     cand_now = d.ts[cand_bar] + s.timeframe_ms
     cands = Candidates(bot, len(d.ts), cand_bar, cand_sym, cand_row, cand_now)
     cands.defer = True  # capacity counts added once, at the end (cands.settle)
+    cands.tally = []  # and the threshold screens' counts
     lo, hi, untraded, next_traded = _trigger_arrays(d)
     T = len(d.ts)
 

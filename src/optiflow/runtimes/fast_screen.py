@@ -18,7 +18,7 @@ import numpy as np
 from optiflow.engine.bot import Bot
 from optiflow.engine.screen import NearBatch, Values, flush_near, screen_candidates, screen_few
 from optiflow.engine.shadows import SignalBatch
-from optiflow.runtimes.threshold_screen import screen_thresholds
+from optiflow.runtimes.threshold_screen import Call, screen_thresholds, settle_thresholds
 
 _FEW = 4  # up to this many candidates are screened one by one (numpy costs more)
 # queued near-miss batches per kept near miss before they are flushed (each flush builds
@@ -31,7 +31,7 @@ class Candidates:
 
     __slots__ = (
         "at", "bar", "count", "defer", "first", "floor", "floors", "now", "rich", "row", "spans",
-        "sym",
+        "sym", "tally",
     )  # fmt: skip
 
     def __init__(
@@ -50,6 +50,8 @@ class Candidates:
         # the [start, stop) spans it blocked, two appends instead of per-symbol counting
         self.defer = False
         self.spans: tuple[list[int], list[int]] = ([], [])
+        # with ``tally`` (a list), the threshold screens' counts are added by ``settle`` too
+        self.tally: list[Call] | None = None
         n = len(sym)
         kind = np.int32 if n < 2**31 - 1 else np.int64  # half the memory
         # at[b]: the first candidate of bar b or later (b = 0 .. bars)
@@ -168,6 +170,9 @@ class Candidates:
 
     def settle(self, bot: Bot) -> None:
         """Add the deferred counts of the capacity screens to ``bot``'s counters."""
+        if self.tally:
+            settle_thresholds(self, bot, self.tally)
+            self.tally = []
         starts, stops = (np.array(x, dtype=np.int64) for x in self.spans)
         self.spans = ([], [])
         if len(starts):

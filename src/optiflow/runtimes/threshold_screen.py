@@ -31,11 +31,13 @@ class Candidates(Protocol):
     count: list[np.ndarray]  # per symbol: its candidates before index j
     first: list[np.ndarray]  # per symbol: its first candidate at or after j
     floors: list[Decimal]  # per symbol: the smallest order allowed
+    tally: list[Call] | None  # screens whose counts wait for ``settle_thresholds``
 
 
 # per symbol: the filters blocking all its candidates, the notional's sure case, the
 # thresholds (cooldown, rate, blacklist) and the first candidate each lets through
 Plan = tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int]]
+Call = tuple[int, int, list["Plan | None"]]  # a screen: start, first unblocked, plans
 
 _NONE = np.iinfo(np.int64).min  # a threshold that blocks nothing
 _TIMED = ("cooldown", "rate", "blacklist")
@@ -102,6 +104,13 @@ def screen_thresholds(
         plans.append((const, small, (cool, rate, pause), (e0, rate_edge, e2)))
     if k <= start:
         return start
+    keep = s.near_miss_keep
+    tally = cands.tally
+    if tally is not None:  # counted at the run's end, all screens at once
+        tally.append((start, k, plans))
+        if keep:  # (a batch without a single-filter near miss builds to nothing)
+            near.append(_tail(cands, start, k, keep, plans, values))
+        return k
     counters = bot.counters
     singles_any = False
     for i, plan in enumerate(plans):
@@ -147,7 +156,6 @@ def screen_thresholds(
         if singles:
             c.near_miss_filter += singles
             singles_any = True
-    keep = s.near_miss_keep
     if keep and singles_any:
         near.append(_tail(cands, start, k, keep, plans, values))
     return k
@@ -193,3 +201,47 @@ def _tail(
         return (nows[where].tolist(), idx[where].tolist(), reasons, (where + a).tolist(), values)
 
     return build
+
+
+def settle_thresholds(cands: Candidates, bot: Bot, calls: list[Call]) -> None:
+    """Add the counts of the deferred screens ``calls`` to ``bot``'s counters: exactly what
+    :func:`screen_thresholds` counts one screen at a time, summed in numpy per symbol."""
+    rows = [
+        (start, k, i, *p[3], len(p[0]), p[0][:1] == ("capacity",), p[0][-1:] == ("balance",),
+         p[1])
+        for start, k, plans in calls
+        for i, p in enumerate(plans)
+        if p is not None
+    ]  # fmt: skip
+    if not rows:
+        return
+    table = np.array(rows, dtype=np.int64)
+    for i, sym in enumerate(bot.s.symbols):
+        (start, k, _, e0, e1, e2, nconst, cap, bal, small) = table[table[:, 2] == i].T
+        if not len(start):
+            continue
+        count = cands.count[i]
+        c0, ck = count[start], count[k]
+        tot = ck - c0
+        q = np.minimum(np.stack((e0, e1, e2)), k)  # each edge clipped to k (all >= start)
+        q.sort(axis=0)
+        second, top = q[1], q[2]
+        c = bot.counters[sym]
+        n = int(tot.sum())
+        c.candles += n
+        c.primary += n
+        c.confirming += n
+        c.passes_1plus1 += n
+        reasons = [("capacity", tot[cap == 1])]
+        for reason, e in zip(_TIMED, (e0, e1, e2), strict=True):
+            reasons.append((reason, count[np.minimum(e, k)] - c0))
+        reasons.append(("balance", tot[bal == 1]))
+        free = ck - count[top]  # blocked by no time filter
+        notional = np.where((nconst == 0) & (small == 1), free, 0)
+        reasons.append(("notional", notional))
+        for reason, blocked in reasons:
+            if m := int(blocked.sum()):
+                c.reject(reason, m)
+        singles = np.where(nconst == 1, free, 0)
+        singles += np.where(nconst == 0, count[top] - count[second] + notional, 0)
+        c.near_miss_filter += int(singles.sum())
