@@ -31,17 +31,19 @@ class Candidates(Protocol):
     count: list[np.ndarray]  # per symbol: its candidates before index j
     first: list[np.ndarray]  # per symbol: its first candidate at or after j
     floors: list[Decimal]  # per symbol: the smallest order allowed
+    rich: Decimal | None  # a free balance from which every order reaches its floor
     tally: list[Call] | None  # screens whose counts wait for ``settle_thresholds``
 
 
 # per symbol: the filters blocking all its candidates, the notional's sure case, the
-# thresholds (cooldown, rate, blacklist) and the first candidate each lets through
-Plan = tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int]]
+# thresholds (cooldown, rate, blacklist), the first candidate each lets through and the
+# same filters as bits (1: capacity, 2: balance, 4: the notional's sure case)
+Plan = tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int, int]]
 Call = tuple[int, int, list["Plan | None"]]  # a screen: start, first unblocked, plans
 
 _NONE = np.iinfo(np.int64).min  # a threshold that blocks nothing
 _TIMED = ("cooldown", "rate", "blacklist")
-_IDLE: Plan = ((), False, (_NONE, _NONE, _NONE), (0, 0, 0))  # a symbol with no candidate
+_IDLE: Plan = ((), False, (_NONE, _NONE, _NONE), (0, 0, 0, 0))  # a symbol with no candidate
 
 
 def screen_thresholds(
@@ -60,7 +62,9 @@ def screen_thresholds(
     positions, orders = bot.positions, bot.entry_orders
     full = len(positions) + len(orders) >= s.max_positions
     free = bot.cash - bot.reserved
-    cap = None if full else bot.max_order_value()  # (notional is judged only with a slot)
+    # (notional is judged only with a slot; from ``rich`` on no order is too small)
+    rich = cands.rich
+    cap = None if full or (rich is not None and free >= rich) else bot.max_order_value()
     now0, find, first = cands.now.item(start), cands.now.searchsorted, cands.first
     # the time filters block while now < threshold (now, thresholds: int ms); a threshold
     # not after the first candidate's time blocks none of them, one after the last one's
@@ -101,7 +105,8 @@ def screen_thresholds(
             f = first[i].item(max(e0, rate_edge, e2))
             if f < k:
                 k = f
-        plans.append((const, small, (cool, rate, pause), (e0, rate_edge, e2)))
+        code = busy + 2 * bal + 4 * small
+        plans.append((const, small, (cool, rate, pause), (e0, rate_edge, e2, code)))
     if k <= start:
         return start
     keep = s.near_miss_keep
@@ -130,7 +135,7 @@ def screen_thresholds(
         c.passes_1plus1 += tot
         if const and const[0] == "capacity":
             c.reject("capacity", tot)
-        e0, e1, e2 = edge  # each edge is at least start; clipped to k (> start)
+        e0, e1, e2, _ = edge  # each edge is at least start; clipped to k (> start)
         q0, q1, q2 = e0 if e0 < k else k, e1 if e1 < k else k, e2 if e2 < k else k
         _, second, top = sorted((q0, q1, q2))  # top: the latest edge
         if top > start:  # a time filter blocks some: in the engine's order (_TIMED)
@@ -207,17 +212,15 @@ def settle_thresholds(cands: Candidates, bot: Bot, calls: list[Call]) -> None:
     """Add the counts of the deferred screens ``calls`` to ``bot``'s counters: exactly what
     :func:`screen_thresholds` counts one screen at a time, summed in numpy per symbol."""
     rows = [
-        (start, k, i, *p[3], len(p[0]), p[0][:1] == ("capacity",), p[0][-1:] == ("balance",),
-         p[1])
-        for start, k, plans in calls
-        for i, p in enumerate(plans)
-        if p is not None
-    ]  # fmt: skip
+        (start, k, i, *p[3]) for start, k, plans in calls for i, p in enumerate(plans) if p
+    ]
     if not rows:
         return
     table = np.array(rows, dtype=np.int64)
     for i, sym in enumerate(bot.s.symbols):
-        (start, k, _, e0, e1, e2, nconst, cap, bal, small) = table[table[:, 2] == i].T
+        (start, k, _, e0, e1, e2, code) = table[table[:, 2] == i].T
+        cap, bal, small = code & 1, code >> 1 & 1, code >> 2
+        nconst = cap + bal
         if not len(start):
             continue
         count = cands.count[i]
