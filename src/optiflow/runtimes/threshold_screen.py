@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -114,7 +115,7 @@ def screen_thresholds(
     if tally is not None:  # counted at the run's end, all screens at once
         tally.append((start, k, plans))
         if keep:  # (a batch without a single-filter near miss builds to nothing)
-            near.append(_tail(cands, start, k, keep, plans, values))
+            near.append(partial(_tail, cands, start, k, keep, plans, values))
         return k
     counters = bot.counters
     singles_any = False
@@ -162,7 +163,7 @@ def screen_thresholds(
             c.near_miss_filter += singles
             singles_any = True
     if keep and singles_any:
-        near.append(_tail(cands, start, k, keep, plans, values))
+        near.append(partial(_tail, cands, start, k, keep, plans, values))
     return k
 
 
@@ -173,39 +174,36 @@ def _tail(
     keep: int,
     plans: list[Plan | None],
     values: Callable[[int], Values],
-) -> Callable[[], NearRows]:
-    """The last ``keep`` single-filter near misses of candidates [start, k), built when read."""
-
-    def build() -> NearRows:
-        some = [_IDLE if p is None else p for p in plans]  # (None: no candidate read here)
-        const = [p[0] for p in some]
-        nconst = np.array([len(c) for c in const], dtype=np.int64)
-        notional = np.array([p[1] and not p[0] for p in some])
-        limits = np.array([p[2] for p in some], dtype=np.int64)  # cooldown, rate, blacklist
-        width = 4 * keep
-        while True:
-            a = max(start, k - width)
-            idx, nows = cands.sym[a:k], cands.now[a:k]
-            timed = nows[:, None] < limits[idx]
-            blocks = nconst[idx] + timed.sum(axis=1)
-            single = (blocks == 1) | (notional[idx] & (blocks == 0))
-            where = np.flatnonzero(single)
-            if len(where) >= keep or a == start:
-                break
-            width *= 4
-        where = where[-keep:]
-        reasons = []
-        for j, si in zip(where.tolist(), idx[where].tolist(), strict=True):
-            row = timed[j]
-            if const[si]:
-                reasons.append(const[si][0])
-            elif row.any():
-                reasons.append(_TIMED[int(row.argmax())])
-            else:
-                reasons.append("notional")
-        return (nows[where].tolist(), idx[where].tolist(), reasons, (where + a).tolist(), values)
-
-    return build
+) -> NearRows:
+    """The last ``keep`` single-filter near misses of candidates [start, k) (queued as a
+    ``partial``: built only when read)."""
+    some = [_IDLE if p is None else p for p in plans]  # (None: no candidate read here)
+    const = [p[0] for p in some]
+    nconst = np.array([len(c) for c in const], dtype=np.int64)
+    notional = np.array([p[1] and not p[0] for p in some])
+    limits = np.array([p[2] for p in some], dtype=np.int64)  # cooldown, rate, blacklist
+    width = 4 * keep
+    while True:
+        a = max(start, k - width)
+        idx, nows = cands.sym[a:k], cands.now[a:k]
+        timed = nows[:, None] < limits[idx]
+        blocks = nconst[idx] + timed.sum(axis=1)
+        single = (blocks == 1) | (notional[idx] & (blocks == 0))
+        where = np.flatnonzero(single)
+        if len(where) >= keep or a == start:
+            break
+        width *= 4
+    where = where[-keep:]
+    reasons = []
+    for j, si in zip(where.tolist(), idx[where].tolist(), strict=True):
+        row = timed[j]
+        if const[si]:
+            reasons.append(const[si][0])
+        elif row.any():
+            reasons.append(_TIMED[int(row.argmax())])
+        else:
+            reasons.append("notional")
+    return (nows[where].tolist(), idx[where].tolist(), reasons, (where + a).tolist(), values)
 
 
 def settle_thresholds(cands: Candidates, bot: Bot, calls: list[Call]) -> None:
