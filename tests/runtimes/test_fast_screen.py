@@ -20,7 +20,7 @@ from optiflow.engine.screen import NearBatch, flush_near
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
 from optiflow.runtimes.fast_screen import _FLUSH, Candidates, _screen
-from optiflow.runtimes.threshold_screen import Call, screen_thresholds, settle_thresholds
+from optiflow.runtimes.threshold_screen import Tally, screen_thresholds, settle_thresholds
 from optiflow.signals.catalogue import signal_values
 from tests.engine.screen_support import random_bot
 from tests.runtimes.runs_support import assert_feeds_equal
@@ -258,7 +258,7 @@ def test_deferred_screen_counts_equal_the_general_screen(name: str, seed: int) -
     n = rng.randint(50, 600)
     syms = len(bot.s.symbols)
     cands, values, sym, now = random_candidates(rng, bot, n, 2)
-    cands.defer, cands.tally = True, []
+    cands.defer, cands.tally = True, Tally()
     general = copy.deepcopy(bot)
     near_fast: list[NearBatch] = []
     near_general: list[NearBatch] = []
@@ -284,7 +284,7 @@ def test_deferred_screen_counts_equal_the_general_screen(name: str, seed: int) -
                 b.last_trade[s] = at
         start = max(k + 1, stop) if k < stop else stop
     cands.settle(bot)
-    assert not cands.tally
+    assert cands.tally is not None and not cands.tally.screens
     flush_near(bot, near_fast, SPREAD)
     flush_near(general, near_general, SPREAD)
     assert {s: c.frozen() for s, c in bot.counters.items()} == {
@@ -303,19 +303,19 @@ def test_settled_threshold_counts_equal_the_counts_made_at_once(name: str, seed:
     n = rng.randint(1, 400)
     cands, values, _, _ = random_candidates(rng, bot, n, 3)
     later = copy.deepcopy(bot)
-    calls: list[Call] = []
+    tally = Tally()
     start = 0
     while start < n:
         stop = rng.randint(start + 1, n)
         cands.tally = None
         k = screen_thresholds(cands, bot, start, stop, values, [])
-        cands.tally = calls
+        cands.tally = tally
         assert screen_thresholds(cands, later, start, stop, values, []) == k
         start = stop
     assert {s: c.frozen() for s, c in later.counters.items()} != {
         s: c.frozen() for s, c in bot.counters.items()
-    } or not calls
-    settle_thresholds(cands, later, calls)
+    } or not tally.screens
+    settle_thresholds(cands, later, tally)
     assert {s: c.frozen() for s, c in later.counters.items()} == {
         s: c.frozen() for s, c in bot.counters.items()
     }

@@ -18,7 +18,7 @@ import numpy as np
 from optiflow.engine.bot import Bot
 from optiflow.engine.screen import NearBatch, Values, flush_near, screen_candidates, screen_few
 from optiflow.engine.shadows import SignalBatch
-from optiflow.runtimes.threshold_screen import Call, screen_thresholds, settle_thresholds
+from optiflow.runtimes.threshold_screen import Tally, screen_thresholds, settle_thresholds
 
 _FEW = 4  # up to this many candidates are screened one by one (numpy costs more)
 # queued near-miss batches per kept near miss before they are flushed (each flush builds
@@ -50,8 +50,8 @@ class Candidates:
         # the [start, stop) spans it blocked, two appends instead of per-symbol counting
         self.defer = False
         self.spans: tuple[list[int], list[int]] = ([], [])
-        # with ``tally`` (a list), the threshold screens' counts are added by ``settle`` too
-        self.tally: list[Call] | None = None
+        # with a ``tally``, the threshold screens' counts are added by ``settle`` too
+        self.tally: Tally | None = None
         n = len(sym)
         kind = np.int32 if n < 2**31 - 1 else np.int64  # half the memory
         # at[b]: the first candidate of bar b or later (b = 0 .. bars)
@@ -170,9 +170,9 @@ class Candidates:
 
     def settle(self, bot: Bot) -> None:
         """Add the deferred counts of the capacity screens to ``bot``'s counters."""
-        if self.tally:
+        if self.tally is not None:
             settle_thresholds(self, bot, self.tally)
-            self.tally = []
+            self.tally = Tally()
         starts, stops = (np.array(x, dtype=np.int64) for x in self.spans)
         self.spans = ([], [])
         if len(starts):

@@ -33,18 +33,16 @@ class Candidates(Protocol):
     first: list[np.ndarray]  # per symbol: its first candidate at or after j
     floors: list[Decimal]  # per symbol: the smallest order allowed
     rich: Decimal | None  # a free balance from which every order reaches its floor
-    tally: list[Call] | None  # screens whose counts wait for ``settle_thresholds``
+    tally: Tally | None  # screens whose counts wait for ``settle_thresholds``
 
 
 # per symbol: the filters blocking all its candidates, the notional's sure case, the
-# thresholds (cooldown, rate, blacklist), the first candidate each lets through and the
-# same filters as bits (1: capacity, 2: balance, 4: the notional's sure case)
-Plan = tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int, int]]
-Call = tuple[int, int, list["Plan | None"]]  # a screen: start, first unblocked, plans
+# thresholds (cooldown, rate, blacklist) and the first candidate each lets through
+Plan = tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int]]
 
 _NONE = np.iinfo(np.int64).min  # a threshold that blocks nothing
 _TIMED = ("cooldown", "rate", "blacklist")
-_IDLE: Plan = ((), False, (_NONE, _NONE, _NONE), (0, 0, 0, 0))  # a symbol with no candidate
+_IDLE: Plan = ((), False, (_NONE, _NONE, _NONE), (0, 0, 0))  # a symbol with no candidate
 
 
 def screen_thresholds(
@@ -85,6 +83,9 @@ def screen_thresholds(
     # notional's sure case (only when nothing else blocks), thresholds, first candidates free
     plans: list[Plan | None] = []  # None: the symbol has no candidate in [start, stop)
     count_of = cands.count
+    tally = cands.tally
+    rows = None if tally is None else tally.rows
+    mark = 0 if rows is None else len(rows)
     for i, sym in enumerate(syms):
         count = count_of[i]
         if count.item(stop) == count.item(start):
@@ -106,14 +107,16 @@ def screen_thresholds(
             f = first[i].item(max(e0, rate_edge, e2))
             if f < k:
                 k = f
-        code = busy + 2 * bal + 4 * small
-        plans.append((const, small, (cool, rate, pause), (e0, rate_edge, e2, code)))
+        if rows is not None:  # its filters as bits: 1 capacity, 2 balance, 4 notional
+            rows += (i, e0, e2, busy + 2 * bal + 4 * small)
+        plans.append((const, small, (cool, rate, pause), (e0, rate_edge, e2)))
     if k <= start:
+        if rows is not None:
+            del rows[mark:]  # (nothing counted)
         return start
     keep = s.near_miss_keep
-    tally = cands.tally
     if tally is not None:  # counted at the run's end, all screens at once
-        tally.append((start, k, plans))
+        tally.screens += (start, k, rate_edge, (len(tally.rows) - mark) >> 2)
         if keep:  # (a batch without a single-filter near miss builds to nothing)
             near.append(partial(_tail, cands, start, k, keep, plans, values))
         return k
@@ -136,7 +139,7 @@ def screen_thresholds(
         c.passes_1plus1 += tot
         if const and const[0] == "capacity":
             c.reject("capacity", tot)
-        e0, e1, e2, _ = edge  # each edge is at least start; clipped to k (> start)
+        e0, e1, e2 = edge  # each edge is at least start; clipped to k (> start)
         q0, q1, q2 = e0 if e0 < k else k, e1 if e1 < k else k, e2 if e2 < k else k
         _, second, top = sorted((q0, q1, q2))  # top: the latest edge
         if top > start:  # a time filter blocks some: in the engine's order (_TIMED)
@@ -206,21 +209,35 @@ def _tail(
     return (nows[where].tolist(), idx[where].tolist(), reasons, (where + a).tolist(), values)
 
 
-def settle_thresholds(cands: Candidates, bot: Bot, calls: list[Call]) -> None:
-    """Add the counts of the deferred screens ``calls`` to ``bot``'s counters: exactly what
-    :func:`screen_thresholds` counts one screen at a time, summed in numpy per symbol."""
-    rows = [
-        (start, k, i, *p[3]) for start, k, plans in calls for i, p in enumerate(plans) if p
-    ]
-    if not rows:
+class Tally:
+    """Threshold screens whose counts wait for :func:`settle_thresholds`, as flat ints."""
+
+    __slots__ = ("rows", "screens")
+
+    def __init__(self) -> None:
+        """No screen yet."""
+        self.screens: list[int] = []  # per screen: start, first unblocked, rate edge, rows
+        self.rows: list[int] = []  # per symbol with candidates: index, cooldown and pause
+        # edges, its filters as bits (1 capacity, 2 balance, 4 notional)
+
+
+def settle_thresholds(cands: Candidates, bot: Bot, tally: Tally) -> None:
+    """Add the counts of the deferred screens in ``tally`` to ``bot``'s counters: exactly
+    what :func:`screen_thresholds` counts one screen at a time, summed in numpy per symbol."""
+    if not tally.screens:
         return
-    table = np.array(rows, dtype=np.int64)
+    screens = np.fromiter(tally.screens, np.int64, len(tally.screens)).reshape(-1, 4)
+    table = np.fromiter(tally.rows, np.int64, len(tally.rows)).reshape(-1, 4)
+    per = screens[:, 3]
+    start_all, k_all, e1_all = (np.repeat(screens[:, j], per) for j in range(3))
     for i, sym in enumerate(bot.s.symbols):
-        (start, k, _, e0, e1, e2, code) = table[table[:, 2] == i].T
+        mine = table[:, 0] == i
+        if not mine.any():
+            continue
+        _, e0, e2, code = table[mine].T
+        start, k, e1 = start_all[mine], k_all[mine], e1_all[mine]
         cap, bal, small = code & 1, code >> 1 & 1, code >> 2
         nconst = cap + bal
-        if not len(start):
-            continue
         count = cands.count[i]
         c0, ck = count[start], count[k]
         tot = ck - c0
