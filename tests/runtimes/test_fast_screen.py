@@ -19,7 +19,8 @@ from optiflow.engine.bot import Bot
 from optiflow.engine.screen import NearBatch, flush_near
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
-from optiflow.runtimes.fast_screen import Candidates, _screen
+from optiflow.runtimes.fast_screen import _FLUSH, Candidates, _screen
+from optiflow.runtimes.threshold_screen import Tally, screen_thresholds, settle_thresholds
 from optiflow.signals.catalogue import signal_values
 from tests.engine.screen_support import random_bot
 from tests.runtimes.runs_support import assert_feeds_equal
@@ -194,3 +195,127 @@ def test_threshold_screen_keeps_a_near_miss_far_behind_the_last_candidates() -> 
     assert [(m.ts, m.symbol, m.reason) for m in kept] == [(int(now[2]), first, "capacity")]
     assert kept == general.near_misses.latest()
     assert bot.counters[second].frozen() == general.counters[second].frozen()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_near_misses_flushed_mid_run_keep_the_latest(seed: int) -> None:
+    """A long run of screens queues more near-miss batches than the flush bound, so the
+    queue is flushed mid-run (``_FLUSH``): the kept near misses and the counters are still
+    those of the general screen."""
+    rng = random.Random(5000 + seed)
+    bot = random_bot(
+        rng, "runtime_config_optiscalpA.json", busy=None, traded=0.3, paused=0.2, cash=CASH,
+        shadows=False,
+    )
+    keep = 1 + seed % 2
+    bot.s = replace(bot.s, near_miss_keep=keep)
+    bot.near_misses.keep = keep
+    n = 3000
+    cands, values, sym, now = random_candidates(rng, bot, n, 2)
+    general = copy.deepcopy(bot)
+    near_fast: list[NearBatch] = []
+    near_general: list[NearBatch] = []
+    flushed = False
+    start = 0
+    while start < n:
+        stop = min(n, start + rng.randint(1, 12))
+        queued = len(near_fast)
+        k = cands.screen(bot, start, stop, values, SPREAD, near_fast)
+        assert _screen(general, start, stop, sym, now, values, SPREAD, near_general) == k
+        if len(near_fast) < queued:  # flushed: both logs now keep the same latest ones
+            flushed = True
+            flush_near(general, near_general, SPREAD)
+            assert bot.near_misses.latest() == general.near_misses.latest()
+        s = bot.s.symbols[int(sym[min(k, n - 1)])]
+        at = int(now[min(k, n - 1)])
+        pause = rng.random() < 0.3
+        for b in (bot, general):  # the same state change in both: a cooldown, a pause
+            b.last_trade[s] = at
+            if pause:
+                b.blacklist.paused_until[s] = at + 3 * MIN
+        start = max(k + 1, stop) if k < stop else stop
+    assert flushed and len(near_fast) < _FLUSH * keep
+    flush_near(bot, near_fast, SPREAD)
+    flush_near(general, near_general, SPREAD)
+    assert {s: c.frozen() for s, c in bot.counters.items()} == {
+        s: c.frozen() for s, c in general.counters.items()
+    }
+    assert bot.near_misses.latest() == general.near_misses.latest()
+
+
+@pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
+@pytest.mark.parametrize("seed", range(40))
+def test_deferred_screen_counts_equal_the_general_screen(name: str, seed: int) -> None:
+    """With the counts deferred (``tally``, ``defer``: the fast feed's setting) and added
+    by ``settle`` at the end, screens in a row with the state changing between them (an
+    entry, an exit, a pause, a cooldown) count and keep exactly what the general screen
+    does one candidate at a time."""
+    rng = random.Random(9000 + seed)
+    bot = random_bot(rng, name, busy=None, traded=0.3, paused=0.2, cash=CASH, shadows=False)
+    keep = rng.choice([0, 1, 3, 50])
+    bot.s = replace(bot.s, near_miss_keep=keep)
+    bot.near_misses.keep = keep
+    n = rng.randint(50, 600)
+    syms = len(bot.s.symbols)
+    cands, values, sym, now = random_candidates(rng, bot, n, 2)
+    cands.defer, cands.tally = True, Tally()
+    general = copy.deepcopy(bot)
+    near_fast: list[NearBatch] = []
+    near_general: list[NearBatch] = []
+    start = 0
+    while start < n:
+        stop = min(n, start + rng.choice([rng.randint(1, 20), rng.randint(1, n)]))
+        k = cands.screen(bot, start, stop, values, SPREAD, near_fast)
+        assert _screen(general, start, stop, sym, now, values, SPREAD, near_general) == k
+        at = int(now[min(k, n - 1)])
+        s = bot.s.symbols[rng.randrange(syms) if k >= stop else int(sym[k])]
+        move, pause = rng.random(), rng.randint(1, 30)
+        for b in (bot, general):  # the same state change in both
+            if move < 0.4 and s not in b.entry_orders:  # an entry (on the unblocked one)
+                b.entry_orders[s] = f"{s}-e"
+                b.rate.record(at)
+                b.last_trade[s] = at
+            elif move < 0.8 and b.entry_orders:  # a position closes
+                gone = sorted(b.entry_orders)[0]
+                del b.entry_orders[gone]
+                b.last_trade[gone] = at
+            elif move < 0.9:  # a pause, and a cooldown (two time filters on one symbol)
+                b.blacklist.paused_until[s] = at + pause * MIN
+                b.last_trade[s] = at
+        start = max(k + 1, stop) if k < stop else stop
+    cands.settle(bot)
+    assert cands.tally is not None and not cands.tally.screens
+    flush_near(bot, near_fast, SPREAD)
+    flush_near(general, near_general, SPREAD)
+    assert {s: c.frozen() for s, c in bot.counters.items()} == {
+        s: c.frozen() for s, c in general.counters.items()
+    }
+    assert bot.near_misses.latest() == general.near_misses.latest()
+
+
+@pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
+@pytest.mark.parametrize("seed", range(100))
+def test_settled_threshold_counts_equal_the_counts_made_at_once(name: str, seed: int) -> None:
+    """Whatever the state (slots, cash, cooldowns, rate, pauses), threshold screens counted
+    at the end (``settle_thresholds``) add what they add when counted one by one."""
+    rng = random.Random(20_000 + seed)
+    bot = random_bot(rng, name, busy=None, traded=0.5, paused=0.4, cash=CASH, shadows=False)
+    n = rng.randint(1, 400)
+    cands, values, _, _ = random_candidates(rng, bot, n, 3)
+    later = copy.deepcopy(bot)
+    tally = Tally()
+    start = 0
+    while start < n:
+        stop = rng.randint(start + 1, n)
+        cands.tally = None
+        k = screen_thresholds(cands, bot, start, stop, values, [])
+        cands.tally = tally
+        assert screen_thresholds(cands, later, start, stop, values, []) == k
+        start = stop
+    assert {s: c.frozen() for s, c in later.counters.items()} != {
+        s: c.frozen() for s, c in bot.counters.items()
+    } or not tally.screens
+    settle_thresholds(cands, later, tally)
+    assert {s: c.frozen() for s, c in later.counters.items()} == {
+        s: c.frozen() for s, c in bot.counters.items()
+    }

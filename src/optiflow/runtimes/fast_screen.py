@@ -18,9 +18,12 @@ import numpy as np
 from optiflow.engine.bot import Bot
 from optiflow.engine.screen import NearBatch, Values, flush_near, screen_candidates, screen_few
 from optiflow.engine.shadows import SignalBatch
-from optiflow.runtimes.threshold_screen import screen_thresholds
+from optiflow.runtimes.threshold_screen import Tally, screen_thresholds, settle_thresholds
 
 _FEW = 4  # up to this many candidates are screened one by one (numpy costs more)
+# queued near-miss batches per kept near miss before they are flushed (each flush builds
+# the latest batches until ``near_miss_keep`` are found, whatever the queue's length)
+_FLUSH = 64
 
 
 class Candidates:
@@ -28,7 +31,7 @@ class Candidates:
 
     __slots__ = (
         "at", "bar", "count", "defer", "first", "floor", "floors", "now", "rich", "row", "spans",
-        "sym",
+        "sym", "tally",
     )  # fmt: skip
 
     def __init__(
@@ -47,6 +50,8 @@ class Candidates:
         # the [start, stop) spans it blocked, two appends instead of per-symbol counting
         self.defer = False
         self.spans: tuple[list[int], list[int]] = ([], [])
+        # with a ``tally``, the threshold screens' counts are added by ``settle`` too
+        self.tally: Tally | None = None
         n = len(sym)
         kind = np.int32 if n < 2**31 - 1 else np.int64  # half the memory
         # at[b]: the first candidate of bar b or later (b = 0 .. bars)
@@ -92,7 +97,7 @@ class Candidates:
             return self._screen_capacity(bot, start, stop, values, spread, near)
         if bot.shadows is None:  # (the shadow book reads every blocked one: the general way)
             k = screen_thresholds(self, bot, start, stop, values, near)
-            if len(near) >= 4 * bot.s.near_miss_keep:
+            if len(near) >= _FLUSH * bot.s.near_miss_keep:
                 flush_near(bot, near, spread)  # bounded memory: only the latest can be kept
             return k
         return _screen(bot, start, stop, self.sym, self.now, values, spread, near)
@@ -158,13 +163,16 @@ class Candidates:
         if keep:  # kept as array views: only the latest batches are ever read (flush_near)
             lo = max(start, k - keep)
             near.append((self.now[lo:k], self.sym[lo:k], "capacity", range(lo, k), values))
-            if len(near) >= 4 * keep:
+            if len(near) >= _FLUSH * keep:
                 flush_near(bot, near, spread)  # bounded memory: only the latest can be kept
         return k
 
 
     def settle(self, bot: Bot) -> None:
         """Add the deferred counts of the capacity screens to ``bot``'s counters."""
+        if self.tally is not None:
+            settle_thresholds(self, bot, self.tally)
+            self.tally = Tally()
         starts, stops = (np.array(x, dtype=np.int64) for x in self.spans)
         self.spans = ([], [])
         if len(starts):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -31,6 +32,8 @@ class Candidates(Protocol):
     count: list[np.ndarray]  # per symbol: its candidates before index j
     first: list[np.ndarray]  # per symbol: its first candidate at or after j
     floors: list[Decimal]  # per symbol: the smallest order allowed
+    rich: Decimal | None  # a free balance from which every order reaches its floor
+    tally: Tally | None  # screens whose counts wait for ``settle_thresholds``
 
 
 # per symbol: the filters blocking all its candidates, the notional's sure case, the
@@ -58,7 +61,9 @@ def screen_thresholds(
     positions, orders = bot.positions, bot.entry_orders
     full = len(positions) + len(orders) >= s.max_positions
     free = bot.cash - bot.reserved
-    cap = None if full else bot.max_order_value()  # (notional is judged only with a slot)
+    # (notional is judged only with a slot; from ``rich`` on no order is too small)
+    rich = cands.rich
+    cap = None if full or (rich is not None and free >= rich) else bot.max_order_value()
     now0, find, first = cands.now.item(start), cands.now.searchsorted, cands.first
     # the time filters block while now < threshold (now, thresholds: int ms); a threshold
     # not after the first candidate's time blocks none of them, one after the last one's
@@ -78,6 +83,9 @@ def screen_thresholds(
     # notional's sure case (only when nothing else blocks), thresholds, first candidates free
     plans: list[Plan | None] = []  # None: the symbol has no candidate in [start, stop)
     count_of = cands.count
+    tally = cands.tally
+    rows = None if tally is None else tally.rows
+    mark = 0 if rows is None else len(rows)
     for i, sym in enumerate(syms):
         count = count_of[i]
         if count.item(stop) == count.item(start):
@@ -99,9 +107,19 @@ def screen_thresholds(
             f = first[i].item(max(e0, rate_edge, e2))
             if f < k:
                 k = f
+        if rows is not None:  # its filters as bits: 1 capacity, 2 balance, 4 notional
+            rows += (i, e0, e2, busy + 2 * bal + 4 * small)
         plans.append((const, small, (cool, rate, pause), (e0, rate_edge, e2)))
     if k <= start:
+        if rows is not None:
+            del rows[mark:]  # (nothing counted)
         return start
+    keep = s.near_miss_keep
+    if tally is not None:  # counted at the run's end, all screens at once
+        tally.screens += (start, k, rate_edge, (len(tally.rows) - mark) >> 2)
+        if keep:  # (a batch without a single-filter near miss builds to nothing)
+            near.append(partial(_tail, cands, start, k, keep, plans, values))
+        return k
     counters = bot.counters
     singles_any = False
     for i, plan in enumerate(plans):
@@ -147,9 +165,8 @@ def screen_thresholds(
         if singles:
             c.near_miss_filter += singles
             singles_any = True
-    keep = s.near_miss_keep
     if keep and singles_any:
-        near.append(_tail(cands, start, k, keep, plans, values))
+        near.append(partial(_tail, cands, start, k, keep, plans, values))
     return k
 
 
@@ -160,36 +177,89 @@ def _tail(
     keep: int,
     plans: list[Plan | None],
     values: Callable[[int], Values],
-) -> Callable[[], NearRows]:
-    """The last ``keep`` single-filter near misses of candidates [start, k), built when read."""
+) -> NearRows:
+    """The last ``keep`` single-filter near misses of candidates [start, k) (queued as a
+    ``partial``: built only when read)."""
+    some = [_IDLE if p is None else p for p in plans]  # (None: no candidate read here)
+    const = [p[0] for p in some]
+    nconst = np.array([len(c) for c in const], dtype=np.int64)
+    notional = np.array([p[1] and not p[0] for p in some])
+    limits = np.array([p[2] for p in some], dtype=np.int64)  # cooldown, rate, blacklist
+    width = 4 * keep
+    while True:
+        a = max(start, k - width)
+        idx, nows = cands.sym[a:k], cands.now[a:k]
+        timed = nows[:, None] < limits[idx]
+        blocks = nconst[idx] + timed.sum(axis=1)
+        single = (blocks == 1) | (notional[idx] & (blocks == 0))
+        where = np.flatnonzero(single)
+        if len(where) >= keep or a == start:
+            break
+        width *= 4
+    where = where[-keep:]
+    reasons = []
+    for j, si in zip(where.tolist(), idx[where].tolist(), strict=True):
+        row = timed[j]
+        if const[si]:
+            reasons.append(const[si][0])
+        elif row.any():
+            reasons.append(_TIMED[int(row.argmax())])
+        else:
+            reasons.append("notional")
+    return (nows[where].tolist(), idx[where].tolist(), reasons, (where + a).tolist(), values)
 
-    def build() -> NearRows:
-        some = [_IDLE if p is None else p for p in plans]  # (None: no candidate read here)
-        const = [p[0] for p in some]
-        nconst = np.array([len(c) for c in const], dtype=np.int64)
-        notional = np.array([p[1] and not p[0] for p in some])
-        limits = np.array([p[2] for p in some], dtype=np.int64)  # cooldown, rate, blacklist
-        width = 4 * keep
-        while True:
-            a = max(start, k - width)
-            idx, nows = cands.sym[a:k], cands.now[a:k]
-            timed = nows[:, None] < limits[idx]
-            blocks = nconst[idx] + timed.sum(axis=1)
-            single = (blocks == 1) | (notional[idx] & (blocks == 0))
-            where = np.flatnonzero(single)
-            if len(where) >= keep or a == start:
-                break
-            width *= 4
-        where = where[-keep:]
-        reasons = []
-        for j, si in zip(where.tolist(), idx[where].tolist(), strict=True):
-            row = timed[j]
-            if const[si]:
-                reasons.append(const[si][0])
-            elif row.any():
-                reasons.append(_TIMED[int(row.argmax())])
-            else:
-                reasons.append("notional")
-        return (nows[where].tolist(), idx[where].tolist(), reasons, (where + a).tolist(), values)
 
-    return build
+class Tally:
+    """Threshold screens whose counts wait for :func:`settle_thresholds`, as flat ints."""
+
+    __slots__ = ("rows", "screens")
+
+    def __init__(self) -> None:
+        """No screen yet."""
+        self.screens: list[int] = []  # per screen: start, first unblocked, rate edge, rows
+        self.rows: list[int] = []  # per symbol with candidates: index, cooldown and pause
+        # edges, its filters as bits (1 capacity, 2 balance, 4 notional)
+
+
+def settle_thresholds(cands: Candidates, bot: Bot, tally: Tally) -> None:
+    """Add the counts of the deferred screens in ``tally`` to ``bot``'s counters: exactly
+    what :func:`screen_thresholds` counts one screen at a time, summed in numpy per symbol."""
+    if not tally.screens:
+        return
+    screens = np.fromiter(tally.screens, np.int64, len(tally.screens)).reshape(-1, 4)
+    table = np.fromiter(tally.rows, np.int64, len(tally.rows)).reshape(-1, 4)
+    per = screens[:, 3]
+    start_all, k_all, e1_all = (np.repeat(screens[:, j], per) for j in range(3))
+    for i, sym in enumerate(bot.s.symbols):
+        mine = table[:, 0] == i
+        if not mine.any():
+            continue
+        _, e0, e2, code = table[mine].T
+        start, k, e1 = start_all[mine], k_all[mine], e1_all[mine]
+        cap, bal, small = code & 1, code >> 1 & 1, code >> 2
+        nconst = cap + bal
+        count = cands.count[i]
+        c0, ck = count[start], count[k]
+        tot = ck - c0
+        q = np.minimum(np.stack((e0, e1, e2)), k)  # each edge clipped to k (all >= start)
+        q.sort(axis=0)
+        second, top = q[1], q[2]
+        c = bot.counters[sym]
+        n = int(tot.sum())
+        c.candles += n
+        c.primary += n
+        c.confirming += n
+        c.passes_1plus1 += n
+        reasons = [("capacity", tot[cap == 1])]
+        for reason, e in zip(_TIMED, (e0, e1, e2), strict=True):
+            reasons.append((reason, count[np.minimum(e, k)] - c0))
+        reasons.append(("balance", tot[bal == 1]))
+        free = ck - count[top]  # blocked by no time filter
+        notional = np.where((nconst == 0) & (small == 1), free, 0)
+        reasons.append(("notional", notional))
+        for reason, blocked in reasons:
+            if m := int(blocked.sum()):
+                c.reject(reason, m)
+        singles = np.where(nconst == 1, free, 0)
+        singles += np.where(nconst == 0, count[top] - count[second] + notional, 0)
+        c.near_miss_filter += int(singles.sum())
