@@ -94,3 +94,43 @@ def test_written_orders_follow_every_change_never_a_stale_cached_text(tmp_path: 
                            for o in ex.orders.values()], i  # fmt: skip
     ex._db.close()
     ex._db = None
+
+
+def test_a_new_exchange_file_gets_the_chosen_page_size_an_old_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    """A new file is made in PAGE_SIZE pages; a file made with 8 KiB pages stays so and works."""
+    import asyncio
+
+    from optiflow.adapters.sim.rehearsal_file import PAGE_SIZE, tables
+
+    def size(path: Path) -> int:
+        """The file's page size, read by a connection of its own."""
+        conn = sqlite3.connect(path)
+        try:
+            return int(conn.execute("PRAGMA page_size").fetchone()[0])
+        finally:
+            conn.close()
+
+    new = tmp_path / "new" / "sim_exchange.sqlite"
+    new.parent.mkdir()
+    ex = exchange(new)
+    ex.orders = {o.client_id: o for o in (order(i) for i in range(5))}
+    ex.save()
+    asyncio.run(ex.close())
+    assert PAGE_SIZE == 4096 and size(new) == PAGE_SIZE
+    old = tmp_path / "old" / "sim_exchange.sqlite"
+    old.parent.mkdir()
+    raw = sqlite3.connect(old, isolation_level=None)
+    raw.execute("PRAGMA page_size=8192")
+    raw.execute("PRAGMA journal_mode=WAL")
+    tables(raw)
+    raw.close()
+    ex = exchange(old)
+    ex.orders = {o.client_id: o for o in (order(i) for i in range(5))}
+    ex.save()
+    asyncio.run(ex.close())
+    again = exchange(old)
+    assert list(again.orders) == [f"cid-{i:04d}" for i in range(5)]
+    asyncio.run(again.close())
+    assert size(old) == 8192

@@ -15,6 +15,12 @@ from typing import Any
 
 from optiflow.ports.exchange import OrderRequest, OrderUpdate
 
+# The page size of a new exchange file: 4 KiB. Replaying a week of preset A's 3,490 writes:
+# 8 KiB pages write 1.1 WAL frames a write instead of 1.9 in the same time (9.0 µs), 16 and
+# 32 KiB take longer (~16 and 23 µs), 1 and 2 KiB too (12.4, 10.3); the writes are ~2 % of
+# a rehearsal's time. A file made before keeps its page size (an existing file ignores it).
+PAGE_SIZE = 4096
+
 # the books' text is padded to a steady size (``rows.padded``): an upsert of a row of
 # unchanged size rewrites it in place (INSERT OR REPLACE deleted and re-inserted it)
 SAVE_BOOKS = "INSERT INTO state VALUES ('books', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
@@ -36,6 +42,7 @@ def create_file(path: Path) -> None:
         leftover.unlink(missing_ok=True)  # a start-up killed while creating it
     db = sqlite3.connect(tmp, isolation_level=None)
     try:
+        db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # before WAL mode makes the file
         db.execute("PRAGMA journal_mode=WAL")
         tables(db)
     finally:
