@@ -61,6 +61,19 @@ def random_candidates(
     return cands, values, sym, now
 
 
+def assert_same_counts(
+    bot: Bot, general: Bot, near_fast: list[NearBatch], near_general: list[NearBatch]
+) -> None:
+    """After both queues are flushed, ``bot`` keeps the counters and near misses ``general``
+    keeps."""
+    flush_near(bot, near_fast, SPREAD)
+    flush_near(general, near_general, SPREAD)
+    assert {s: c.frozen() for s, c in bot.counters.items()} == {
+        s: c.frozen() for s, c in general.counters.items()
+    }
+    assert bot.near_misses.latest() == general.near_misses.latest()
+
+
 @pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
 @pytest.mark.parametrize("seed", range(150))
 def test_capacity_shortcut_counts_like_the_general_screen(name: str, seed: int) -> None:
@@ -77,12 +90,7 @@ def test_capacity_shortcut_counts_like_the_general_screen(name: str, seed: int) 
     near_general: list[NearBatch] = []
     k = cands.screen(bot, start, stop, values, SPREAD, near_fast)
     assert _screen(general, start, stop, sym, now, values, SPREAD, near_general) == k
-    flush_near(bot, near_fast, SPREAD)
-    flush_near(general, near_general, SPREAD)
-    assert {s: c.frozen() for s, c in bot.counters.items()} == {
-        s: c.frozen() for s, c in general.counters.items()
-    }
-    assert bot.near_misses.latest() == general.near_misses.latest()
+    assert_same_counts(bot, general, near_fast, near_general)
 
 
 SHADOWLESS = [
@@ -111,13 +119,13 @@ def test_fast_feed_equals_every_candle_feed_without_shadows(
     assert_feeds_equal(cfg, data)
 
 
-@pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
-@pytest.mark.parametrize("seed", range(60))
-def test_threshold_screens_in_a_row_count_like_the_general_screen(name: str, seed: int) -> None:
+def screens_in_a_row(name: str, seed: int, deferred: bool) -> None:
     """Runs of candidates screened one after another, the state changing between them (an
-    entry, an exit, a pause), few or no near misses kept: the threshold screen finds the
-    same candidates and keeps the same counters and near misses as the general screen."""
-    rng = random.Random(1000 + seed)
+    entry, an exit, a pause with a cooldown), few or no near misses kept; ``deferred``: the
+    counts wait (``tally``, ``defer``: the fast feed's setting) and ``settle`` adds them at
+    the end. The threshold screen finds the same candidates and keeps the same counters and
+    near misses as the general screen does one candidate at a time."""
+    rng = random.Random(seed)
     bot = random_bot(rng, name, busy=None, traded=0.3, paused=0.2, cash=CASH, shadows=False)
     keep = rng.choice([0, 1, 3, 50])
     bot.s = replace(bot.s, near_miss_keep=keep)
@@ -125,7 +133,8 @@ def test_threshold_screens_in_a_row_count_like_the_general_screen(name: str, see
     n = rng.randint(50, 600)
     syms = len(bot.s.symbols)
     cands, values, sym, now = random_candidates(rng, bot, n, 2)
-
+    if deferred:
+        cands.defer, cands.tally = True, Tally()
     general = copy.deepcopy(bot)
     near_fast: list[NearBatch] = []
     near_general: list[NearBatch] = []
@@ -146,15 +155,21 @@ def test_threshold_screens_in_a_row_count_like_the_general_screen(name: str, see
                 gone = sorted(b.entry_orders)[0]
                 del b.entry_orders[gone]
                 b.last_trade[gone] = at
-            elif move < 0.9:  # a pause
+            elif move < 0.9:  # a pause, and a cooldown (two time filters on one symbol)
                 b.blacklist.paused_until[s] = at + pause * MIN
+                b.last_trade[s] = at
         start = max(k + 1, stop) if k < stop else stop
-    flush_near(bot, near_fast, SPREAD)
-    flush_near(general, near_general, SPREAD)
-    assert {s: c.frozen() for s, c in bot.counters.items()} == {
-        s: c.frozen() for s, c in general.counters.items()
-    }
-    assert bot.near_misses.latest() == general.near_misses.latest()
+    if deferred:
+        cands.settle(bot)
+        assert cands.tally is not None and not cands.tally.screens
+    assert_same_counts(bot, general, near_fast, near_general)
+
+
+@pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
+@pytest.mark.parametrize("seed", range(60))
+def test_threshold_screens_in_a_row_count_like_the_general_screen(name: str, seed: int) -> None:
+    """Screens in a row, each counted as it runs, count like the general screen."""
+    screens_in_a_row(name, 1000 + seed, deferred=False)
 
 
 def test_threshold_screen_keeps_a_near_miss_far_behind_the_last_candidates() -> None:
@@ -235,62 +250,14 @@ def test_near_misses_flushed_mid_run_keep_the_latest(seed: int) -> None:
                 b.blacklist.paused_until[s] = at + 3 * MIN
         start = max(k + 1, stop) if k < stop else stop
     assert flushed and len(near_fast) < _FLUSH * keep
-    flush_near(bot, near_fast, SPREAD)
-    flush_near(general, near_general, SPREAD)
-    assert {s: c.frozen() for s, c in bot.counters.items()} == {
-        s: c.frozen() for s, c in general.counters.items()
-    }
-    assert bot.near_misses.latest() == general.near_misses.latest()
+    assert_same_counts(bot, general, near_fast, near_general)
 
 
 @pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
 @pytest.mark.parametrize("seed", range(40))
 def test_deferred_screen_counts_equal_the_general_screen(name: str, seed: int) -> None:
-    """With the counts deferred (``tally``, ``defer``: the fast feed's setting) and added
-    by ``settle`` at the end, screens in a row with the state changing between them (an
-    entry, an exit, a pause, a cooldown) count and keep exactly what the general screen
-    does one candidate at a time."""
-    rng = random.Random(9000 + seed)
-    bot = random_bot(rng, name, busy=None, traded=0.3, paused=0.2, cash=CASH, shadows=False)
-    keep = rng.choice([0, 1, 3, 50])
-    bot.s = replace(bot.s, near_miss_keep=keep)
-    bot.near_misses.keep = keep
-    n = rng.randint(50, 600)
-    syms = len(bot.s.symbols)
-    cands, values, sym, now = random_candidates(rng, bot, n, 2)
-    cands.defer, cands.tally = True, Tally()
-    general = copy.deepcopy(bot)
-    near_fast: list[NearBatch] = []
-    near_general: list[NearBatch] = []
-    start = 0
-    while start < n:
-        stop = min(n, start + rng.choice([rng.randint(1, 20), rng.randint(1, n)]))
-        k = cands.screen(bot, start, stop, values, SPREAD, near_fast)
-        assert _screen(general, start, stop, sym, now, values, SPREAD, near_general) == k
-        at = int(now[min(k, n - 1)])
-        s = bot.s.symbols[rng.randrange(syms) if k >= stop else int(sym[k])]
-        move, pause = rng.random(), rng.randint(1, 30)
-        for b in (bot, general):  # the same state change in both
-            if move < 0.4 and s not in b.entry_orders:  # an entry (on the unblocked one)
-                b.entry_orders[s] = f"{s}-e"
-                b.rate.record(at)
-                b.last_trade[s] = at
-            elif move < 0.8 and b.entry_orders:  # a position closes
-                gone = sorted(b.entry_orders)[0]
-                del b.entry_orders[gone]
-                b.last_trade[gone] = at
-            elif move < 0.9:  # a pause, and a cooldown (two time filters on one symbol)
-                b.blacklist.paused_until[s] = at + pause * MIN
-                b.last_trade[s] = at
-        start = max(k + 1, stop) if k < stop else stop
-    cands.settle(bot)
-    assert cands.tally is not None and not cands.tally.screens
-    flush_near(bot, near_fast, SPREAD)
-    flush_near(general, near_general, SPREAD)
-    assert {s: c.frozen() for s, c in bot.counters.items()} == {
-        s: c.frozen() for s, c in general.counters.items()
-    }
-    assert bot.near_misses.latest() == general.near_misses.latest()
+    """Screens in a row whose counts wait for ``settle`` count like the general screen."""
+    screens_in_a_row(name, 9000 + seed, deferred=True)
 
 
 @pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
