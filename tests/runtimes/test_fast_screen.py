@@ -20,7 +20,7 @@ from optiflow.engine.screen import NearBatch, flush_near
 from optiflow.interfaces.cli.timeparse import parse_when
 from optiflow.marketdata.loaders import load_folder
 from optiflow.runtimes.fast_screen import _FLUSH, Candidates, _screen
-from optiflow.runtimes.threshold_screen import Tally, screen_thresholds, settle_thresholds
+from optiflow.runtimes.threshold_screen import screen_thresholds, settle_thresholds
 from optiflow.signals.catalogue import signal_values
 from tests.engine.screen_support import random_bot
 from tests.runtimes.runs_support import assert_feeds_equal
@@ -62,10 +62,16 @@ def random_candidates(
 
 
 def assert_same_counts(
-    bot: Bot, general: Bot, near_fast: list[NearBatch], near_general: list[NearBatch]
+    cands: Candidates,
+    bot: Bot,
+    general: Bot,
+    near_fast: list[NearBatch],
+    near_general: list[NearBatch],
 ) -> None:
-    """After both queues are flushed, ``bot`` keeps the counters and near misses ``general``
-    keeps."""
+    """Once ``cands`` has settled its counts and both queues are flushed, ``bot`` keeps the
+    counters and near misses ``general`` keeps."""
+    cands.settle(bot)
+    assert not cands.tally.screens and not cands.spans[0]
     flush_near(bot, near_fast, SPREAD)
     flush_near(general, near_general, SPREAD)
     assert {s: c.frozen() for s, c in bot.counters.items()} == {
@@ -90,7 +96,7 @@ def test_capacity_shortcut_counts_like_the_general_screen(name: str, seed: int) 
     near_general: list[NearBatch] = []
     k = cands.screen(bot, start, stop, values, SPREAD, near_fast)
     assert _screen(general, start, stop, sym, now, values, SPREAD, near_general) == k
-    assert_same_counts(bot, general, near_fast, near_general)
+    assert_same_counts(cands, bot, general, near_fast, near_general)
 
 
 SHADOWLESS = [
@@ -121,10 +127,11 @@ def test_fast_feed_equals_every_candle_feed_without_shadows(
 
 def screens_in_a_row(name: str, seed: int, deferred: bool) -> None:
     """Runs of candidates screened one after another, the state changing between them (an
-    entry, an exit, a pause with a cooldown), few or no near misses kept; ``deferred``: the
-    counts wait (``tally``, ``defer``: the fast feed's setting) and ``settle`` adds them at
-    the end. The threshold screen finds the same candidates and keeps the same counters and
-    near misses as the general screen does one candidate at a time."""
+    entry, an exit, a pause with a cooldown), few or no near misses kept; the threshold
+    screens' counts wait for ``settle`` (the tally), and with ``deferred`` the capacity
+    screens' too (``defer``: the fast feed's setting). The threshold screen finds the same
+    candidates and keeps the same counters and near misses as the general screen does one
+    candidate at a time."""
     rng = random.Random(seed)
     bot = random_bot(rng, name, busy=None, traded=0.3, paused=0.2, cash=CASH, shadows=False)
     keep = rng.choice([0, 1, 3, 50])
@@ -133,8 +140,7 @@ def screens_in_a_row(name: str, seed: int, deferred: bool) -> None:
     n = rng.randint(50, 600)
     syms = len(bot.s.symbols)
     cands, values, sym, now = random_candidates(rng, bot, n, 2)
-    if deferred:
-        cands.defer, cands.tally = True, Tally()
+    cands.defer = deferred
     general = copy.deepcopy(bot)
     near_fast: list[NearBatch] = []
     near_general: list[NearBatch] = []
@@ -159,16 +165,13 @@ def screens_in_a_row(name: str, seed: int, deferred: bool) -> None:
                 b.blacklist.paused_until[s] = at + pause * MIN
                 b.last_trade[s] = at
         start = max(k + 1, stop) if k < stop else stop
-    if deferred:
-        cands.settle(bot)
-        assert cands.tally is not None and not cands.tally.screens
-    assert_same_counts(bot, general, near_fast, near_general)
+    assert_same_counts(cands, bot, general, near_fast, near_general)
 
 
 @pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
 @pytest.mark.parametrize("seed", range(60))
 def test_threshold_screens_in_a_row_count_like_the_general_screen(name: str, seed: int) -> None:
-    """Screens in a row, each counted as it runs, count like the general screen."""
+    """Screens in a row, capacity counted as it runs, count like the general screen."""
     screens_in_a_row(name, 1000 + seed, deferred=False)
 
 
@@ -204,6 +207,7 @@ def test_threshold_screen_keeps_a_near_miss_far_behind_the_last_candidates() -> 
     near_general: list[NearBatch] = []
     assert cands.screen(bot, 0, n, values, SPREAD, near_fast) == n
     assert _screen(general, 0, n, sym, now, values, SPREAD, near_general) == n
+    cands.settle(bot)
     flush_near(bot, near_fast, SPREAD)
     flush_near(general, near_general, SPREAD)
     kept = bot.near_misses.latest()
@@ -250,39 +254,35 @@ def test_near_misses_flushed_mid_run_keep_the_latest(seed: int) -> None:
                 b.blacklist.paused_until[s] = at + 3 * MIN
         start = max(k + 1, stop) if k < stop else stop
     assert flushed and len(near_fast) < _FLUSH * keep
-    assert_same_counts(bot, general, near_fast, near_general)
+    assert_same_counts(cands, bot, general, near_fast, near_general)
 
 
 @pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
 @pytest.mark.parametrize("seed", range(40))
 def test_deferred_screen_counts_equal_the_general_screen(name: str, seed: int) -> None:
-    """Screens in a row whose counts wait for ``settle`` count like the general screen."""
+    """Screens in a row whose counts all wait for ``settle`` count like the general screen."""
     screens_in_a_row(name, 9000 + seed, deferred=True)
 
 
 @pytest.mark.parametrize("name", ["reference_ema_rsi.json", "runtime_config_optiscalpA.json"])
 @pytest.mark.parametrize("seed", range(100))
-def test_settled_threshold_counts_equal_the_counts_made_at_once(name: str, seed: int) -> None:
-    """Whatever the state (slots, cash, cooldowns, rate, pauses), threshold screens counted
-    at the end (``settle_thresholds``) add what they add when counted one by one."""
+def test_settled_threshold_counts_equal_the_general_screen(name: str, seed: int) -> None:
+    """Whatever the state (slots, cash, cooldowns, rate, pauses), threshold screens count
+    nothing until ``settle_thresholds``, which adds what the general screen counts."""
     rng = random.Random(20_000 + seed)
     bot = random_bot(rng, name, busy=None, traded=0.5, paused=0.4, cash=CASH, shadows=False)
     n = rng.randint(1, 400)
-    cands, values, _, _ = random_candidates(rng, bot, n, 3)
-    later = copy.deepcopy(bot)
-    tally = Tally()
+    cands, values, sym, now = random_candidates(rng, bot, n, 3)
+    general = copy.deepcopy(bot)
+    before = {s: c.frozen() for s, c in bot.counters.items()}
     start = 0
     while start < n:
         stop = rng.randint(start + 1, n)
-        cands.tally = None
         k = screen_thresholds(cands, bot, start, stop, values, [])
-        cands.tally = tally
-        assert screen_thresholds(cands, later, start, stop, values, []) == k
+        assert _screen(general, start, stop, sym, now, values, SPREAD, []) == k
         start = stop
-    assert {s: c.frozen() for s, c in later.counters.items()} != {
-        s: c.frozen() for s, c in bot.counters.items()
-    } or not tally.screens
-    settle_thresholds(cands, later, tally)
-    assert {s: c.frozen() for s, c in later.counters.items()} == {
-        s: c.frozen() for s, c in bot.counters.items()
+    assert {s: c.frozen() for s, c in bot.counters.items()} == before  # nothing yet
+    settle_thresholds(cands, bot, cands.tally)
+    assert {s: c.frozen() for s, c in bot.counters.items()} == {
+        s: c.frozen() for s, c in general.counters.items()
     }

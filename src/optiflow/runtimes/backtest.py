@@ -42,7 +42,6 @@ from optiflow.runtimes.bar_loop import AlignedData, BarLoop, align
 from optiflow.runtimes.bulk_stats import bulk_counters, candidate_mask, fast_features, first_cross
 from optiflow.runtimes.fast_screen import Candidates
 from optiflow.runtimes.shadow_feed import ShadowFeed, market_signals, shadow_outcomes
-from optiflow.runtimes.threshold_screen import Tally
 from optiflow.signals.catalogue import signal_values
 
 Progress = Callable[[int, int], None]
@@ -186,7 +185,6 @@ def run_fast(
     cand_now = d.ts[cand_bar] + s.timeframe_ms
     cands = Candidates(bot, len(d.ts), cand_bar, cand_sym, cand_row, cand_now)
     cands.defer = True  # capacity counts added once, at the end (cands.settle)
-    cands.tally = Tally()  # and the threshold screens' counts
     lo, hi, untraded, next_traded = _trigger_arrays(d)
     T = len(d.ts)
 

@@ -50,8 +50,8 @@ class Candidates:
         # the [start, stop) spans it blocked, two appends instead of per-symbol counting
         self.defer = False
         self.spans: tuple[list[int], list[int]] = ([], [])
-        # with a ``tally``, the threshold screens' counts are added by ``settle`` too
-        self.tally: Tally | None = None
+        # the threshold screens' counts, always added by ``settle`` (at the run's end)
+        self.tally = Tally()
         n = len(sym)
         kind = np.int32 if n < 2**31 - 1 else np.int64  # half the memory
         # at[b]: the first candidate of bar b or later (b = 0 .. bars)
@@ -169,10 +169,9 @@ class Candidates:
 
 
     def settle(self, bot: Bot) -> None:
-        """Add the deferred counts of the capacity screens to ``bot``'s counters."""
-        if self.tally is not None:
-            settle_thresholds(self, bot, self.tally)
-            self.tally = Tally()
+        """Add the deferred counts of the threshold and capacity screens to ``bot``'s counters."""
+        settle_thresholds(self, bot, self.tally)
+        self.tally = Tally()
         starts, stops = (np.array(x, dtype=np.int64) for x in self.spans)
         self.spans = ([], [])
         if len(starts):

@@ -33,16 +33,16 @@ class Candidates(Protocol):
     first: list[np.ndarray]  # per symbol: its first candidate at or after j
     floors: list[Decimal]  # per symbol: the smallest order allowed
     rich: Decimal | None  # a free balance from which every order reaches its floor
-    tally: Tally | None  # screens whose counts wait for ``settle_thresholds``
+    tally: Tally  # screens whose counts wait for ``settle_thresholds``
 
 
-# per symbol: the filters blocking all its candidates, the notional's sure case, the
-# thresholds (cooldown, rate, blacklist) and the first candidate each lets through
-Plan = tuple[tuple[str, ...], bool, tuple[int, int, int], tuple[int, int, int]]
+# per symbol: the filters blocking all its candidates, the notional's sure case and the
+# thresholds (cooldown, rate, blacklist)
+Plan = tuple[tuple[str, ...], bool, tuple[int, int, int]]
 
 _NONE = np.iinfo(np.int64).min  # a threshold that blocks nothing
 _TIMED = ("cooldown", "rate", "blacklist")
-_IDLE: Plan = ((), False, (_NONE, _NONE, _NONE), (0, 0, 0))  # a symbol with no candidate
+_IDLE: Plan = ((), False, (_NONE, _NONE, _NONE))  # a symbol with no candidate
 
 
 def screen_thresholds(
@@ -55,7 +55,8 @@ def screen_thresholds(
 ) -> int:
     """Screen candidates [start, stop) (shadow book off); the first unblocked, or ``stop``.
 
-    Counts the blocked ones and queues their near misses (lazily) as the general screen.
+    Tallies the screen in ``cands.tally`` (``settle_thresholds`` adds its counts, as the
+    general screen makes them) and queues its near misses (lazily) as the general screen.
     """
     s, syms = bot.s, bot.s.symbols
     positions, orders = bot.positions, bot.entry_orders
@@ -84,8 +85,8 @@ def screen_thresholds(
     plans: list[Plan | None] = []  # None: the symbol has no candidate in [start, stop)
     count_of = cands.count
     tally = cands.tally
-    rows = None if tally is None else tally.rows
-    mark = 0 if rows is None else len(rows)
+    rows = tally.rows
+    mark = len(rows)
     for i, sym in enumerate(syms):
         count = count_of[i]
         if count.item(stop) == count.item(start):
@@ -107,65 +108,16 @@ def screen_thresholds(
             f = first[i].item(max(e0, rate_edge, e2))
             if f < k:
                 k = f
-        if rows is not None:  # its filters as bits: 1 capacity, 2 balance, 4 notional
-            rows += (i, e0, e2, busy + 2 * bal + 4 * small)
-        plans.append((const, small, (cool, rate, pause), (e0, rate_edge, e2)))
+        # its filters as bits: 1 capacity, 2 balance, 4 notional
+        rows += (i, e0, e2, busy + 2 * bal + 4 * small)
+        plans.append((const, small, (cool, rate, pause)))
     if k <= start:
-        if rows is not None:
-            del rows[mark:]  # (nothing counted)
+        del rows[mark:]  # (nothing counted)
         return start
+    # counted at the run's end, all screens at once (``settle_thresholds``)
+    tally.screens += (start, k, rate_edge, (len(rows) - mark) >> 2)
     keep = s.near_miss_keep
-    if tally is not None:  # counted at the run's end, all screens at once
-        tally.screens += (start, k, rate_edge, (len(tally.rows) - mark) >> 2)
-        if keep:  # (a batch without a single-filter near miss builds to nothing)
-            near.append(partial(_tail, cands, start, k, keep, plans, values))
-        return k
-    counters = bot.counters
-    singles_any = False
-    for i, plan in enumerate(plans):
-        if plan is None:
-            continue
-        const, small, _, edge = plan
-        count = count_of[i]
-        c0 = count.item(start)
-        ck = count.item(k)
-        tot = ck - c0
-        if not tot:
-            continue
-        c = counters[syms[i]]
-        c.candles += tot
-        c.primary += tot
-        c.confirming += tot
-        c.passes_1plus1 += tot
-        if const and const[0] == "capacity":
-            c.reject("capacity", tot)
-        e0, e1, e2 = edge  # each edge is at least start; clipped to k (> start)
-        q0, q1, q2 = e0 if e0 < k else k, e1 if e1 < k else k, e2 if e2 < k else k
-        _, second, top = sorted((q0, q1, q2))  # top: the latest edge
-        if top > start:  # a time filter blocks some: in the engine's order (_TIMED)
-            if q0 > start and (blocked := count.item(q0) - c0):
-                c.reject("cooldown", blocked)
-            if q1 > start and (blocked := count.item(q1) - c0):
-                c.reject("rate", blocked)
-            if q2 > start and (blocked := count.item(q2) - c0):
-                c.reject("blacklist", blocked)
-        if const and const[-1] == "balance":
-            c.reject("balance", tot)
-        singles = 0
-        if len(const) == 1:
-            singles = ck - count.item(top)
-        elif not const:
-            # candidates from the second latest edge to the latest have one time filter
-            singles = count.item(top) - count.item(second)
-            if small:
-                free_of_others = ck - count.item(top)
-                if free_of_others:
-                    c.reject("notional", free_of_others)
-                    singles += free_of_others
-        if singles:
-            c.near_miss_filter += singles
-            singles_any = True
-    if keep and singles_any:
+    if keep:  # (a batch without a single-filter near miss builds to nothing)
         near.append(partial(_tail, cands, start, k, keep, plans, values))
     return k
 
@@ -222,8 +174,9 @@ class Tally:
 
 
 def settle_thresholds(cands: Candidates, bot: Bot, tally: Tally) -> None:
-    """Add the counts of the deferred screens in ``tally`` to ``bot``'s counters: exactly
-    what :func:`screen_thresholds` counts one screen at a time, summed in numpy per symbol."""
+    """Add the counts of the screens in ``tally`` to ``bot``'s counters: exactly what the
+    general screen (``engine/screen.py``) counts one candidate at a time, summed in numpy
+    per symbol."""
     if not tally.screens:
         return
     screens = np.fromiter(tally.screens, np.int64, len(tally.screens)).reshape(-1, 4)
