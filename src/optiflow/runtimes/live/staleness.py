@@ -22,8 +22,7 @@ class StaleWatch:
         """Update ``info`` (stale flag, age) and return a warning when an episode starts."""
         if last_open_ms is not None and last_open_ms + self.tf >= now_ms and not self.stale:
             # the usual cycle: the candle closed by now is the latest (age 0), nothing stale
-            if symbol not in self.first_seen:
-                self.first_seen[symbol] = now_ms
+            self.first_seen.setdefault(symbol, now_ms)
             info["stale"], info["last_candle_age_s"] = False, 0.0
             return None
         since = self.first_seen.setdefault(symbol, now_ms)
