@@ -118,7 +118,8 @@ def order_from_dict(d: Mapping[str, Any]) -> OrderRecord:
 def to_snapshot(bot: Bot, memo: TopMemo | None = None) -> dict[str, Any]:
     """Everything needed to continue exactly where the bot is (exit rows live in the store).
 
-    ``memo`` (the caller's, kept from one snapshot to the next): see ``shadows_to_dict``.
+    ``memo`` (the caller's, kept from one snapshot to the next): see ``shadows_to_dict``;
+    with ``memo.open_exits`` only open positions' exit numbers are kept (``open_exit_seq``).
     """
     snap = {
         "version": SNAPSHOT_VERSION,
@@ -129,8 +130,8 @@ def to_snapshot(bot: Bot, memo: TopMemo | None = None) -> dict[str, Any]:
         "positions_opened": bot.positions_opened,
         "positions": [_pos_dict(p, memo) for p in bot.positions.values()],
         "entry_orders": dict(bot.entry_orders),
-        "orders": [order_to_dict(o) for o in bot.orders.values()],
-        "exit_seq": dict(bot.exit_seq),
+        "orders": [_order_dict(o, memo) for o in bot.orders.values()],
+        "exit_seq": open_exit_seq(bot) if memo and memo.open_exits else dict(bot.exit_seq),
         "last_trade": dict(bot.last_trade),
         "rate_entries": list(bot.rate.entries),
         "blacklist_recent": {k: list(v) for k, v in bot.blacklist.recent.items()},
@@ -160,15 +161,20 @@ def _pos_dict(p: Position, memo: TopMemo | None) -> dict[str, Any]:
     return position_to_dict(p) if memo is None else memo.position(p)
 
 
+def _order_dict(o: OrderRecord, memo: TopMemo | None) -> dict[str, Any]:
+    return order_to_dict(o) if memo is None else memo.order(o)
+
+
 def open_exit_seq(bot: Bot) -> dict[str, int]:
     """``exit_seq`` of the positions still open or with orders (closed ones never issue again).
 
     For a store that is never repaired by exit numbers (``adapters.sqlite.repair`` reads them
     for replays only); a snapshot with every position ever grows with every trade.
     """
-    live = {p.position_id for p in bot.positions.values()}
-    live.update(o.position_id for o in bot.orders.values())
-    return {k: bot.exit_seq[k] for k in sorted(live) if k in bot.exit_seq}
+    seq = bot.exit_seq
+    live = [p.position_id for p in bot.positions.values()]
+    live += [o.position_id for o in bot.orders.values()]
+    return {k: seq[k] for k in sorted(set(live)) if k in seq}
 
 
 def from_snapshot(
@@ -242,6 +248,10 @@ def result_from_dict(d: Mapping[str, Any]) -> ShadowResult:
     )
 
 
+# a shadow, its position, PnL, reasons, exit count and last exit, and its data
+_ShadowHit = tuple[Shadow, Position, Decimal, tuple[str, ...], int, Any, dict[str, Any]]
+
+
 class TopMemo:
     """The top winners' and positions' data of the last snapshot, reused while the same objects.
 
@@ -250,12 +260,17 @@ class TopMemo:
     objects give the same data (treat it as read-only).
     """
 
-    def __init__(self) -> None:
-        """Nothing remembered yet."""
+    def __init__(self, open_exits: bool = False) -> None:
+        """Nothing remembered yet; ``open_exits``: see ``to_snapshot``."""
+        self.open_exits = open_exits
         self.results: list[ShadowResult] = []
         self.data: list[dict[str, Any]] = []
-        self._pos: dict[int, tuple[Position, dict[str, Any]]] = {}  # id -> (position, data)
-        self._used: dict[int, tuple[Position, dict[str, Any]]] = {}
+        # id -> (position or order record, its data)
+        self._pos: dict[int, tuple[Position | OrderRecord, dict[str, Any]]] = {}
+        self._used: dict[int, tuple[Position | OrderRecord, dict[str, Any]]] = {}
+        # id -> the shadow with what it held and its data (``shadow``)
+        self._open: dict[int, _ShadowHit] = {}
+        self._open_used: dict[int, _ShadowHit] = {}
 
     def position(self, p: Position) -> dict[str, Any]:
         """``position_to_dict(p)``, the last snapshot's when ``p`` is the same object."""
@@ -265,9 +280,41 @@ class TopMemo:
         self._used[id(p)] = hit
         return hit[1]
 
+    def order(self, o: OrderRecord) -> dict[str, Any]:
+        """``order_to_dict(o)``, the last snapshot's when ``o`` is the same (frozen) object."""
+        hit = self._pos.get(id(o))
+        if hit is None or hit[0] is not o:
+            hit = (o, order_to_dict(o))
+        self._used[id(o)] = hit
+        return hit[1]
+
+    def shadow(self, sh: Shadow) -> dict[str, Any]:
+        """``shadow_to_dict(sh)``, the last snapshot's while ``sh`` holds what it held then.
+
+        A shadow changes by a new (frozen) position, a new (immutable) PnL, or an exit
+        appended to its list; its reasons are an immutable tuple. Compared by identity.
+        """
+        exits = sh.exits
+        n = len(exits)
+        last = exits[-1] if n else None
+        hit = self._open.get(id(sh))
+        if (
+            hit is None
+            or hit[0] is not sh
+            or hit[1] is not sh.pos
+            or hit[2] is not sh.pnl
+            or hit[3] is not sh.reasons
+            or hit[4] != n
+            or hit[5] is not last
+        ):
+            hit = (sh, sh.pos, sh.pnl, sh.reasons, n, last, shadow_to_dict(sh, self))
+        self._open_used[id(sh)] = hit
+        return hit[6]
+
     def rotate(self) -> None:
-        """A snapshot is done: remember only the positions it held (no stale ids)."""
+        """A snapshot is done: remember only the positions and shadows it held (no stale ids)."""
         self._pos, self._used = self._used, {}
+        self._open, self._open_used = self._open_used, {}
 
     def top(self, results: list[ShadowResult]) -> list[dict[str, Any]]:
         """``result_to_dict`` of each result (fresh dicts for a list that changed)."""
@@ -286,19 +333,23 @@ def shadows_to_dict(book: ShadowBook, memo: TopMemo | None = None) -> dict[str, 
     return {
         "seq": book.seq,
         "open": [
-            {
-                "pos": _pos_dict(sh.pos, memo),
-                "reasons": list(sh.reasons),
-                "pnl": str(sh.pnl),
-                "exits": [[x, str(q), str(px)] for x, q, px in sh.exits],
-            }
-            for sh in book.open.values()
+            shadow_to_dict(sh) if memo is None else memo.shadow(sh) for sh in book.open.values()
         ],
         "outcomes": {
             r: [o.blocked, o.wins, o.losses, str(o.net_pnl)] for r, o in book.outcomes.items()
         },
         "top": [result_to_dict(r) for r in book.top] if memo is None else memo.top(book.top),
         "pending": [[n, s, list(rs), str(k), p] for n, s, rs, k, p in book.pending_signals()],
+    }
+
+
+def shadow_to_dict(sh: Shadow, memo: TopMemo | None = None) -> dict[str, Any]:
+    """An open shadow as JSON-able data."""
+    return {
+        "pos": _pos_dict(sh.pos, memo),
+        "reasons": list(sh.reasons),
+        "pnl": str(sh.pnl),
+        "exits": [[x, str(q), str(px)] for x, q, px in sh.exits],
     }
 
 

@@ -38,7 +38,6 @@ from optiflow.config.models import BotConfig
 from optiflow.domain.events import StopRequested, SubmitOrder
 from optiflow.domain.market import BookTop
 from optiflow.engine.settings import settings_from_config
-from optiflow.engine.snapshot import open_exit_seq
 from optiflow.marketdata.features import compute_features
 from optiflow.marketdata.loaders import CandleArrays
 from optiflow.ports.exchange import ExchangeGateway
@@ -107,6 +106,7 @@ class RehearsalRuntime(CarryingRuntime):
         self.sim_clock, self.speed = clock, speed
         self.pacer = Pacer(speed, now_s)
         self.resume_candles = True
+        self._top.open_exits = True  # the snapshot keeps open positions' exit numbers only
         self.executor.sleep = self.retry_sleep = self._sleep
         self.executor.lookup_delay_s = 0.0 if speed <= 0 else self.executor.lookup_delay_s
         self.done_ts = -1  # the last point played completely
@@ -198,7 +198,6 @@ class RehearsalRuntime(CarryingRuntime):
 
     def _snapshot(self) -> dict[str, Any]:
         snap = super()._snapshot()
-        snap["bot"]["exit_seq"] = open_exit_seq(self._bot())  # not every position ever
         if self.finished:
             snap["done"] = True
         return snap

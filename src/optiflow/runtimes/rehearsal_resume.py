@@ -52,7 +52,10 @@ def dump_items(items: list[Item]) -> list[dict[str, Any]]:
 
 def _shallow(obj: SubmitOrder | CancelOrder) -> dict[str, Any]:
     """A flat dataclass as a dict (``asdict`` deep-copies: too slow for every commit)."""
-    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+    return {name: getattr(obj, name) for name in _FIELDS[type(obj)]}
+
+
+_FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in (SubmitOrder, CancelOrder)}
 
 
 def load_items(data: list[dict[str, Any]]) -> list[Item]:
