@@ -45,3 +45,30 @@ def test_fresh_near_misses_match_the_definition_through_appends_and_trims() -> N
             got = new_near_misses(bot, seen)
             assert got == reference(log, ref_seen)
             assert seen[0] == ref_seen[0]
+
+
+def test_a_trimmed_log_computes_the_values_of_the_fresh_near_misses_only() -> None:
+    """After a trim (a new list), only the near misses handed over have their values computed."""
+    log = NearMissLog(keep=4, order={"BTC/USDT": 0})
+    bot = cast(Bot, SimpleNamespace(near_misses=log))
+    computed: list[int] = []
+
+    def counted(ts: int) -> Callable[[], Any]:
+        def values() -> Any:
+            computed.append(ts)
+            return (("rsi", float(ts)),)
+
+        return values
+
+    seen: list[int] = [-1]
+    for ts in range(1, 9):
+        log.add_lazy(ts, "BTC/USDT", "filter", "rsi", counted(ts))
+    assert [n.ts for n in new_near_misses(bot, seen)] == [5, 6, 7, 8]
+    computed.clear()
+    before = log.items
+    for ts in range(9, 40):  # past 8 x keep: the log is trimmed into a new list
+        log.add_lazy(ts, "BTC/USDT", "one_group", "no_primary", counted(ts))
+    assert log.items is not before
+    got = new_near_misses(bot, seen)
+    assert [n.ts for n in got] == [36, 37, 38, 39]
+    assert sorted(computed) == [36, 37, 38, 39]  # not the older kept ones (5-8)

@@ -9,6 +9,7 @@ from optiflow.config.models import BotConfig
 from optiflow.domain.results import NearMiss
 from optiflow.domain.timefmt import iso_utc
 from optiflow.engine.bot import Bot
+from optiflow.portfolio.stats import NearMissLog
 
 
 def symbol_loggers(cfg: BotConfig) -> dict[str, logging.Logger]:
@@ -42,7 +43,11 @@ def new_near_misses(bot: Bot, seen: list[int]) -> tuple[NearMiss, ...]:
             )
     if not items or max(it[0] for it in items) <= seen[0]:
         return ()
-    fresh = tuple(n for n in bot.near_misses.latest() if n.ts > seen[0])
+    # ``latest()`` of the items after seen[0] only: they are the tail of the time order, so
+    # each kind's latest ``keep`` among them are its latest ``keep`` overall that are fresh
+    # (the older items' values are not computed only to be dropped)
+    after = NearMissLog(log.keep, log.order, [it for it in items if it[0] > seen[0]])
+    fresh = tuple(after.latest())
     if fresh:  # the latest time of the whole log: nothing older is fresh again
         seen[0] = fresh[-1].ts
     return fresh
