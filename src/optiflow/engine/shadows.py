@@ -209,6 +209,16 @@ class ShadowBook:
         """Play one traded candle as the backtest plays it: open, low, high, close."""
         if sym not in self.open:
             return
+        band = self._bands.get(sym)  # kept by ``on_price``: valid for any time before band[2]
+        if (
+            band is not None
+            and (band[2] is None or ts0 + tf - 1 < band[2])
+            and band[0] < o < band[1]
+            and band[0] < lo < band[1]
+            and band[0] < h < band[1]
+            and band[0] < c < band[1]
+        ):
+            return  # each of the four prices would return at ``on_price``'s band test
         offsets = (0, tf // 4, tf // 2, tf - 1)
         prices = (o, lo, h, c)
         for k in range(4):
