@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from decimal import Decimal
+from operator import is_
 from typing import Any
 
 from optiflow.domain.market import MarketLimits
@@ -319,7 +320,7 @@ class TopMemo:
     def top(self, results: list[ShadowResult]) -> list[dict[str, Any]]:
         """``result_to_dict`` of each result (fresh dicts for a list that changed)."""
         held = self.results
-        if len(held) != len(results) or any(a is not b for a, b in zip(held, results, strict=True)):
+        if len(held) != len(results) or not all(map(is_, held, results)):  # same objects
             self.results, self.data = list(results), [result_to_dict(r) for r in results]
         return list(self.data)
 
