@@ -254,11 +254,13 @@ _ShadowHit = tuple[Shadow, Position, Decimal, tuple[str, ...], int, Any, dict[st
 
 
 class TopMemo:
-    """The top winners' and positions' data of the last snapshot, reused while the same objects.
+    """The top winners', positions', orders' and open shadows' data of the last snapshot,
+    reused while the same objects.
 
     A caller taking many snapshots of one bot (the live runtime commits several times per
-    order) keeps one; results and positions (real and shadow) are frozen, so the same
-    objects give the same data (treat it as read-only).
+    order) keeps one; results, positions (real and shadow) and order records are frozen, so
+    the same objects give the same data, and an open shadow is the same while its parts are
+    (treat the data as read-only).
     """
 
     def __init__(self, open_exits: bool = False) -> None:
