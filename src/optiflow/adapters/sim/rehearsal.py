@@ -323,8 +323,10 @@ class RehearsalExchange(SimBooks):
         # each order's JSON is kept while the order is unchanged (most are, at every write)
         held = list(self.orders.values())
         texts = list(map(self._texts.get, map(id, held)))  # no Python call per order
-        if None in texts:
-            texts = [t or self._order_text(o) for o, t in zip(held, texts, strict=True)]
+        i = -1
+        for _ in range(texts.count(None)):  # usually the one order this write changed
+            i = texts.index(None, i + 1)
+            texts[i] = self._order_text(held[i])
         orders = ",".join(cast("list[str]", texts))
         text = f'{dump_json(state)[:-1]},"orders":[{orders}]}}'
         text, self._width = padded(text, self._width)  # same size: rewritten in place
