@@ -5,35 +5,12 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
-from optiflow.decisions.ladder import LadderParams
-from optiflow.domain.market import MarketLimits
 from optiflow.engine.shadows import ShadowBook
 from optiflow.engine.snapshot import shadows_to_dict
+from tests.engine.shadow_support import SYM, book
 
 TF = 60_000
 T0 = 1_700_000_000_000
-SYM = "AAA/USDT"
-
-
-def book(timeout_min: float | None, max_hold_min: float | None) -> ShadowBook:
-    """Fee 0.1 %, slippage 0.05 %, tick 0.01, lot 0.001; SL 1 %, TP1 0.5 % (half), TP2 1 %."""
-    p = LadderParams(
-        sl_pct=1.0,
-        tp1_pct=0.5,
-        tp2_pct=1.0,
-        tp1_share=Decimal("0.5"),
-        breakeven_after_tp1=True,
-        step_levels_usdt=(),
-        step_shares=(),
-        auto_profit_pct=None,
-        timeout_min=timeout_min,
-        timeout_min_pnl_pct=0.0,
-        max_hold_min=max_hold_min,
-        fee_in=0.001,
-        fee_out=0.001,
-    )
-    limits = {SYM: MarketLimits(Decimal("0.01"), Decimal("0.001"), Decimal(0), Decimal(0))}
-    return ShadowBook(p, limits, Decimal("0.001"), Decimal("0.0005"))
 
 
 def point_by_point(b: ShadowBook, ts0: int, o: float, h: float, lo: float, c: float) -> None:
@@ -51,7 +28,7 @@ def test_play_candle_leaves_the_same_book_as_its_four_points() -> None:
     skipped = 0
     for case in range(40):
         timeout, hold = rng.choice([(None, None), (3.0, None), (None, 7.0), (2.0, 5.0)])
-        fast, slow = book(timeout, hold), book(timeout, hold)
+        fast, slow = book(hold, timeout), book(hold, timeout)
         ts, px = T0, 100.0
         for n in range(200):
             if SYM not in fast.open:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from operator import is_
 from typing import Any
@@ -277,18 +277,17 @@ class TopMemo:
 
     def position(self, p: Position) -> dict[str, Any]:
         """``position_to_dict(p)``, the last snapshot's when ``p`` is the same object."""
-        hit = self._pos.get(id(p))
-        if hit is None or hit[0] is not p:
-            hit = (p, position_to_dict(p))
-        self._used[id(p)] = hit
-        return hit[1]
+        return self._same(p, position_to_dict)
 
     def order(self, o: OrderRecord) -> dict[str, Any]:
         """``order_to_dict(o)``, the last snapshot's when ``o`` is the same (frozen) object."""
-        hit = self._pos.get(id(o))
-        if hit is None or hit[0] is not o:
-            hit = (o, order_to_dict(o))
-        self._used[id(o)] = hit
+        return self._same(o, order_to_dict)
+
+    def _same(self, x: Any, to_dict: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+        hit = self._pos.get(id(x))
+        if hit is None or hit[0] is not x:
+            hit = (x, to_dict(x))
+        self._used[id(x)] = hit
         return hit[1]
 
     def shadow(self, sh: Shadow) -> dict[str, Any]:
