@@ -98,7 +98,7 @@ class ExposureLedger:
             if now < self._look_at:
                 return
             self._look_at = now + LOOK_S
-            if not os.path.exists(self._limits) or self.cap() is None:
+            if self.cap() is None:  # (a stat when there is no cap file)
                 return
         self._write(at_cost(bot.positions))
 

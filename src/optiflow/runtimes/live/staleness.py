@@ -20,13 +20,12 @@ class StaleWatch:
         self, symbol: str, last_open_ms: int | None, now_ms: int, info: dict[str, Any]
     ) -> str | None:
         """Update ``info`` (stale flag, age) and return a warning when an episode starts."""
-        if last_open_ms is not None and last_open_ms + self.tf >= now_ms and not self.stale:
-            # the usual cycle: the candle closed by now is the latest (age 0), nothing stale
-            self.first_seen.setdefault(symbol, now_ms)
-            info["stale"], info["last_candle_age_s"] = False, 0.0
-            return None
         since = self.first_seen.setdefault(symbol, now_ms)
         closed = since if last_open_ms is None else last_open_ms + self.tf
+        if closed >= now_ms and symbol not in self.stale:
+            # the usual cycle: the candle closed by now is the latest (age 0), not stale
+            info["stale"], info["last_candle_age_s"] = False, 0.0
+            return None
         age = max(0, now_ms - closed)
         is_stale = age > self.limit_ms
         info["stale"], info["last_candle_age_s"] = is_stale, round(age / 1000, 1)
